@@ -1,0 +1,285 @@
+/**
+ * Binary TTLV (KMIP 1.4 section 9.1, KMIP 2.1 section 9.1): every item is a 3-byte tag,
+ * a 1-byte type, a 4-byte big-endian length, and a value padded with zeros to a multiple
+ * of 8 bytes.
+ *
+ * Decoding trusts nothing: each length is checked against what is left before anything is
+ * read or sliced, nesting depth is bounded, and the only error thrown is TtlvError.
+ * Byte String values are views into the input: copy them before keeping them past the
+ * life of the input buffer.
+ */
+import { TtlvError } from './errors.js';
+import { ItemType, itemTypeName } from './item.js';
+import type { LeafItem, TtlvItem } from './item.js';
+
+export const HEADER_SIZE = 8;
+
+export interface DecodeOptions {
+  /** Deepest Structure nesting accepted; the message itself is depth 1. */
+  readonly maxDepth?: number;
+}
+
+export const DEFAULT_MAX_DEPTH = 32;
+
+const INT32_MIN = -0x80000000;
+const INT32_MAX = 0x7fffffff;
+const UINT32_MAX = 0xffffffff;
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Length rounded up to a multiple of 8. Arithmetic, not bitwise: lengths reach 2^32 - 1. */
+export function padded(length: number): number {
+  return Math.ceil(length / 8) * 8;
+}
+
+// ---------------------------------------------------------------------------------------
+// Decoding
+
+/** Decode exactly one item that fills `bytes` (a whole message). */
+export function decodeTtlv(bytes: Uint8Array, options: DecodeOptions = {}): TtlvItem {
+  const buf = asBuffer(bytes);
+  const reader = new Reader(buf, options.maxDepth ?? DEFAULT_MAX_DEPTH);
+  const item = reader.item(0, buf.length, 1);
+  if (item.end !== buf.length) {
+    throw new TtlvError('TRAILING', `${buf.length - item.end} bytes follow the message`, { offset: item.end });
+  }
+  return item.item;
+}
+
+/** Read only the header at `offset`: what the framer needs to know how long a message is. */
+export function readHeader(buf: Buffer, offset = 0): { tag: number; type: number; length: number } {
+  if (buf.length - offset < HEADER_SIZE) {
+    throw new TtlvError('TRUNCATED', 'an item header needs 8 bytes', { offset });
+  }
+  return {
+    tag: buf.readUIntBE(offset, 3),
+    type: buf.readUInt8(offset + 3),
+    length: buf.readUInt32BE(offset + 4),
+  };
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+class Reader {
+  constructor(
+    private readonly buf: Buffer,
+    private readonly maxDepth: number,
+  ) {}
+
+  /** The item at `offset`, which must end by `limit`. */
+  item(offset: number, limit: number, depth: number): { item: TtlvItem; end: number } {
+    if (limit - offset < HEADER_SIZE) {
+      throw new TtlvError('TRUNCATED', `an item header needs 8 bytes, ${limit - offset} left`, { offset });
+    }
+    const { tag, type, length } = readHeader(this.buf, offset);
+    const typeName = itemTypeName(type);
+    if (typeName === undefined) {
+      throw new TtlvError('BAD_TYPE', `unknown item type 0x${type.toString(16).padStart(2, '0')}`, { offset, tag });
+    }
+    if (typeName === 'Structure' && length % 8 !== 0) {
+      throw new TtlvError('BAD_LENGTH', `structure length ${length} is not a multiple of 8`, { offset, tag });
+    }
+    const start = offset + HEADER_SIZE;
+    // Compare in numbers, not by allocating: a hostile length is refused before any read.
+    const size = padded(length);
+    if (size > limit - start) {
+      throw new TtlvError('TRUNCATED', `item claims ${length} bytes, only ${limit - start} left`, { offset, tag });
+    }
+    const end = start + size;
+    if (typeName === 'Structure') {
+      if (depth > this.maxDepth) {
+        throw new TtlvError('TOO_DEEP', `structures nested deeper than ${this.maxDepth}`, { offset, tag });
+      }
+      const children: TtlvItem[] = [];
+      let at = start;
+      while (at < end) {
+        const child = this.item(at, end, depth + 1);
+        children.push(child.item);
+        at = child.end;
+      }
+      return { item: { tag, type: 'Structure', value: children }, end };
+    }
+    this.checkPadding(start + length, end, tag);
+    return { item: this.leaf(tag, typeName, start, length, offset), end };
+  }
+
+  private leaf(tag: number, type: Exclude<keyof typeof ItemType, 'Structure'>, at: number, length: number, offset: number): LeafItem {
+    const buf = this.buf;
+    const expect = (n: number): void => {
+      if (length !== n) throw new TtlvError('BAD_LENGTH', `${type} length must be ${n}, not ${length}`, { offset, tag });
+    };
+    switch (type) {
+      case 'Integer':
+        expect(4);
+        return { tag, type, value: buf.readInt32BE(at) };
+      case 'Enumeration':
+        expect(4);
+        return { tag, type, value: buf.readUInt32BE(at) };
+      case 'Interval':
+        expect(4);
+        return { tag, type, value: buf.readUInt32BE(at) };
+      case 'LongInteger':
+        expect(8);
+        return { tag, type, value: buf.readBigInt64BE(at) };
+      case 'DateTime':
+        expect(8);
+        return { tag, type, value: buf.readBigInt64BE(at) };
+      case 'DateTimeExtended':
+        expect(8);
+        return { tag, type, value: buf.readBigInt64BE(at) };
+      case 'Boolean': {
+        expect(8);
+        const value = buf.readBigUInt64BE(at);
+        if (value > 1n) throw new TtlvError('BAD_VALUE', `Boolean must be 0 or 1, not ${value}`, { offset, tag });
+        return { tag, type, value: value === 1n };
+      }
+      case 'BigInteger':
+        // 9.1.1.4: a Big Integer is sign-extended to a multiple of 8 bytes.
+        if (length === 0 || length % 8 !== 0) {
+          throw new TtlvError('BAD_LENGTH', `Big Integer length must be a positive multiple of 8, not ${length}`, { offset, tag });
+        }
+        return { tag, type, value: bigIntFromBytes(buf.subarray(at, at + length)) };
+      case 'TextString':
+        try {
+          return { tag, type, value: utf8.decode(buf.subarray(at, at + length)) };
+        } catch {
+          throw new TtlvError('BAD_VALUE', 'Text String is not valid UTF-8', { offset, tag });
+        }
+      case 'ByteString':
+        return { tag, type, value: buf.subarray(at, at + length) };
+    }
+  }
+
+  private checkPadding(from: number, to: number, tag: number): void {
+    for (let i = from; i < to; i++) {
+      if (this.buf.readUInt8(i) !== 0) {
+        throw new TtlvError('BAD_PADDING', 'padding bytes must be zero', { offset: i, tag });
+      }
+    }
+  }
+}
+
+function bigIntFromBytes(bytes: Buffer): bigint {
+  const unsigned = BigInt(`0x${bytes.toString('hex')}`);
+  const negative = (bytes.readUInt8(0) & 0x80) !== 0;
+  return negative ? unsigned - (1n << BigInt(bytes.length * 8)) : unsigned;
+}
+
+// ---------------------------------------------------------------------------------------
+// Encoding
+
+/** Encode one item (normally a whole message) into a new buffer. */
+export function encodeTtlv(item: TtlvItem): Buffer {
+  const sizes = new Map<TtlvItem, number>();
+  const total = measure(item, sizes);
+  const buf = Buffer.alloc(total);
+  write(item, buf, 0, sizes);
+  return buf;
+}
+
+/** Encoded size of an item in bytes, header and padding included. */
+export function encodedSize(item: TtlvItem): number {
+  return measure(item, new Map());
+}
+
+/** Value length (before padding) of every item, memoised for the write pass. */
+function measure(item: TtlvItem, sizes: Map<TtlvItem, number>): number {
+  let length: number;
+  if (item.type === 'Structure') {
+    length = 0;
+    for (const child of item.value) length += measure(child, sizes);
+  } else {
+    length = leafLength(item);
+  }
+  sizes.set(item, length);
+  return HEADER_SIZE + padded(length);
+}
+
+function leafLength(item: LeafItem): number {
+  switch (item.type) {
+    case 'Integer':
+    case 'Enumeration':
+    case 'Interval':
+      return 4;
+    case 'LongInteger':
+    case 'DateTime':
+    case 'DateTimeExtended':
+    case 'Boolean':
+      return 8;
+    case 'BigInteger':
+      return bigIntToBytes(item.value).length;
+    case 'TextString':
+      return Buffer.byteLength(item.value, 'utf8');
+    case 'ByteString':
+      return item.value.length;
+  }
+}
+
+function write(item: TtlvItem, buf: Buffer, offset: number, sizes: Map<TtlvItem, number>): number {
+  const length = sizes.get(item) ?? 0;
+  if (!Number.isInteger(item.tag) || item.tag < 0 || item.tag > 0xffffff) {
+    throw new TtlvError('BAD_VALUE', `tag ${String(item.tag)} does not fit in 3 bytes`);
+  }
+  buf.writeUIntBE(item.tag, offset, 3);
+  buf.writeUInt8(ItemType[item.type], offset + 3);
+  buf.writeUInt32BE(length, offset + 4);
+  let at = offset + HEADER_SIZE;
+  if (item.type === 'Structure') {
+    for (const child of item.value) at = write(child, buf, at, sizes);
+    return at;
+  }
+  writeLeaf(item, buf, at);
+  return at + padded(length);
+}
+
+function writeLeaf(item: LeafItem, buf: Buffer, at: number): void {
+  const bad = (why: string): TtlvError => new TtlvError('BAD_VALUE', `${item.type} ${why}`, { tag: item.tag });
+  switch (item.type) {
+    case 'Integer':
+      if (!Number.isInteger(item.value) || item.value < INT32_MIN || item.value > INT32_MAX) throw bad(`${item.value} is not a signed 32-bit integer`);
+      buf.writeInt32BE(item.value, at);
+      return;
+    case 'Enumeration':
+    case 'Interval':
+      if (!Number.isInteger(item.value) || item.value < 0 || item.value > UINT32_MAX) throw bad(`${item.value} is not an unsigned 32-bit integer`);
+      buf.writeUInt32BE(item.value, at);
+      return;
+    case 'LongInteger':
+    case 'DateTime':
+    case 'DateTimeExtended':
+      if (item.value < INT64_MIN || item.value > INT64_MAX) throw bad(`${item.value} is not a signed 64-bit integer`);
+      buf.writeBigInt64BE(item.value, at);
+      return;
+    case 'Boolean':
+      buf.writeBigUInt64BE(item.value ? 1n : 0n, at);
+      return;
+    case 'BigInteger':
+      bigIntToBytes(item.value).copy(buf, at);
+      return;
+    case 'TextString':
+      buf.write(item.value, at, 'utf8');
+      return;
+    case 'ByteString':
+      buf.set(item.value, at);
+      return;
+  }
+}
+
+/** Two's complement, big-endian, sign-extended to the smallest multiple of 8 bytes (9.1.1.4). */
+export function bigIntToBytes(value: bigint): Buffer {
+  // A negative value -m needs as many bits as m - 1; one more bit holds the sign.
+  const magnitude = value < 0n ? -value - 1n : value;
+  const bytes = Math.max(8, padded(Math.ceil((bitLength(magnitude) + 1) / 8)));
+  const unsigned = value < 0n ? (1n << BigInt(bytes * 8)) + value : value;
+  return Buffer.from(unsigned.toString(16).padStart(bytes * 2, '0'), 'hex');
+}
+
+function bitLength(n: bigint): number {
+  if (n === 0n) return 0;
+  const hex = n.toString(16);
+  return (hex.length - 1) * 4 + parseInt(hex.charAt(0), 16).toString(2).length;
+}

@@ -1,0 +1,99 @@
+/**
+ * Turns a byte stream into whole TTLV messages, whatever the TCP fragmentation.
+ *
+ * Every KMIP message is one top-level item, so its length is known from its 8-byte header.
+ * A message whose declared length passes the maximum is refused from the header alone,
+ * before anything is buffered or allocated for it. After an error the stream cannot be
+ * re-synchronised: the framer stays failed and the connection should be closed.
+ */
+import { HEADER_SIZE, padded, readHeader } from './binary.js';
+import { TtlvError } from './errors.js';
+import { ItemType } from './item.js';
+
+export interface FramerOptions {
+  /** Largest accepted message, header included, in bytes. */
+  readonly maxMessageSize: number;
+  /** Refuse a message whose top-level item is not a Structure (garbage, TLS or HTTP on the wrong port). */
+  readonly requireStructure?: boolean;
+}
+
+export const DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024;
+
+export class TtlvFramer {
+  /** Received bytes not yet returned as a message; joined only once a message is whole. */
+  private chunks: Buffer[] = [];
+  private length = 0;
+  /** Size of the message being received, once its header is in. */
+  private expected: number | undefined;
+  private failed: TtlvError | undefined;
+  /** Total bytes consumed so far, for error offsets relative to the stream. */
+  private consumed = 0;
+  private readonly maxMessageSize: number;
+  private readonly requireStructure: boolean;
+
+  constructor(options: Partial<FramerOptions> = {}) {
+    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.requireStructure = options.requireStructure ?? true;
+  }
+
+  /** Bytes held while waiting for the rest of a message. */
+  get buffered(): number {
+    return this.length;
+  }
+
+  /**
+   * Add a chunk and return every message it completes, in order. Each returned buffer holds
+   * exactly one message; it may share memory with `chunk`.
+   */
+  push(chunk: Uint8Array): Buffer[] {
+    if (this.failed) throw this.failed;
+    const incoming = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (incoming.length === 0) return [];
+    this.chunks.push(incoming);
+    this.length += incoming.length;
+    const messages: Buffer[] = [];
+    for (;;) {
+      if (this.expected === undefined) {
+        if (this.length < HEADER_SIZE) break;
+        this.expected = this.messageSize(this.joined());
+      }
+      if (this.length < this.expected) break;
+      const all = this.joined();
+      messages.push(all.subarray(0, this.expected));
+      this.consumed += this.expected;
+      const rest = all.subarray(this.expected);
+      this.chunks = rest.length === 0 ? [] : [rest];
+      this.length = rest.length;
+      this.expected = undefined;
+    }
+    // What stays pending is copied: the caller may reuse the chunk's memory.
+    this.chunks = this.chunks.map((c) => (c.buffer === incoming.buffer ? Buffer.from(c) : c));
+    return messages;
+  }
+
+  /** All pending bytes in one buffer (a view when there is a single chunk). */
+  private joined(): Buffer {
+    if (this.chunks.length !== 1) this.chunks = [Buffer.concat(this.chunks, this.length)];
+    return this.chunks[0] as Buffer;
+  }
+
+  /** The size of the message whose header starts `buf`, checked against the limits. */
+  private messageSize(buf: Buffer): number {
+    const { tag, type, length } = readHeader(buf);
+    if (this.requireStructure && type !== ItemType.Structure) {
+      throw this.fail(new TtlvError('BAD_TYPE', `a message must be a Structure, not item type 0x${type.toString(16).padStart(2, '0')}`, { offset: this.consumed, tag }));
+    }
+    const size = HEADER_SIZE + padded(length);
+    if (size > this.maxMessageSize) {
+      throw this.fail(new TtlvError('TOO_LARGE', `message of ${size} bytes exceeds the maximum of ${this.maxMessageSize}`, { offset: this.consumed, tag }));
+    }
+    return size;
+  }
+
+  private fail(error: TtlvError): TtlvError {
+    this.failed = error;
+    this.chunks = [];
+    this.length = 0;
+    return error;
+  }
+}
