@@ -1,0 +1,9 @@
+export {
+  createDevelopmentPki,
+  developmentPkiPaths,
+  issueClientCertificate,
+  type ClientCertificateFiles,
+  type ClientCertificateOptions,
+  type DevelopmentPkiOptions,
+  type PkiPaths,
+} from './pki.js';

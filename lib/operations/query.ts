@@ -1,0 +1,71 @@
+/** Query (KMIP 2.1 section 6.1.40, 1.4 section 4.25): what this server supports. */
+import { Enum, Tag, registry } from '../../ttlv/index.js';
+import type { KmipVersion, TtlvItem } from '../../ttlv/index.js';
+import { enumeration, int, struct, text } from '../protocol/build.js';
+import { isV2 } from '../protocol/versions.js';
+import { PRODUCT } from '../product.js';
+import { operationsFor } from './table.js';
+import { operation } from './types.js';
+
+/** Managed object types kmipd stores (Template is KMIP 1.x's and deprecated: not offered). */
+export const SUPPORTED_OBJECT_TYPES = [
+  Enum.ObjectType.Certificate,
+  Enum.ObjectType.SymmetricKey,
+  Enum.ObjectType.PublicKey,
+  Enum.ObjectType.PrivateKey,
+  Enum.ObjectType.SplitKey,
+  Enum.ObjectType.SecretData,
+  Enum.ObjectType.OpaqueObject,
+  Enum.ObjectType.PGPKey,
+  Enum.ObjectType.CertificateRequest,
+] as const;
+
+const F = Enum.QueryFunction;
+
+export const query = operation<{ functions: Set<number> }>({
+  code: Enum.Operation.Query,
+  since: '1.0',
+  decode: (payload) => ({ functions: new Set(payload.values(Tag.QueryFunction, 'Enumeration')) }),
+  handle: async (ctx, { functions }) => {
+    const out: TtlvItem[] = [];
+    if (functions.has(F.QueryOperations)) {
+      for (const op of operationsFor(ctx.version)) out.push(enumeration(Tag.Operation, op.code));
+    }
+    if (functions.has(F.QueryObjects)) {
+      for (const type of objectTypesFor(ctx.version)) out.push(enumeration(Tag.ObjectType, type));
+    }
+    if (functions.has(F.QueryServerInformation)) {
+      out.push(text(Tag.VendorIdentification, PRODUCT.vendor), serverInformation(ctx.version));
+    }
+    if (functions.has(F.QueryRNGs)) out.push(rngParameters());
+    return out;
+  },
+});
+
+function objectTypesFor(version: KmipVersion): number[] {
+  const def = registry.enumForTag(Tag.ObjectType);
+  return SUPPORTED_OBJECT_TYPES.filter((type) => {
+    const entry = def && registry.enumValueByValue(def, type, version);
+    return entry !== undefined && registry.definedIn(entry, version);
+  });
+}
+
+/** KMIP 1.x leaves Server Information to the vendor; 2.x names its fields. */
+function serverInformation(version: KmipVersion): TtlvItem {
+  if (!isV2(version)) return struct(Tag.ServerInformation, []);
+  return struct(Tag.ServerInformation, [
+    text(Tag.ServerName, PRODUCT.name),
+    text(Tag.ServerVersion, PRODUCT.version),
+    text(Tag.ProductName, PRODUCT.name),
+  ]);
+}
+
+/** node:crypto draws from OpenSSL's CTR-DRBG with AES-256 (NIST SP 800-90A). */
+function rngParameters(): TtlvItem {
+  return struct(Tag.RNGParameters, [
+    enumeration(Tag.RNGAlgorithm, Enum.RNGAlgorithm.DRBG),
+    enumeration(Tag.DRBGAlgorithm, Enum.DRBGAlgorithm.CTR),
+    enumeration(Tag.CryptographicAlgorithm, Enum.CryptographicAlgorithm.AES),
+    int(Tag.CryptographicLength, 256),
+  ]);
+}

@@ -1,0 +1,47 @@
+import type { KmipVersion, TtlvItem } from '../../ttlv/index.js';
+import type { Identity } from '../auth/identity.js';
+import type { Logger } from '../log.js';
+import type { Fields } from '../protocol/fields.js';
+import type { Store } from '../store/types.js';
+
+/** Everything an operation handler may use; one per batch item. */
+export interface OperationContext {
+  readonly identity: Identity;
+  /** The protocol version of the request, which the response must fit. */
+  readonly version: KmipVersion;
+  /** Server time of the request, POSIX seconds. */
+  readonly now: bigint;
+  readonly store: Store;
+  readonly log: Logger;
+  readonly limits: OperationLimits;
+  /**
+   * The ID Placeholder of the batch (KMIP 2.1 section 2.1.1.2 / 1.4 section 3.1): the
+   * Unique Identifier the previous operation of this batch returned, used when a request
+   * leaves its Unique Identifier out.
+   */
+  idPlaceholder: string | undefined;
+}
+
+export interface OperationLimits {
+  /** Largest number of objects a Locate returns when the request sets no Maximum Items. */
+  readonly locateMaxItems: number;
+}
+
+/**
+ * One KMIP operation: `decode` turns the request payload into a typed request (throwing
+ * KmipError on bad fields); `handle` does the work and returns the response payload's
+ * children, built for `ctx.version`.
+ */
+export interface Operation<Request> {
+  /** Operation enumeration value. */
+  readonly code: number;
+  /** First protocol version that defines this operation. */
+  readonly since: KmipVersion;
+  decode(payload: Fields, ctx: OperationContext): Request;
+  handle(ctx: OperationContext, request: Request): Promise<readonly TtlvItem[]>;
+}
+
+/** Define an operation with its request type inferred. */
+export function operation<Request>(def: Operation<Request>): Operation<Request> {
+  return def;
+}

@@ -1,0 +1,117 @@
+/**
+ * Protocol versions: which ones kmipd speaks, and how a response is fitted to the version
+ * a client asked for (decision 1 in DESIGN.md: never emit a tag, attribute or enumeration
+ * value the negotiated version does not define).
+ */
+import { registry } from '../../ttlv/index.js';
+import type { KmipVersion, TtlvItem } from '../../ttlv/index.js';
+import type { ResultReasonName } from '../errors.js';
+
+/** Newest first, as Discover Versions answers. */
+export const SUPPORTED_VERSIONS: readonly KmipVersion[] = ['2.1', '2.0', '1.4', '1.3', '1.2', '1.1', '1.0'];
+
+export function parseVersion(version: KmipVersion): { major: number; minor: number } {
+  const [major, minor] = version.split('.').map(Number);
+  return { major: major ?? 1, minor: minor ?? 0 };
+}
+
+/**
+ * The version to answer a request in: the requested one when supported, else the newest
+ * supported version of the same major below it (a 1.5 client gets 1.4), else undefined.
+ */
+export function negotiate(major: number, minor: number): KmipVersion | undefined {
+  const exact = registry.versionOf(major, minor);
+  if (exact) return exact;
+  return SUPPORTED_VERSIONS.find((v) => {
+    const p = parseVersion(v);
+    return p.major === major && p.minor < minor;
+  });
+}
+
+export function isV2(version: KmipVersion): boolean {
+  return version.startsWith('2.');
+}
+
+/**
+ * Result Reasons that KMIP 2.0 added, as a 1.x client understands them. 1.x servers (and
+ * the 1.x OASIS cases) answer Permission Denied for a lifecycle violation, Item Not Found
+ * for a missing object, and Invalid Field for a bad attribute.
+ */
+const LEGACY_REASON: Partial<Record<ResultReasonName, ResultReasonName>> = {
+  WrongKeyLifecycleState: 'PermissionDenied',
+  ObjectNotFound: 'ItemNotFound',
+  ObjectDestroyed: 'ItemNotFound',
+  AttributeNotFound: 'ItemNotFound',
+  AttributeInstanceNotFound: 'ItemNotFound',
+  NotAuthorised: 'PermissionDenied',
+  AttributeReadOnly: 'PermissionDenied',
+  ReadOnlyAttribute: 'PermissionDenied',
+  AttributeSingleValued: 'IndexOutOfBounds',
+  MultiValuedAttribute: 'InvalidField',
+  UnsupportedAttribute: 'InvalidField',
+  InvalidAttribute: 'InvalidField',
+  InvalidAttributeValue: 'InvalidField',
+  InvalidDataType: 'InvalidField',
+  UnknownTag: 'InvalidField',
+  UnknownEnumeration: 'InvalidField',
+  CodecError: 'InvalidMessage',
+  UnsupportedProtocolVersion: 'InvalidMessage',
+  InvalidObjectType: 'InvalidField',
+  IllegalObjectType: 'InvalidField',
+  IncompatibleCryptographicUsageMask: 'PermissionDenied',
+  NonUniqueNameAttribute: 'InvalidField',
+  BadCryptographicParameters: 'InvalidField',
+  UnsupportedCryptographicParameters: 'FeatureNotSupported',
+  MissingInitializationVector: 'InvalidField',
+  ServerLimitExceeded: 'GeneralFailure',
+  InternalServerError: 'GeneralFailure',
+  UsageLimitExceeded: 'PermissionDenied',
+};
+
+/** The Result Reason to send a client speaking `version`. */
+export function reasonFor(reason: ResultReasonName, version: KmipVersion): ResultReasonName {
+  const def = registry.enumForTag(registry.tagByName('Result Reason')?.value ?? 0);
+  const value = def?.values.find((v) => v.xmlName === reason);
+  if (value && registry.definedIn(value, version)) return reason;
+  return LEGACY_REASON[reason] ?? 'GeneralFailure';
+}
+
+/** What `fitToVersion` removed: a sign of a handler bug, to be logged. */
+export interface Dropped {
+  readonly path: string;
+  readonly why: string;
+}
+
+/**
+ * The tree without any tag or enumeration value that `version` does not define. Handlers
+ * build version-correct payloads; this is the last safety net, and what it drops is
+ * reported so the bug gets fixed.
+ */
+export function fitToVersion(item: TtlvItem, version: KmipVersion, dropped: Dropped[] = [], path = ''): TtlvItem | undefined {
+  const tag = registry.tagByValue(item.tag);
+  const here = `${path}/${tag?.xmlName ?? registry.tagHex(item.tag)}`;
+  // Extension tags (0x54xxxx) are the vendor's business; the KMIP range must be known.
+  if (item.tag >>> 16 === 0x42 && (!tag || !registry.definedIn(tag, version))) {
+    dropped.push({ path: here, why: `tag not defined in KMIP ${version}` });
+    return undefined;
+  }
+  if (item.type === 'Structure') {
+    const value = item.value.map((child) => fitToVersion(child, version, dropped, here)).filter((c): c is TtlvItem => c !== undefined);
+    return value.length === item.value.length ? item : { ...item, value };
+  }
+  if (item.type === 'Enumeration') {
+    const def = registry.enumForTag(item.tag);
+    const entry = def && registry.enumValueByValue(def, item.value, version);
+    // Values with the extension bit (0x8xxxxxxx) are vendor values; others must be defined.
+    if (def && item.value < 0x80000000 && (!entry || !registry.definedIn(entry, version))) {
+      dropped.push({ path: here, why: `enumeration value 0x${item.value.toString(16)} not defined in KMIP ${version}` });
+      return undefined;
+    }
+  }
+  return item;
+}
+
+/** True when `version` is `since` or newer. */
+export function atLeast(version: KmipVersion, since: KmipVersion): boolean {
+  return registry.KMIP_VERSIONS.indexOf(version) >= registry.KMIP_VERSIONS.indexOf(since);
+}

@@ -1,0 +1,171 @@
+/**
+ * The key manager's front door: one binary request message in, one binary response out.
+ * Transports (TLS, HTTPS) frame the bytes and establish the identity; everything KMIP is
+ * here. `handle` never rejects: every failure becomes a KMIP answer.
+ */
+import { Enum, TtlvError, decodeTtlv, encodeTtlv, encodedSize } from '../ttlv/index.js';
+import type { KmipVersion, TtlvItem } from '../ttlv/index.js';
+import type { Identity } from './auth/identity.js';
+import { KmipError } from './errors.js';
+import type { Logger } from './log.js';
+import { Fields } from './protocol/fields.js';
+import { buildResponse, parseRequest, requestVersion } from './protocol/message.js';
+import type { RequestBatchItem, RequestMessage, ResponseBatchItem } from './protocol/message.js';
+import { atLeast, fitToVersion } from './protocol/versions.js';
+import { OPERATIONS } from './operations/table.js';
+import type { OperationContext, OperationLimits } from './operations/types.js';
+import type { Store } from './store/types.js';
+
+export interface Session {
+  readonly identity: Identity;
+  /** For logs: "203.0.113.7:50122". */
+  readonly peer: string;
+}
+
+export interface KmipService {
+  handle(request: Buffer, session: Session): Promise<Buffer>;
+  /** The answer to send before closing a connection whose byte stream cannot be framed. */
+  unframeable(error: TtlvError): Buffer;
+}
+
+export interface ServiceLimits extends OperationLimits {
+  readonly maxDepth: number;
+  readonly maxBatchItems: number;
+}
+
+export const DEFAULT_SERVICE_LIMITS: ServiceLimits = {
+  maxDepth: 32,
+  maxBatchItems: 64,
+  locateMaxItems: 1000,
+};
+
+export interface ServiceOptions {
+  readonly store: Store;
+  readonly log: Logger;
+  readonly limits?: Partial<ServiceLimits>;
+  /** The clock, POSIX seconds; tests move it. */
+  readonly clock?: () => bigint;
+}
+
+/** When a message cannot even be read, the answer speaks the oldest version every client knows. */
+const FALLBACK_VERSION: KmipVersion = '1.0';
+
+export function createKmipService(options: ServiceOptions): KmipService {
+  const limits: ServiceLimits = { ...DEFAULT_SERVICE_LIMITS, ...options.limits };
+  const clock = options.clock ?? ((): bigint => BigInt(Math.floor(Date.now() / 1000)));
+  const log = options.log;
+
+  const failure = (version: KmipVersion, reason: KmipError, operation?: number): Buffer =>
+    encodeTtlv(
+      buildResponse({ version, timeStamp: clock() }, [
+        { operation, uniqueBatchItemId: undefined, status: 'OperationFailed', reason: reason.reason, message: reason.message },
+      ]),
+    );
+
+  async function handle(bytes: Buffer, session: Session): Promise<Buffer> {
+    let tree: TtlvItem;
+    try {
+      tree = decodeTtlv(bytes, { maxDepth: limits.maxDepth });
+    } catch (error) {
+      const message = error instanceof TtlvError ? error.message : 'the message cannot be decoded';
+      log.info('request refused', { peer: session.peer, identity: session.identity.name, reason: message });
+      return failure(FALLBACK_VERSION, new KmipError('InvalidMessage', message));
+    }
+    let request: RequestMessage;
+    try {
+      request = parseRequest(tree, limits);
+    } catch (error) {
+      const version = requestVersion(tree) ?? FALLBACK_VERSION;
+      const kmip = error instanceof KmipError ? error : new KmipError('InvalidMessage', 'the request message cannot be read');
+      log.info('request refused', { peer: session.peer, identity: session.identity.name, reason: kmip.message });
+      return failure(version, kmip);
+    }
+    const items = await runBatch(request, session);
+    return encodeResponse(request, items, session);
+  }
+
+  async function runBatch(request: RequestMessage, session: Session): Promise<ResponseBatchItem[]> {
+    const { header } = request;
+    const ctx: OperationContext = {
+      identity: session.identity,
+      version: header.version,
+      now: clock(),
+      store: options.store,
+      log: log.child({ peer: session.peer, identity: session.identity.name }),
+      limits,
+      idPlaceholder: undefined,
+    };
+    const results: ResponseBatchItem[] = [];
+    for (const item of request.items) {
+      const result = await runItem(ctx, item);
+      results.push(result);
+      // 11.5 Stop (the default): nothing after a failed item runs, and it gets no answer.
+      if (result.status === 'OperationFailed' && header.batchErrorContinuation !== 'Continue') break;
+    }
+    return results;
+  }
+
+  async function runItem(ctx: OperationContext, item: RequestBatchItem): Promise<ResponseBatchItem> {
+    const base = { operation: item.operation, uniqueBatchItemId: item.uniqueBatchItemId };
+    const op = OPERATIONS.get(item.operation);
+    try {
+      if (op === undefined || !atLeast(ctx.version, op.since)) {
+        throw new KmipError('OperationNotSupported', `operation ${operationName(item.operation)} is not supported in KMIP ${ctx.version}`);
+      }
+      const payload = Fields.of(item.payload, 'RequestPayload');
+      const request = op.decode(payload, ctx);
+      const payloadOut = await op.handle(ctx, request);
+      return { ...base, status: 'Success', payload: payloadOut };
+    } catch (error) {
+      if (error instanceof KmipError) {
+        ctx.log.info('operation failed', { operation: operationName(item.operation), reason: error.reason, message: error.message });
+        return { ...base, status: 'OperationFailed', reason: error.reason, message: error.message };
+      }
+      ctx.log.error('operation crashed', { operation: operationName(item.operation), error });
+      return { ...base, status: 'OperationFailed', reason: 'GeneralFailure', message: 'the server failed to process this operation; see its log' };
+    }
+  }
+
+  function encodeResponse(request: RequestMessage, items: ResponseBatchItem[], session: Session): Buffer {
+    const { header } = request;
+    const build = (batch: readonly ResponseBatchItem[]): TtlvItem => {
+      const tree = buildResponse({ version: header.version, clientCorrelationValue: header.clientCorrelationValue, timeStamp: clock() }, batch);
+      const dropped: { path: string; why: string }[] = [];
+      const fitted = fitToVersion(tree, header.version, dropped) ?? tree;
+      if (dropped.length > 0) log.warn('response held items the protocol version does not define', { version: header.version, dropped });
+      return fitted;
+    };
+    let response = build(items);
+    const max = header.maximumResponseSize;
+    if (max !== undefined && encodedSize(response) > max) {
+      // 1.4 section 7.1 / the MSGENC cases: each answer that carried a payload becomes Response Too Large.
+      log.info('response too large', { peer: session.peer, maximumResponseSize: max });
+      response = build(
+        items.map((item) =>
+          item.payload === undefined
+            ? item
+            : { operation: item.operation, uniqueBatchItemId: item.uniqueBatchItemId, status: 'OperationFailed' as const, reason: 'ResponseTooLarge' as const, message: `the response is larger than the Maximum Response Size of ${max} bytes` },
+        ),
+      );
+    }
+    return encodeTtlv(response);
+  }
+
+  return {
+    handle: async (bytes, session) => {
+      try {
+        return await handle(bytes, session);
+      } catch (error) {
+        // Nothing above should throw; if it does, the client still gets an answer.
+        log.error('request handling crashed', { error, peer: session.peer });
+        return failure(FALLBACK_VERSION, new KmipError('GeneralFailure', 'the server failed to process this message; see its log'));
+      }
+    },
+    unframeable: (error) => failure(FALLBACK_VERSION, new KmipError('InvalidMessage', error.message)),
+  };
+}
+
+function operationName(code: number): string {
+  const entry = Object.entries(Enum.Operation).find(([, value]) => value === code);
+  return entry ? entry[0] : `0x${code.toString(16).padStart(8, '0')}`;
+}
