@@ -1,0 +1,327 @@
+import Database from 'better-sqlite3';
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Enum, Tag, encodeTtlv, itemsEqual, leaf, structure } from '../../ttlv/index.js';
+import type { TtlvItem } from '../../ttlv/index.js';
+import { FileKek, KekError, KeyMaterial, loadKekFile } from '../crypto/index.js';
+import type { KeyEncryptionKey } from '../crypto/index.js';
+import type { ManagedObject } from '../objects/types.js';
+import { SQLITE_SCHEMA_VERSION, StoreConflictError, openSqliteStore } from './index.js';
+import type { SqliteStore } from './index.js';
+import { locateSql } from './sqlite.js';
+import { storeSuite, suiteIndexKeys } from './store-suite.js';
+import type { LocateQuery } from './types.js';
+
+const DB_FILE = 'kmipd.db';
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'kmipd-sqlite-'));
+}
+
+const newKek = (): FileKek => new FileKek(KeyMaterial.random(32));
+
+async function openIn(dir: string, kek: KeyEncryptionKey): Promise<SqliteStore> {
+  return openSqliteStore({ path: join(dir, DB_FILE), kek, indexKeys: suiteIndexKeys });
+}
+
+storeSuite('SQLite', async () => {
+  const dir = await tempDir();
+  const store = await openIn(dir, newKek());
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+function symmetricKey(id: string, material: Buffer, name: string): ManagedObject {
+  return {
+    id,
+    objectType: Enum.ObjectType.SymmetricKey,
+    owner: 'alice',
+    revision: 1,
+    attributes: [
+      { name: 'Name', value: structure(Tag.Name, [leaf(Tag.NameValue, 'TextString', name), leaf(Tag.NameType, 'Enumeration', 1)]) },
+      { name: 'State', value: leaf(Tag.State, 'Enumeration', Enum.State.Active) },
+    ],
+    body: structure(Tag.SymmetricKey, [
+      structure(Tag.KeyBlock, [
+        leaf(Tag.KeyFormatType, 'Enumeration', Enum.KeyFormatType.Raw),
+        structure(Tag.KeyValue, [leaf(Tag.KeyMaterial, 'ByteString', material)]),
+      ]),
+    ]),
+  };
+}
+
+function expectBody(object: ManagedObject | undefined, body: TtlvItem | undefined): void {
+  expect(object?.body).to.not.equal(undefined);
+  if (object?.body === undefined || body === undefined) return;
+  expect(itemsEqual(object.body, body)).to.equal(true);
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).to.be.instanceOf(Error);
+    return error as Error;
+  }
+  expect.fail('expected a rejection');
+}
+
+async function readIfPresent(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
+    throw error;
+  }
+}
+
+describe('SqliteStore (SQLite specifics)', () => {
+  let dir: string;
+  let store: SqliteStore | undefined;
+
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+  afterEach(async () => {
+    await store?.close();
+    store = undefined;
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('never writes key material in clear: neither the .db nor the -wal file holds the key bytes', async () => {
+    const kek = newKek();
+    store = await openIn(dir, kek);
+    const canary = Buffer.from('KMIPD-CANARY-0123456789-ABCDEF!!'); // 32 recognisable bytes
+    expect(canary.length).to.equal(32);
+    const object = symmetricKey(store.newId(), canary, 'canary-name');
+    await store.commit({ create: [object] });
+    const files = (): Promise<Buffer[]> => Promise.all(['', '-wal', '-shm'].map((s) => readIfPresent(join(dir, DB_FILE + s))));
+
+    const whileOpen = await files();
+    await store.close();
+    const afterClose = await files();
+    for (const bytes of [...whileOpen, ...afterClose]) {
+      expect(bytes.includes(canary)).to.equal(false);
+      expect(bytes.includes(canary.subarray(0, 8))).to.equal(false);
+      expect(bytes.includes(encodeTtlv(object.body as TtlvItem))).to.equal(false);
+    }
+    // The check reads the right bytes: attributes are stored in clear, and are found.
+    expect(Buffer.concat(whileOpen).includes(Buffer.from('canary-name'))).to.equal(true);
+    expect(Buffer.concat(afterClose).includes(Buffer.from('canary-name'))).to.equal(true);
+
+    store = await openIn(dir, kek);
+    const loaded = await store.load(object.id);
+    expectBody(loaded, object.body);
+  });
+
+  it('runs in WAL mode with synchronous FULL (2), foreign keys on and a busy timeout', async () => {
+    store = await openSqliteStore({ path: join(dir, DB_FILE), kek: newKek(), indexKeys: suiteIndexKeys, busyTimeoutMs: 1234 });
+    expect(store.settings()).to.deep.equal({
+      journalMode: 'wal',
+      synchronous: 2,
+      foreignKeys: true,
+      busyTimeoutMs: 1234,
+      schemaVersion: SQLITE_SCHEMA_VERSION,
+    });
+  });
+
+  it('creates the database, -wal and -shm files with mode 0600 whatever the umask', async () => {
+    const old = process.umask(0);
+    try {
+      store = await openIn(dir, newKek());
+      await store.commit({ create: [symmetricKey(store.newId(), Buffer.alloc(32, 1), 'mode')] });
+    } finally {
+      process.umask(old);
+    }
+    for (const suffix of ['', '-wal', '-shm']) {
+      const info = await stat(join(dir, DB_FILE + suffix));
+      expect(info.mode & 0o777, DB_FILE + suffix).to.equal(0o600);
+    }
+  });
+
+  it('narrows an existing database file that others could read to mode 0600', async () => {
+    const path = join(dir, DB_FILE);
+    await writeFile(path, Buffer.alloc(0));
+    await chmod(path, 0o644);
+    store = await openIn(dir, newKek());
+    expect((await stat(path)).mode & 0o777).to.equal(0o600);
+  });
+
+  it('Locate uses the attribute index (EXPLAIN QUERY PLAN) among 1,000 objects', async () => {
+    store = await openIn(dir, newKek());
+    const s = store;
+    const objects = Array.from({ length: 1000 }, (_, i) => ({ ...symmetricKey(s.newId(), Buffer.alloc(32, i & 0xff), `key-${i}`), owner: 'alice' }));
+    await s.commit({ create: objects });
+    const db = new Database(join(dir, DB_FILE), { readonly: true });
+    const plan = (query: LocateQuery): string => {
+      const { sql, params } = locateSql(query);
+      return (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail).join('\n');
+    };
+    try {
+      const byName = plan({ equals: [{ name: 'Name', key: 'key-537' }] });
+      expect(byName).to.match(/SEARCH attribute_index USING COVERING INDEX attribute_index_name_key \(name=\? AND key=\?\)/);
+      expect(byName).to.not.match(/SCAN objects/);
+      // With statistics the planner starts from the name, not from the (unselective) owner.
+      const byOwnerAndName = plan({ owner: 'alice', equals: [{ name: 'Name', key: 'key-537' }] });
+      expect(byOwnerAndName).to.match(/attribute_index_name_key/);
+      expect(byOwnerAndName).to.not.match(/objects_owner|SCAN objects/);
+      expect(plan({ has: ['Name'] })).to.match(/attribute_index_name_key \(name=\? AND key=\?\)/);
+      expect(plan({ owner: 'alice' })).to.match(/USING INDEX objects_owner \(owner=\?\)/);
+      expect(plan({ objectType: 2 })).to.match(/USING INDEX objects_object_type \(object_type=\?\)/);
+    } finally {
+      db.close();
+    }
+    expect(await s.locate({ owner: 'alice', equals: [{ name: 'Name', key: 'key-537' }] })).to.deep.equal([objects[537]?.id]);
+  });
+
+  it('finds its objects again after close and reopen', async () => {
+    const kek = newKek();
+    store = await openIn(dir, kek);
+    const a = symmetricKey(store.newId(), Buffer.alloc(32, 0xa1), 'a');
+    const b = symmetricKey(store.newId(), Buffer.alloc(32, 0xb2), 'b');
+    await store.commit({ create: [a, b] });
+    await store.commit({ update: [{ ...b, revision: 2, body: undefined }] });
+    await store.close();
+
+    store = await openIn(dir, kek);
+    expectBody(await store.load(a.id), a.body);
+    expect((await store.load(b.id))?.revision).to.equal(2);
+    expect((await store.load(b.id))?.body).to.equal(undefined);
+    expect(await store.locate({ equals: [{ name: 'Name', key: 'b' }] })).to.deep.equal([b.id]);
+    expect(await store.stats()).to.deep.equal({ objects: 2 });
+  });
+
+  it('a commit that resolved survives the process being killed (SIGKILL, no close)', async function () {
+    this.timeout(30_000);
+    const kekFile = join(dir, 'kek');
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    // The child commits, reports the id, and is killed before it can close anything.
+    const child = `
+      const { openSqliteStore } = await import(${JSON.stringify(new URL('./index.js', import.meta.url).href)});
+      const { createKekFile } = await import(${JSON.stringify(new URL('../crypto/index.js', import.meta.url).href)});
+      const { suiteIndexKeys } = await import(${JSON.stringify(new URL('./store-suite.js', import.meta.url).href)});
+      const kek = await createKekFile(${JSON.stringify(kekFile)});
+      const store = await openSqliteStore({ path: ${JSON.stringify(join(dir, DB_FILE))}, kek, indexKeys: suiteIndexKeys });
+      const id = store.newId();
+      await store.commit({ create: [{ id, objectType: 2, owner: 'crash', revision: 1, attributes: [], body: { tag: 0x420043, type: 'ByteString', value: Buffer.alloc(32, 7) } }] });
+      process.stdout.write(id + '\\n', () => process.kill(process.pid, 'SIGKILL'));
+    `;
+    const { stdout, signal } = await new Promise<{ stdout: string; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      const proc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      proc.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      proc.on('error', reject);
+      proc.on('close', (_code, sig) => resolve({ stdout: out, signal: sig }));
+    });
+    expect(signal).to.equal('SIGKILL');
+    const id = stdout.trim();
+    expect(id).to.match(/^[0-9a-f-]{36}$/);
+    expect((await readIfPresent(join(dir, `${DB_FILE}-wal`))).length).to.be.greaterThan(0);
+
+    store = await openIn(dir, await loadKekFile(kekFile));
+    const loaded = await store.load(id);
+    expect(loaded?.owner).to.equal('crash');
+    expectBody(loaded, leaf(Tag.KeyMaterial, 'ByteString', Buffer.alloc(32, 7)));
+  });
+
+  it('two connections on one file (as cluster workers have) see each other\'s commits and conflicts', async () => {
+    const kek = newKek();
+    const [a, b] = await Promise.all([openIn(dir, kek), openIn(dir, kek)]);
+    try {
+      const object = symmetricKey(a.newId(), Buffer.alloc(32, 8), 'shared');
+      await a.commit({ create: [object] });
+      expectBody(await b.load(object.id), object.body);
+      await b.commit({ update: [{ ...object, revision: 2 }] });
+      const error = await rejection(a.commit({ update: [{ ...object, revision: 2 }] }));
+      expect(error).to.be.instanceOf(StoreConflictError);
+      expect(error.message).to.include('is at revision 2, the update expected revision 1');
+      expect(await a.locate({ equals: [{ name: 'Name', key: 'shared' }] })).to.deep.equal([object.id]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('records which KEK wrapped each body, and NULL when there is none', async () => {
+    const kek = newKek();
+    store = await openIn(dir, kek);
+    const withBody = symmetricKey(store.newId(), Buffer.alloc(32, 3), 'with');
+    const without = { ...symmetricKey(store.newId(), Buffer.alloc(32, 4), 'without'), body: undefined };
+    await store.commit({ create: [withBody, without] });
+    const db = new Database(join(dir, DB_FILE), { readonly: true });
+    try {
+      const rows = db.prepare('SELECT id, kek_id, body IS NULL AS empty FROM objects ORDER BY seq').all();
+      expect(rows).to.deep.equal([
+        { id: withBody.id, kek_id: kek.id, empty: 0 },
+        { id: without.id, kek_id: null, empty: 1 },
+      ]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('with another KEK, bodies do not load (clear error) while attributes-only objects and Locate still work', async () => {
+    const kek = newKek();
+    store = await openIn(dir, kek);
+    const keyed = symmetricKey(store.newId(), Buffer.alloc(32, 5), 'keyed');
+    const destroyed = { ...symmetricKey(store.newId(), Buffer.alloc(32, 6), 'destroyed'), body: undefined };
+    await store.commit({ create: [keyed, destroyed] });
+    await store.close();
+
+    const wrong = newKek();
+    store = await openIn(dir, wrong);
+    const error = await rejection(store.load(keyed.id));
+    expect(error).to.be.instanceOf(KekError);
+    expect((error as KekError).code).to.equal('KEK_MISMATCH');
+    expect(error.message).to.include(keyed.id).and.include(kek.id).and.include(wrong.id);
+    expect((await store.load(destroyed.id))?.attributes).to.have.length(2);
+    expect(await store.locate({ equals: [{ name: 'Name', key: 'keyed' }] })).to.deep.equal([keyed.id]);
+  });
+
+  it('a body changed in the file fails its integrity check on load (clear error naming the object)', async () => {
+    const kek = newKek();
+    store = await openIn(dir, kek);
+    const object = symmetricKey(store.newId(), Buffer.alloc(32, 9), 'tampered');
+    await store.commit({ create: [object] });
+    const db = new Database(join(dir, DB_FILE));
+    try {
+      const body = db.prepare<[string], Buffer>('SELECT body FROM objects WHERE id = ?').pluck().get(object.id) as Buffer;
+      body.writeUInt8(body.readUInt8(20) ^ 0x04, 20);
+      db.prepare('UPDATE objects SET body = ? WHERE id = ?').run(body, object.id);
+    } finally {
+      db.close();
+    }
+    const error = await rejection(store.load(object.id));
+    expect(error).to.be.instanceOf(KekError);
+    expect((error as KekError).code).to.equal('KEK_UNWRAP_FAILED');
+    expect(error.message).to.include(object.id).and.include('wrapped bytes were changed');
+  });
+
+  it('sets the schema version and refuses a database from a newer kmipd', async () => {
+    store = await openIn(dir, newKek());
+    expect(store.settings().schemaVersion).to.equal(1);
+    await store.close();
+    store = undefined;
+    const db = new Database(join(dir, DB_FILE));
+    db.pragma('user_version = 99');
+    db.close();
+    const error = await rejection(openIn(dir, newKek()));
+    expect(error.message).to.match(/schema version 99 is newer than this kmipd understands \(1\)/);
+  });
+
+  it('refuses a create whose revision is not 1 and an update whose revision is below 2', async () => {
+    store = await openIn(dir, newKek());
+    const object = symmetricKey(store.newId(), Buffer.alloc(32, 1), 'r');
+    expect((await rejection(store.commit({ create: [{ ...object, revision: 0 }] }))).message).to.match(/revision 1, not 0/);
+    expect((await rejection(store.commit({ update: [{ ...object, revision: 1 }] }))).message).to.match(/revision 2 or more/);
+    expect(await store.stats()).to.deep.equal({ objects: 0 });
+  });
+});

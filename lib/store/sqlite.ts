@@ -1,0 +1,460 @@
+/**
+ * The embedded store: one SQLite file through better-sqlite3, WAL with synchronous=FULL so
+ * a commit is on disk before its promise resolves (DESIGN.md decision 4). Key material is
+ * written only wrapped under the KEK (decision 3). The store knows nothing of attribute
+ * semantics: the attribute module supplies `indexKeys`, which turns attributes into the
+ * (name, key) pairs that Locate narrows by.
+ */
+import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { chmod, open } from 'node:fs/promises';
+import { Tag, decodeTtlv, encodeTtlv, structure, leaf } from '../../ttlv/index.js';
+import type { TtlvItem } from '../../ttlv/index.js';
+import type { AttributeInstance } from '../attributes/types.js';
+import { KekError } from '../crypto/index.js';
+import type { KeyEncryptionKey } from '../crypto/index.js';
+import type { ManagedObject } from '../objects/types.js';
+import { StoreConflictError } from './types.js';
+import type { Changes, LocateQuery, Store } from './types.js';
+
+/** The (name, key) pairs an object is found by; computed by the attribute module. */
+export type IndexKeys = (attributes: readonly AttributeInstance[]) => { name: string; key: string }[];
+
+export interface SqliteStoreOptions {
+  /** The database file; created (mode 0600) when missing. */
+  readonly path: string;
+  readonly kek: KeyEncryptionKey;
+  readonly indexKeys: IndexKeys;
+  /** How long a write waits for another connection's transaction (ms); default 5000. */
+  readonly busyTimeoutMs?: number;
+}
+
+export interface StoreStats {
+  readonly objects: number;
+}
+
+/** The connection settings in force, as SQLite reports them (for status pages and tests). */
+export interface SqliteSettings {
+  readonly journalMode: string;
+  /** 2 is FULL. */
+  readonly synchronous: number;
+  readonly foreignKeys: boolean;
+  readonly busyTimeoutMs: number;
+  readonly schemaVersion: number;
+}
+
+// Stored values were accepted by the codec inside a message, so they are already bounded;
+// the attribute encoding adds two levels (Attributes, Attribute) around each value.
+const STORED_MAX_DEPTH = 64;
+
+/** Schema migrations: entry i takes the schema (`user_version`) from version i to i + 1. */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE objects (
+    id TEXT PRIMARY KEY NOT NULL,
+    seq INTEGER NOT NULL UNIQUE,      -- creation order
+    object_type INTEGER NOT NULL,
+    owner TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    attributes BLOB NOT NULL,         -- TTLV: Attributes { Attribute { Attribute Name, <value> } ... }
+    body BLOB,                        -- TTLV of the object structure, wrapped under the KEK; NULL once destroyed
+    kek_id TEXT,                      -- the KEK that wrapped body
+    created INTEGER NOT NULL,         -- ms since the epoch
+    updated INTEGER NOT NULL,
+    CHECK ((body IS NULL) = (kek_id IS NULL))
+  ) STRICT;
+  CREATE INDEX objects_owner ON objects (owner, seq);
+  CREATE INDEX objects_object_type ON objects (object_type, seq);
+
+  -- One row per (name, key) from indexKeys, and one row with key NULL per attribute name
+  -- the object has (for "has" conditions).
+  CREATE TABLE attribute_index (
+    object_id TEXT NOT NULL REFERENCES objects (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    key TEXT
+  ) STRICT;
+  CREATE UNIQUE INDEX attribute_index_name_key ON attribute_index (name, key, object_id);
+  CREATE INDEX attribute_index_object ON attribute_index (object_id);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Objects written between two runs of PRAGMA optimize. */
+const OPTIMIZE_EVERY = 1000;
+
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+  await createPrivateFile(options.path);
+  const db = new Database(options.path);
+  try {
+    const mode = db.pragma('journal_mode = WAL', { simple: true });
+    if (mode !== 'wal') throw new Error(`${options.path}: SQLite cannot use WAL here (journal mode stays ${String(mode)})`);
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+    migrate(db);
+    // Locate relies on the planner knowing that a (name, key) pair is more selective than an
+    // owner: keep sqlite_stat1 current, with ANALYZE bounded so it stays cheap.
+    db.pragma('analysis_limit = 1000');
+    db.pragma('optimize = 0x10002');
+    // SQLite gives -wal and -shm the main file's mode; chmod anyway, whatever the umask was.
+    await restrictFiles(options.path);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return new SqliteStore(db, options.kek, options.indexKeys);
+}
+
+/**
+ * Bring the schema to SCHEMA_VERSION; refuse a database written by a newer kmipd. The
+ * version is read inside the write transaction, so processes starting together migrate once.
+ */
+export function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new Error(`database schema version ${version} is newer than this kmipd understands (${MIGRATIONS.length}): upgrade kmipd`);
+    }
+    for (const step of MIGRATIONS.slice(version)) db.exec(step);
+    if (version < MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
+}
+
+/** An empty file is a valid empty database: create it 0600 so SQLite never makes it wider. */
+async function createPrivateFile(path: string): Promise<void> {
+  try {
+    const handle = await open(path, 'wx', 0o600);
+    await handle.close();
+  } catch (error) {
+    if (!(error instanceof Error && (error as NodeJS.ErrnoException).code === 'EEXIST')) throw error;
+  }
+}
+
+async function restrictFiles(path: string): Promise<void> {
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      await chmod(file, 0o600);
+    } catch (error) {
+      if (!(error instanceof Error && (error as NodeJS.ErrnoException).code === 'ENOENT')) throw error;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Locate
+
+/** The one SQL query for a LocateQuery; exported so tests can EXPLAIN it. */
+export function locateSql(query: LocateQuery): { sql: string; params: (string | number)[] } {
+  const where: string[] = [];
+  const params: (string | number)[] = [];
+  if (query.owner !== undefined) {
+    where.push('owner = ?');
+    params.push(query.owner);
+  }
+  if (query.objectType !== undefined) {
+    where.push('object_type = ?');
+    params.push(query.objectType);
+  }
+  for (const { name, key } of query.equals ?? []) {
+    where.push('id IN (SELECT object_id FROM attribute_index WHERE name = ? AND key = ?)');
+    params.push(name, key);
+  }
+  for (const name of query.has ?? []) {
+    where.push('id IN (SELECT object_id FROM attribute_index WHERE name = ? AND key IS NULL)');
+    params.push(name);
+  }
+  const filter = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
+  return { sql: `SELECT id FROM objects${filter} ORDER BY seq`, params };
+}
+
+// ---------------------------------------------------------------------------------------
+// Rows
+
+interface ObjectRow {
+  readonly object_type: number;
+  readonly owner: string;
+  readonly revision: number;
+  readonly attributes: Buffer;
+  readonly body: Buffer | null;
+  readonly kek_id: string | null;
+}
+
+const indexRowKey = (row: { readonly name: string; readonly key: string | null }): string => JSON.stringify([row.name, row.key]);
+
+/** An object ready to be written: everything encoded and wrapped, nothing left to await. */
+interface PreparedRow {
+  readonly id: string;
+  readonly objectType: number;
+  readonly owner: string;
+  readonly revision: number;
+  readonly attributes: Buffer;
+  readonly body: Buffer | null;
+  readonly kekId: string | null;
+  readonly index: readonly { readonly name: string; readonly key: string | null }[];
+}
+
+/** Attributes as one TTLV structure; each value keeps its own tag, so decoding is exact. */
+export function encodeAttributes(attributes: readonly AttributeInstance[]): Buffer {
+  const items: TtlvItem[] = attributes.map((a) => structure<never>(Tag.Attribute, [leaf(Tag.AttributeName, 'TextString', a.name), a.value]));
+  return encodeTtlv(structure(Tag.Attributes, items));
+}
+
+export function decodeAttributes(bytes: Buffer, id: string): AttributeInstance[] {
+  const corrupt = (why: string): Error => new Error(`object ${id}: stored attributes are corrupt (${why})`);
+  const root = decodeTtlv(bytes, { maxDepth: STORED_MAX_DEPTH });
+  if (root.tag !== Tag.Attributes || root.type !== 'Structure') throw corrupt('no Attributes structure');
+  return root.value.map((attribute) => {
+    if (attribute.tag !== Tag.Attribute || attribute.type !== 'Structure' || attribute.value.length !== 2) {
+      throw corrupt('an Attribute is not { Attribute Name, value }');
+    }
+    const [name, value] = attribute.value as [TtlvItem, TtlvItem];
+    if (name.tag !== Tag.AttributeName || name.type !== 'TextString') throw corrupt('an Attribute Name is missing');
+    return { name: name.value, value };
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// The store
+
+export class SqliteStore implements Store {
+  readonly #db: Database.Database;
+  readonly #kek: KeyEncryptionKey;
+  readonly #indexKeys: IndexKeys;
+  readonly #locateStatements = new Map<string, Database.Statement<(string | number)[], string>>();
+  readonly #insert: Database.Statement<
+    [id: string, objectType: number, owner: string, revision: number, attributes: Buffer, body: Buffer | null, kekId: string | null, created: number, updated: number]
+  >;
+  readonly #update: Database.Statement<
+    [objectType: number, owner: string, revision: number, attributes: Buffer, body: Buffer | null, kekId: string | null, updated: number, id: string, expected: number]
+  >;
+  readonly #selectRevision: Database.Statement<[id: string], number>;
+  readonly #select: Database.Statement<[id: string], ObjectRow>;
+  readonly #selectIndex: Database.Statement<[id: string], { name: string; key: string | null }>;
+  readonly #deleteIndexRow: Database.Statement<[id: string, name: string, key: string | null]>;
+  readonly #insertIndex: Database.Statement<[id: string, name: string, key: string | null]>;
+  readonly #count: Database.Statement<[], number>;
+  #writtenSinceOptimize = 0;
+  readonly #writeTransaction: Database.Transaction<(creates: readonly PreparedRow[], updates: readonly PreparedRow[]) => void>;
+
+  constructor(db: Database.Database, kek: KeyEncryptionKey, indexKeys: IndexKeys) {
+    this.#db = db;
+    this.#kek = kek;
+    this.#indexKeys = indexKeys;
+    this.#insert = db.prepare(
+      `INSERT INTO objects (id, seq, object_type, owner, revision, attributes, body, kek_id, created, updated)
+       VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM objects), ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#update = db.prepare(
+      `UPDATE objects SET object_type = ?, owner = ?, revision = ?, attributes = ?, body = ?, kek_id = ?, updated = ?
+       WHERE id = ? AND revision = ?`,
+    );
+    this.#selectRevision = db.prepare<[string], number>('SELECT revision FROM objects WHERE id = ?').pluck();
+    this.#select = db.prepare<[string], ObjectRow>(
+      'SELECT object_type, owner, revision, attributes, body, kek_id FROM objects WHERE id = ?',
+    );
+    this.#selectIndex = db.prepare('SELECT name, key FROM attribute_index WHERE object_id = ?');
+    this.#deleteIndexRow = db.prepare('DELETE FROM attribute_index WHERE object_id = ? AND name = ? AND key IS ?');
+    this.#insertIndex = db.prepare('INSERT INTO attribute_index (object_id, name, key) VALUES (?, ?, ?)');
+    this.#count = db.prepare<[], number>('SELECT count(*) FROM objects').pluck();
+    this.#writeTransaction = db.transaction((creates: readonly PreparedRow[], updates: readonly PreparedRow[]) => this.#write(creates, updates));
+  }
+
+  newId(): string {
+    return randomUUID();
+  }
+
+  async load(id: string): Promise<ManagedObject | undefined> {
+    const row = this.#select.get(id);
+    if (row === undefined) return undefined;
+    const attributes = decodeAttributes(row.attributes, id);
+    const body = row.body === null ? undefined : await this.#unwrapBody(id, row.body, row.kek_id);
+    return { id, objectType: row.object_type, owner: row.owner, attributes, body, revision: row.revision };
+  }
+
+  async commit(changes: Changes): Promise<void> {
+    const creates = changes.create ?? [];
+    const updates = changes.update ?? [];
+    if (creates.length === 0 && updates.length === 0) return;
+    for (const object of creates) {
+      if (object.revision !== 1) throw new Error(`object ${object.id}: a new object has revision 1, not ${object.revision}`);
+    }
+    for (const object of updates) {
+      if (!Number.isInteger(object.revision) || object.revision < 2) {
+        throw new Error(`object ${object.id}: an update has revision 2 or more, not ${object.revision}`);
+      }
+    }
+    // Wrapping may be asynchronous (an HSM worker): finish it before the transaction opens,
+    // so the transaction itself is synchronous and holds the write lock only briefly.
+    const createRows = await Promise.all(creates.map((o) => this.#prepare(o)));
+    const updateRows = await Promise.all(updates.map((o) => this.#prepare(o)));
+    this.#writeTransaction.immediate(createRows, updateRows);
+    this.#writtenSinceOptimize += createRows.length + updateRows.length;
+    if (this.#writtenSinceOptimize >= OPTIMIZE_EVERY) {
+      // The change is committed: a failure to refresh statistics must not report it failed.
+      try {
+        this.optimize();
+      } catch {
+        // Statistics stay as they were; the next run or close() tries again.
+      }
+    }
+  }
+
+  async locate(query: LocateQuery): Promise<string[]> {
+    const { sql, params } = locateSql(query);
+    return this.#locateStatement(sql).all(...params);
+  }
+
+  async stats(): Promise<StoreStats> {
+    return { objects: this.#count.get() ?? 0 };
+  }
+
+  settings(): SqliteSettings {
+    const pragma = (name: string): unknown => this.#db.pragma(name, { simple: true });
+    return {
+      journalMode: String(pragma('journal_mode')),
+      synchronous: Number(pragma('synchronous')),
+      foreignKeys: Number(pragma('foreign_keys')) === 1,
+      busyTimeoutMs: Number(pragma('busy_timeout')),
+      schemaVersion: Number(pragma('user_version')),
+    };
+  }
+
+  /**
+   * Refresh the planner's statistics when SQLite thinks they are stale (PRAGMA optimize).
+   * Runs by itself every OPTIMIZE_EVERY written objects and at close; advisory, so a busy
+   * database is no error.
+   */
+  optimize(): void {
+    this.#writtenSinceOptimize = 0;
+    try {
+      this.#db.pragma('optimize = 0x10002');
+    } catch (error) {
+      if (!(error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY'))) throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.#db.open) return;
+    try {
+      this.optimize();
+    } finally {
+      this.#db.close();
+    }
+  }
+
+  async #prepare(object: ManagedObject): Promise<PreparedRow> {
+    let body: Buffer | null = null;
+    if (object.body !== undefined) {
+      const clear = encodeTtlv(object.body);
+      try {
+        body = await this.#kek.wrap(clear);
+      } finally {
+        clear.fill(0);
+      }
+    }
+    return {
+      id: object.id,
+      objectType: object.objectType,
+      owner: object.owner,
+      revision: object.revision,
+      attributes: encodeAttributes(object.attributes),
+      body,
+      kekId: body === null ? null : this.#kek.id,
+      index: this.#indexRows(object.attributes),
+    };
+  }
+
+  #indexRows(attributes: readonly AttributeInstance[]): PreparedRow['index'] {
+    const seen = new Set<string>();
+    const rows: { name: string; key: string | null }[] = [];
+    const add = (name: string, key: string | null): void => {
+      const id = indexRowKey({ name, key });
+      if (seen.has(id)) return;
+      seen.add(id);
+      rows.push({ name, key });
+    };
+    for (const attribute of attributes) add(attribute.name, null);
+    for (const { name, key } of this.#indexKeys(attributes)) {
+      if (typeof name !== 'string' || typeof key !== 'string') throw new TypeError('indexKeys must return string names and keys');
+      add(name, key);
+    }
+    return rows;
+  }
+
+  /** Runs inside the transaction: any throw rolls everything back. */
+  #write(creates: readonly PreparedRow[], updates: readonly PreparedRow[]): void {
+    const now = Date.now();
+    for (const row of creates) {
+      try {
+        this.#insert.run(row.id, row.objectType, row.owner, row.revision, row.attributes, row.body, row.kekId, now, now);
+      } catch (error) {
+        if (error instanceof Database.SqliteError && error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+          throw new StoreConflictError(`object ${row.id} already exists`);
+        }
+        throw error;
+      }
+      this.#writeIndex(row);
+    }
+    for (const row of updates) {
+      const expected = row.revision - 1;
+      const result = this.#update.run(row.objectType, row.owner, row.revision, row.attributes, row.body, row.kekId, now, row.id, expected);
+      if (result.changes !== 1) {
+        const stored = this.#selectRevision.get(row.id);
+        throw new StoreConflictError(
+          stored === undefined
+            ? `object ${row.id} does not exist`
+            : `object ${row.id} is at revision ${stored}, the update expected revision ${expected}: it was changed meanwhile`,
+        );
+      }
+      this.#rewriteIndex(row);
+    }
+  }
+
+  #writeIndex(row: PreparedRow): void {
+    for (const { name, key } of row.index) this.#insertIndex.run(row.id, name, key);
+  }
+
+  /** Most updates (a state, a date) change few index rows: write only the difference. */
+  #rewriteIndex(row: PreparedRow): void {
+    const wanted = new Set(row.index.map(indexRowKey));
+    const stored = new Set<string>();
+    for (const old of this.#selectIndex.all(row.id)) {
+      const key = indexRowKey(old);
+      stored.add(key);
+      if (!wanted.has(key)) this.#deleteIndexRow.run(row.id, old.name, old.key);
+    }
+    for (const { name, key } of row.index) {
+      if (!stored.has(indexRowKey({ name, key }))) this.#insertIndex.run(row.id, name, key);
+    }
+  }
+
+  async #unwrapBody(id: string, wrapped: Buffer, kekId: string | null): Promise<TtlvItem> {
+    if (kekId !== this.#kek.id) {
+      throw new KekError(
+        'KEK_MISMATCH',
+        `object ${id}: its key material is wrapped under KEK ${String(kekId)}, but this store has KEK ${this.#kek.id}: start kmipd with the KEK it was created with`,
+      );
+    }
+    let clear: Buffer;
+    try {
+      clear = await this.#kek.unwrap(wrapped);
+    } catch (error) {
+      if (error instanceof KekError) throw new KekError(error.code, `object ${id}: ${error.message}`, { cause: error });
+      throw error;
+    }
+    // The body's Byte Strings view `clear`, a buffer of its own: nothing else holds it.
+    return decodeTtlv(clear, { maxDepth: STORED_MAX_DEPTH });
+  }
+
+  #locateStatement(sql: string): Database.Statement<(string | number)[], string> {
+    let statement = this.#locateStatements.get(sql);
+    if (statement === undefined) {
+      // The number of query shapes is small, but bound the cache anyway.
+      if (this.#locateStatements.size >= 256) this.#locateStatements.clear();
+      statement = this.#db.prepare<(string | number)[], string>(sql).pluck();
+      this.#locateStatements.set(sql, statement);
+    }
+    return statement;
+  }
+}

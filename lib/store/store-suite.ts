@@ -1,0 +1,388 @@
+/**
+ * The store conformance suite: every back end (SQLite, PostgreSQL) runs these same tests.
+ * A back end's test file calls `storeSuite(name, open)`, where `open` gives a fresh, empty
+ * store built with `suiteIndexKeys` and a cleanup that closes it and removes its data.
+ */
+import { expect } from 'chai';
+import { Enum, Tag, formatItem, itemsEqual, leaf, structure } from '../../ttlv/index.js';
+import type { TtlvItem } from '../../ttlv/index.js';
+import type { AttributeInstance } from '../attributes/types.js';
+import type { ManagedObject } from '../objects/types.js';
+import { StoreConflictError } from './types.js';
+import type { Store } from './types.js';
+
+/**
+ * The index keys the suite's expectations assume (the real ones come from the attribute
+ * module): Name → its Name Value, a Text String → the text, an Enumeration or Integer →
+ * its decimal value. Other attributes get no key (they are still found by `has`).
+ */
+export function suiteIndexKeys(attributes: readonly AttributeInstance[]): { name: string; key: string }[] {
+  const keys: { name: string; key: string }[] = [];
+  for (const { name, value } of attributes) {
+    if (value.type === 'Structure') {
+      const nameValue = value.value.find((item) => item.tag === Tag.NameValue);
+      if (value.tag === Tag.Name && nameValue?.type === 'TextString') keys.push({ name, key: nameValue.value });
+    } else if (value.type === 'TextString') {
+      keys.push({ name, key: value.value });
+    } else if (value.type === 'Enumeration' || value.type === 'Integer') {
+      keys.push({ name, key: String(value.value) });
+    }
+  }
+  return keys;
+}
+
+export interface OpenedStore {
+  readonly store: Store;
+  cleanup(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixtures
+
+const nameAttribute = (text: string): AttributeInstance => ({
+  name: 'Name',
+  value: structure(Tag.Name, [
+    leaf(Tag.NameValue, 'TextString', text),
+    leaf(Tag.NameType, 'Enumeration', Enum.NameType.UninterpretedTextString),
+  ]),
+});
+
+const stateAttribute = (state: number): AttributeInstance => ({ name: 'State', value: leaf(Tag.State, 'Enumeration', state) });
+
+function keyBody(material: Uint8Array): TtlvItem {
+  return structure(Tag.SymmetricKey, [
+    structure(Tag.KeyBlock, [
+      leaf(Tag.KeyFormatType, 'Enumeration', Enum.KeyFormatType.Raw),
+      structure(Tag.KeyValue, [leaf(Tag.KeyMaterial, 'ByteString', material)]),
+      leaf(Tag.CryptographicAlgorithm, 'Enumeration', Enum.CryptographicAlgorithm.AES),
+      leaf(Tag.CryptographicLength, 'Integer', material.length * 8),
+    ]),
+  ]);
+}
+
+interface Fixture {
+  readonly owner?: string;
+  readonly objectType?: number;
+  readonly names?: readonly string[];
+  readonly attributes?: readonly AttributeInstance[];
+  readonly body?: TtlvItem | undefined;
+}
+
+function newObject(store: Store, fixture: Fixture = {}): ManagedObject {
+  const id = store.newId();
+  return {
+    id,
+    objectType: fixture.objectType ?? Enum.ObjectType.SymmetricKey,
+    owner: fixture.owner ?? 'alice',
+    attributes: [...(fixture.names ?? []).map(nameAttribute), stateAttribute(Enum.State.PreActive), ...(fixture.attributes ?? [])],
+    body: 'body' in fixture ? fixture.body : keyBody(Buffer.alloc(32, id.charCodeAt(0))),
+    revision: 1,
+  };
+}
+
+async function create(store: Store, fixture: Fixture = {}): Promise<ManagedObject> {
+  const object = newObject(store, fixture);
+  await store.commit({ create: [object] });
+  return object;
+}
+
+/** The next revision of `object` with some fields changed, as an operation would commit it. */
+function changed(object: ManagedObject, change: Partial<Pick<ManagedObject, 'attributes' | 'body' | 'owner'>>): ManagedObject {
+  return { ...object, ...change, revision: object.revision + 1 };
+}
+
+function renamed(object: ManagedObject, name: string): ManagedObject {
+  return changed(object, { attributes: object.attributes.map((a) => (a.name === 'Name' ? nameAttribute(name) : a)) });
+}
+
+function expectItem(actual: TtlvItem | undefined, expected: TtlvItem | undefined, what: string): void {
+  if (expected === undefined || actual === undefined) {
+    expect(actual, what).to.equal(expected);
+    return;
+  }
+  const message = `${what} differs:\nexpected ${formatItem(expected)}\nactual   ${formatItem(actual)}`;
+  expect(itemsEqual(actual, expected), message).to.equal(true);
+}
+
+function expectSameObject(actual: ManagedObject | undefined, expected: ManagedObject): void {
+  expect(actual, `object ${expected.id}`).to.not.equal(undefined);
+  if (actual === undefined) return;
+  expect({ id: actual.id, objectType: actual.objectType, owner: actual.owner, revision: actual.revision }).to.deep.equal({
+    id: expected.id,
+    objectType: expected.objectType,
+    owner: expected.owner,
+    revision: expected.revision,
+  });
+  expect(actual.attributes.map((a) => a.name)).to.deep.equal(expected.attributes.map((a) => a.name));
+  expected.attributes.forEach((a, i) => expectItem(actual.attributes[i]?.value, a.value, `attribute ${i} (${a.name})`));
+  expectItem(actual.body, expected.body, 'body');
+}
+
+async function expectConflict(promise: Promise<unknown>): Promise<StoreConflictError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).to.be.instanceOf(StoreConflictError);
+    return error as StoreConflictError;
+  }
+  expect.fail('expected a StoreConflictError');
+}
+
+// ---------------------------------------------------------------------------------------
+// The suite
+
+export function storeSuite(name: string, open: () => Promise<OpenedStore>): void {
+  describe(`Store conformance: ${name}`, function () {
+    let opened: OpenedStore | undefined;
+    let store: Store;
+
+    beforeEach(async () => {
+      opened = await open();
+      store = opened.store;
+    });
+    afterEach(async () => {
+      await opened?.cleanup();
+      opened = undefined;
+    });
+
+    describe('create and load', () => {
+      it('round trips attributes of every item type and the body (Byte Strings by content)', async () => {
+        const object = newObject(store, {
+          names: ['first', 'second'],
+          attributes: [
+            { name: 'Cryptographic Algorithm', value: leaf(Tag.CryptographicAlgorithm, 'Enumeration', Enum.CryptographicAlgorithm.AES) },
+            { name: 'Cryptographic Length', value: leaf(Tag.CryptographicLength, 'Integer', -256) },
+            { name: 'Usage Limits Count', value: leaf(Tag.UsageLimitsCount, 'LongInteger', -(1n << 62n)) },
+            { name: 'x-big', value: leaf(Tag.AttributeValue, 'BigInteger', -(1n << 100n) + 3n) },
+            { name: 'Fresh', value: leaf(Tag.Fresh, 'Boolean', true) },
+            { name: 'Description', value: leaf(Tag.Description, 'TextString', 'grüße, 鍵 and \u0000 nul') },
+            { name: 'Digest', value: structure(Tag.Digest, [leaf(Tag.OpaqueDataValue, 'ByteString', Buffer.from([0, 1, 2, 0xff]))]) },
+            { name: 'x-empty', value: leaf(Tag.AttributeValue, 'ByteString', new Uint8Array(0)) },
+            { name: 'Initial Date', value: leaf(Tag.InitialDate, 'DateTime', 1_700_000_000n) },
+            { name: 'x-interval', value: leaf(Tag.AttributeValue, 'Interval', 0xffffffff) },
+            { name: 'Last Change Date', value: leaf(Tag.LastChangeDate, 'DateTimeExtended', 1_700_000_000_123_456n) },
+            { name: 'x-struct', value: structure(Tag.AttributeValue, []) },
+          ],
+        });
+        await store.commit({ create: [object] });
+        expectSameObject(await store.load(object.id), object);
+      });
+
+      it('loads an object without a body (e.g. registered already destroyed)', async () => {
+        const object = await create(store, { body: undefined });
+        expectSameObject(await store.load(object.id), object);
+      });
+
+      it('keeps its own copy: changing the caller\'s bytes after commit, or a loaded object\'s bytes, changes nothing stored', async () => {
+        const material = Buffer.alloc(32, 0x11);
+        const object = await create(store, { body: keyBody(material.subarray(0, 32)) });
+        material.fill(0x22);
+        const first = await store.load(object.id);
+        expectSameObject(first, { ...object, body: keyBody(Buffer.alloc(32, 0x11)) });
+        const keyBlock = first?.body?.type === 'Structure' ? first.body.value[0] : undefined;
+        const keyValue = keyBlock?.type === 'Structure' ? keyBlock.value[1] : undefined;
+        const bytes = keyValue?.type === 'Structure' ? keyValue.value[0]?.value : undefined;
+        expect(bytes).to.be.instanceOf(Uint8Array);
+        (bytes as Uint8Array).fill(0x33);
+        expectSameObject(await store.load(object.id), { ...object, body: keyBody(Buffer.alloc(32, 0x11)) });
+      });
+
+      it('load of an unknown identifier gives undefined', async () => {
+        await create(store);
+        expect(await store.load(store.newId())).to.equal(undefined);
+        expect(await store.load('')).to.equal(undefined);
+      });
+
+      it('newId gives distinct identifiers that no object uses', async () => {
+        const ids = new Set(Array.from({ length: 1000 }, () => store.newId()));
+        expect(ids.size).to.equal(1000);
+        const object = await create(store);
+        expect(ids.has(object.id)).to.equal(false);
+      });
+
+      it('creates several objects in one commit', async () => {
+        const objects = [newObject(store, { names: ['a'] }), newObject(store, { names: ['b'] }), newObject(store, { names: ['c'] })];
+        await store.commit({ create: objects });
+        for (const object of objects) expectSameObject(await store.load(object.id), object);
+      });
+
+      it('an empty commit changes nothing', async () => {
+        await store.commit({});
+        await store.commit({ create: [], update: [] });
+        expect(await store.locate({})).to.deep.equal([]);
+      });
+
+      it('creating an identifier that exists fails with StoreConflictError and writes nothing', async () => {
+        const object = await create(store, { names: ['original'] });
+        const other = newObject(store, { names: ['other'] });
+        await expectConflict(store.commit({ create: [other, { ...object, attributes: [nameAttribute('impostor')] }] }));
+        expectSameObject(await store.load(object.id), object);
+        expect(await store.load(other.id)).to.equal(undefined);
+      });
+    });
+
+    describe('update (optimistic concurrency)', () => {
+      it('applies an update whose revision follows the stored one', async () => {
+        const object = await create(store, { names: ['key'] });
+        const next = changed(object, { attributes: [...object.attributes.slice(0, 1), stateAttribute(Enum.State.Active)] });
+        await store.commit({ update: [next] });
+        expectSameObject(await store.load(object.id), next);
+        const third = changed(next, { owner: 'bob' });
+        await store.commit({ update: [third] });
+        expectSameObject(await store.load(object.id), third);
+      });
+
+      it('a stale revision fails with StoreConflictError and nothing changes', async () => {
+        const object = await create(store, { names: ['key'] });
+        const next = renamed(object, 'second');
+        await store.commit({ update: [next] });
+        await expectConflict(store.commit({ update: [renamed(object, 'stale')] })); // revision 2 again
+        await expectConflict(store.commit({ update: [{ ...renamed(next, 'ahead'), revision: 4 }] }));
+        expectSameObject(await store.load(object.id), next);
+        expect(await store.locate({ equals: [{ name: 'Name', key: 'stale' }] })).to.deep.equal([]);
+      });
+
+      it('a conflict undoes the whole commit: creates and the other updates in it do not persist', async () => {
+        const a = await create(store, { names: ['a'] });
+        const b = await create(store, { names: ['b'] });
+        await store.commit({ update: [renamed(b, 'b2')] });
+        const fresh = newObject(store, { names: ['fresh'] });
+        await expectConflict(store.commit({ create: [fresh], update: [renamed(a, 'a2'), renamed(b, 'b3-stale')] }));
+        expect(await store.load(fresh.id)).to.equal(undefined);
+        expectSameObject(await store.load(a.id), a);
+        expect(await store.locate({ equals: [{ name: 'Name', key: 'fresh' }] })).to.deep.equal([]);
+        expect(await store.locate({ equals: [{ name: 'Name', key: 'a2' }] })).to.deep.equal([]);
+        expect(await store.locate({ equals: [{ name: 'Name', key: 'a' }] })).to.deep.equal([a.id]);
+        expect(await store.locate({})).to.deep.equal([a.id, b.id]);
+      });
+
+      it('an update of an unknown object fails with StoreConflictError', async () => {
+        const ghost = { ...newObject(store), revision: 2 };
+        await expectConflict(store.commit({ update: [ghost] }));
+        expect(await store.load(ghost.id)).to.equal(undefined);
+      });
+
+      it('of two concurrent updates from the same revision, exactly one wins', async () => {
+        const object = await create(store, { names: ['race'] });
+        const results = await Promise.allSettled([
+          store.commit({ update: [renamed(object, 'left')] }),
+          store.commit({ update: [renamed(object, 'right')] }),
+        ]);
+        const won = results.filter((r) => r.status === 'fulfilled');
+        const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+        expect(won).to.have.length(1);
+        expect(lost).to.have.length(1);
+        expect(lost[0]?.reason).to.be.instanceOf(StoreConflictError);
+        const stored = await store.load(object.id);
+        expect(stored?.revision).to.equal(2);
+        const winner = results[0]?.status === 'fulfilled' ? 'left' : 'right';
+        expect(await store.locate({ equals: [{ name: 'Name', key: winner }] })).to.deep.equal([object.id]);
+      });
+
+      it('the body can become undefined (destroyed) and the attributes remain', async () => {
+        const object = await create(store, { names: ['doomed'] });
+        const destroyed = changed(object, { body: undefined, attributes: [...object.attributes, stateAttribute(Enum.State.Destroyed)] });
+        await store.commit({ update: [destroyed] });
+        const stored = await store.load(object.id);
+        expectSameObject(stored, destroyed);
+        expect(stored?.body).to.equal(undefined);
+        expect(await store.locate({ equals: [{ name: 'Name', key: 'doomed' }] })).to.deep.equal([object.id]);
+      });
+    });
+
+    describe('locate', () => {
+      it('by owner: objects of another owner are excluded; no owner means all', async () => {
+        const a1 = await create(store, { owner: 'alice' });
+        const b1 = await create(store, { owner: 'bob' });
+        const a2 = await create(store, { owner: 'alice' });
+        expect(await store.locate({ owner: 'alice' })).to.deep.equal([a1.id, a2.id]);
+        expect(await store.locate({ owner: 'bob' })).to.deep.equal([b1.id]);
+        expect(await store.locate({ owner: 'carol' })).to.deep.equal([]);
+        expect(await store.locate({})).to.deep.equal([a1.id, b1.id, a2.id]);
+      });
+
+      it('by object type', async () => {
+        const key = await create(store);
+        const secret = await create(store, { objectType: Enum.ObjectType.SecretData });
+        const key2 = await create(store);
+        expect(await store.locate({ objectType: Enum.ObjectType.SymmetricKey })).to.deep.equal([key.id, key2.id]);
+        expect(await store.locate({ objectType: Enum.ObjectType.SecretData })).to.deep.equal([secret.id]);
+        expect(await store.locate({ objectType: Enum.ObjectType.PrivateKey })).to.deep.equal([]);
+      });
+
+      it('by equals (name and index key)', async () => {
+        const one = await create(store, { names: ['one'] });
+        const two = await create(store, { names: ['two'] });
+        const described = await create(store, { attributes: [{ name: 'Description', value: leaf(Tag.Description, 'TextString', 'one') }] });
+        expect(await store.locate({ equals: [{ name: 'Name', key: 'one' }] })).to.deep.equal([one.id]);
+        expect(await store.locate({ equals: [{ name: 'Name', key: 'two' }] })).to.deep.equal([two.id]);
+        expect(await store.locate({ equals: [{ name: 'Description', key: 'one' }] })).to.deep.equal([described.id]);
+        expect(await store.locate({ equals: [{ name: 'Name', key: 'three' }] })).to.deep.equal([]);
+        expect(await store.locate({ equals: [{ name: 'State', key: String(Enum.State.PreActive) }] })).to.deep.equal([one.id, two.id, described.id]);
+      });
+
+      it('by has (any value, also of attributes without an index key)', async () => {
+        const digest = { name: 'Digest', value: structure(Tag.Digest, [leaf(Tag.OpaqueDataValue, 'ByteString', Buffer.from([1]))]) };
+        const plain = await create(store);
+        const withDigest = await create(store, { attributes: [digest] });
+        const named = await create(store, { names: ['n'] });
+        expect(await store.locate({ has: ['Digest'] })).to.deep.equal([withDigest.id]);
+        expect(await store.locate({ has: ['Name'] })).to.deep.equal([named.id]);
+        expect(await store.locate({ has: ['State'] })).to.deep.equal([plain.id, withDigest.id, named.id]);
+        expect(await store.locate({ has: ['Link'] })).to.deep.equal([]);
+      });
+
+      it('ANDs every condition: owner, object type, several equals and has', async () => {
+        const link = { name: 'Link', value: structure(Tag.Link, [leaf(Tag.LinkType, 'Enumeration', Enum.LinkType.PublicKeyLink)]) };
+        const match = await create(store, { owner: 'alice', names: ['n1', 'n2'], attributes: [link] });
+        await create(store, { owner: 'bob', names: ['n1', 'n2'], attributes: [link] });
+        await create(store, { owner: 'alice', names: ['n1'], attributes: [link] });
+        await create(store, { owner: 'alice', names: ['n1', 'n2'] });
+        await create(store, { owner: 'alice', objectType: Enum.ObjectType.SecretData, names: ['n1', 'n2'], attributes: [link] });
+        const query = {
+          owner: 'alice',
+          objectType: Enum.ObjectType.SymmetricKey,
+          equals: [
+            { name: 'Name', key: 'n1' },
+            { name: 'Name', key: 'n2' },
+          ],
+          has: ['Link', 'State'],
+        };
+        expect(await store.locate(query)).to.deep.equal([match.id]);
+      });
+
+      it('returns identifiers in creation order, also after updates and within one commit', async () => {
+        const first = await create(store, { names: ['same'] });
+        const batch = [newObject(store, { names: ['same'] }), newObject(store, { names: ['same'] })];
+        await store.commit({ create: batch });
+        const last = await create(store, { names: ['same'] });
+        await store.commit({ update: [changed(first, { owner: 'alice' })] });
+        const expected = [first.id, batch[0]?.id, batch[1]?.id, last.id];
+        expect(await store.locate({ equals: [{ name: 'Name', key: 'same' }] })).to.deep.equal(expected);
+        expect(await store.locate({})).to.deep.equal(expected);
+      });
+
+      it('index rows follow updates: a renamed object is found by its new name, not the old', async () => {
+        const object = await create(store, { names: ['old name'] });
+        const other = await create(store, { names: ['old name'] });
+        await store.commit({ update: [renamed(object, 'new name')] });
+        expect(await store.locate({ equals: [{ name: 'Name', key: 'new name' }] })).to.deep.equal([object.id]);
+        expect(await store.locate({ equals: [{ name: 'Name', key: 'old name' }] })).to.deep.equal([other.id]);
+        const noName = { ...object, attributes: object.attributes.filter((a) => a.name !== 'Name'), revision: 3 };
+        await store.commit({ update: [noName] });
+        expect(await store.locate({ has: ['Name'] })).to.deep.equal([other.id]);
+        expect(await store.locate({ equals: [{ name: 'Name', key: 'new name' }] })).to.deep.equal([]);
+      });
+
+      it('finds one of 1,000 objects by name, and all of them in order', async function () {
+        this.timeout(60_000);
+        const objects = Array.from({ length: 1000 }, (_, i) => newObject(store, { names: [`key-${i}`], owner: i % 2 === 0 ? 'even' : 'odd' }));
+        for (let i = 0; i < objects.length; i += 250) await store.commit({ create: objects.slice(i, i + 250) });
+        expect(await store.locate({ equals: [{ name: 'Name', key: 'key-537' }] })).to.deep.equal([objects[537]?.id]);
+        expect(await store.locate({ owner: 'odd', equals: [{ name: 'Name', key: 'key-537' }] })).to.deep.equal([objects[537]?.id]);
+        expect(await store.locate({ owner: 'even', equals: [{ name: 'Name', key: 'key-537' }] })).to.deep.equal([]);
+        expect(await store.locate({ has: ['Name'] })).to.deep.equal(objects.map((o) => o.id));
+      });
+    });
+  });
+}
