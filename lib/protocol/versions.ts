@@ -46,7 +46,7 @@ const LEGACY_REASON: Partial<Record<ResultReasonName, ResultReasonName>> = {
   NotAuthorised: 'PermissionDenied',
   AttributeReadOnly: 'PermissionDenied',
   ReadOnlyAttribute: 'PermissionDenied',
-  AttributeSingleValued: 'IndexOutOfBounds',
+  AttributeSingleValued: 'InvalidField',
   MultiValuedAttribute: 'InvalidField',
   UnsupportedAttribute: 'InvalidField',
   InvalidAttribute: 'InvalidField',
