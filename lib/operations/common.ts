@@ -49,12 +49,14 @@ export async function loadObject(ctx: OperationContext, id: string | undefined):
   return advance(obj, ctx.now);
 }
 
-export function stateOf(obj: ManagedObject): number {
+export function stateOf(obj: WithAttributes): number {
   return leafValue(obj, 'State', 'Enumeration') ?? lifecycle.State.PreActive;
 }
 
+type WithAttributes = Pick<ManagedObject, 'attributes'>;
+
 /** The object with the transitions its Activation and Deactivation Dates call for by `now`. */
-export function advance(obj: ManagedObject, now: bigint): ManagedObject {
+export function advance<T extends WithAttributes>(obj: T, now: bigint): T {
   const events = lifecycle.dueEvents(
     stateOf(obj),
     { activation: leafValue(obj, 'Activation Date', 'DateTime'), deactivation: leafValue(obj, 'Deactivation Date', 'DateTime') },
@@ -65,7 +67,7 @@ export function advance(obj: ManagedObject, now: bigint): ManagedObject {
   return current;
 }
 
-export function withState(obj: ManagedObject, state: number): ManagedObject {
+export function withState<T extends WithAttributes>(obj: T, state: number): T {
   return withAttribute(obj, 'State', enumeration(Tag.State, state));
 }
 

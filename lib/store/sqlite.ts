@@ -15,7 +15,7 @@ import { KekError } from '../crypto/index.js';
 import type { KeyEncryptionKey } from '../crypto/index.js';
 import type { ManagedObject } from '../objects/types.js';
 import { StoreConflictError } from './types.js';
-import type { Changes, LocateQuery, Store } from './types.js';
+import type { Changes, LocateQuery, ObjectMetadata, Store } from './types.js';
 
 /** The (name, key) pairs an object is found by; computed by the attribute module. */
 export type IndexKeys = (attributes: readonly AttributeInstance[]) => { name: string; key: string }[];
@@ -270,6 +270,13 @@ export class SqliteStore implements Store {
     const attributes = decodeAttributes(row.attributes, id);
     const body = row.body === null ? undefined : await this.#unwrapBody(id, row.body, row.kek_id);
     return { id, objectType: row.object_type, owner: row.owner, attributes, body, revision: row.revision };
+  }
+
+  async loadMetadata(id: string): Promise<ObjectMetadata | undefined> {
+    const row = this.#select.get(id);
+    if (row === undefined) return undefined;
+    const attributes = decodeAttributes(row.attributes, id);
+    return { id, objectType: row.object_type, owner: row.owner, attributes, revision: row.revision, hasBody: row.body !== null };
   }
 
   async commit(changes: Changes): Promise<void> {

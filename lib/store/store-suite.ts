@@ -187,6 +187,19 @@ export function storeSuite(name: string, open: () => Promise<OpenedStore>): void
         expectSameObject(await store.load(object.id), { ...object, body: keyBody(Buffer.alloc(32, 0x11)) });
       });
 
+      it('loadMetadata gives the attributes and whether a body exists, without the body', async () => {
+        const object = await create(store, { names: ['meta'] });
+        const meta = await store.loadMetadata(object.id);
+        expect(meta).to.not.equal(undefined);
+        expect(meta).not.to.have.property('body');
+        expect(meta?.hasBody).to.equal(object.body !== undefined);
+        expect(meta?.attributes.map((a) => a.name)).to.deep.equal(object.attributes.map((a) => a.name));
+        expect(meta?.revision).to.equal(1);
+        const bodiless = await create(store, { body: undefined });
+        expect((await store.loadMetadata(bodiless.id))?.hasBody).to.equal(false);
+        expect(await store.loadMetadata(store.newId())).to.equal(undefined);
+      });
+
       it('load of an unknown identifier gives undefined', async () => {
         await create(store);
         expect(await store.load(store.newId())).to.equal(undefined);

@@ -11,6 +11,11 @@ import type { ManagedObject } from '../objects/types.js';
 export interface Store {
   /** The object, or undefined when no object has this identifier. */
   load(id: string): Promise<ManagedObject | undefined>;
+  /**
+   * The object without its body (nothing is unwrapped): for Locate, which reads attributes
+   * of many objects. Its type has no `body`, so it cannot be committed back by mistake.
+   */
+  loadMetadata(id: string): Promise<ObjectMetadata | undefined>;
   /** Apply all changes in one transaction, or none. */
   commit(changes: Changes): Promise<void>;
   /** Identifiers of candidate objects for Locate, in creation order (oldest first). */
@@ -19,6 +24,11 @@ export interface Store {
   newId(): string;
   close(): Promise<void>;
 }
+
+export type ObjectMetadata = Omit<ManagedObject, 'body'> & {
+  /** Whether the object still holds its body (false once destroyed). */
+  readonly hasBody: boolean;
+};
 
 export interface Changes {
   /** New objects: revision 1 is stored. */

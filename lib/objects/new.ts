@@ -1,0 +1,108 @@
+/**
+ * A new managed object: the attributes the server sets on every object it creates or
+ * registers (KMIP 2.1 section 4, "When implicitly set"), merged with the client's.
+ */
+import { createHash } from 'node:crypto';
+import { Enum, Tag } from '../../ttlv/index.js';
+import type { TtlvItem } from '../../ttlv/index.js';
+import type { AttributeInstance } from '../attributes/index.js';
+import { bool, bytes, dateTime, enumeration, int, struct, text } from '../protocol/build.js';
+import { keyBlockOf, rawKeyBytes } from './structures.js';
+import type { ManagedObject } from './types.js';
+
+export interface NewObject {
+  readonly id: string;
+  readonly objectType: number;
+  readonly owner: string;
+  readonly body: TtlvItem;
+  /** What the client asked for, already checked against the attribute rules. */
+  readonly clientAttributes: readonly AttributeInstance[];
+  readonly now: bigint;
+}
+
+/** Revision 1 of a new object in state Pre-Active; date-driven transitions are applied by the caller. */
+export function newManagedObject(spec: NewObject): ManagedObject {
+  const server: AttributeInstance[] = [
+    { name: 'Unique Identifier', value: text(Tag.UniqueIdentifier, spec.id) },
+    { name: 'Object Type', value: enumeration(Tag.ObjectType, spec.objectType) },
+    ...keyBlockAttributes(spec.body),
+    ...certificateAttributes(spec.body),
+  ];
+  const given = new Set(spec.clientAttributes.map((a) => a.name));
+  const defaults: AttributeInstance[] = [
+    { name: 'State', value: enumeration(Tag.State, Enum.State.PreActive) },
+    { name: 'Initial Date', value: dateTime(Tag.InitialDate, spec.now) },
+    { name: 'Last Change Date', value: dateTime(Tag.LastChangeDate, spec.now) },
+    { name: 'Original Creation Date', value: dateTime(Tag.OriginalCreationDate, spec.now) },
+    // 1.1 section 3.34: a key is Fresh until it has been served (Get) once.
+    { name: 'Fresh', value: bool(Tag.Fresh, true) },
+    { name: 'Sensitive', value: bool(Tag.Sensitive, false) },
+    { name: 'Always Sensitive', value: bool(Tag.AlwaysSensitive, false) },
+    { name: 'Extractable', value: bool(Tag.Extractable, true) },
+    { name: 'Never Extractable', value: bool(Tag.NeverExtractable, false) },
+    ...digest(spec.body),
+  ].filter((a) => !given.has(a.name) || a.name === 'State');
+  const serverNames = new Set(server.map((a) => a.name));
+  const client = spec.clientAttributes.filter((a) => !serverNames.has(a.name));
+  const attributes = [...server, ...client, ...defaults];
+  return { id: spec.id, objectType: spec.objectType, owner: spec.owner, attributes: fixSensitivity(attributes), body: spec.body, revision: 1 };
+}
+
+/** Cryptographic Algorithm, Length and (2.x) Key Format Type from the Key Block. */
+function keyBlockAttributes(body: TtlvItem): AttributeInstance[] {
+  const view = keyBlockOf(body);
+  if (view === undefined) return [];
+  const out: AttributeInstance[] = [];
+  if (view.algorithm !== undefined) out.push({ name: 'Cryptographic Algorithm', value: enumeration(Tag.CryptographicAlgorithm, view.algorithm) });
+  if (view.length !== undefined) out.push({ name: 'Cryptographic Length', value: int(Tag.CryptographicLength, view.length) });
+  out.push({ name: 'Key Format Type', value: enumeration(Tag.KeyFormatType, view.formatType) });
+  return out;
+}
+
+function certificateAttributes(body: TtlvItem): AttributeInstance[] {
+  if (body.tag !== Tag.Certificate || body.type !== 'Structure') return [];
+  const type = body.value.find((c) => c.tag === Tag.CertificateType);
+  const value = body.value.find((c) => c.tag === Tag.CertificateValue);
+  const out: AttributeInstance[] = [];
+  if (type?.type === 'Enumeration') out.push({ name: 'Certificate Type', value: enumeration(Tag.CertificateType, type.value) });
+  if (value?.type === 'ByteString') out.push({ name: 'Certificate Length', value: int(Tag.CertificateLength, value.value.length) });
+  return out;
+}
+
+/** 1.4 section 3.17: a SHA-256 digest of the key material (or certificate, opaque value) as stored. */
+function digest(body: TtlvItem): AttributeInstance[] {
+  const material = rawKeyBytes(body) ?? valueBytes(body);
+  if (material === undefined) return [];
+  const formatType = keyBlockOf(body)?.formatType;
+  return [
+    {
+      name: 'Digest',
+      value: struct(Tag.Digest, [
+        enumeration(Tag.HashingAlgorithm, Enum.HashingAlgorithm.SHA_256),
+        bytes(Tag.DigestValue, createHash('sha256').update(material).digest()),
+        formatType === undefined ? undefined : enumeration(Tag.KeyFormatType, formatType),
+      ]),
+    },
+  ];
+}
+
+function valueBytes(body: TtlvItem): Uint8Array | undefined {
+  if (body.type !== 'Structure') return undefined;
+  const value = body.value.find((c) => c.tag === Tag.CertificateValue || c.tag === Tag.OpaqueDataValue);
+  return value?.type === 'ByteString' ? value.value : undefined;
+}
+
+/** Always Sensitive follows a client's Sensitive=True; Never Extractable follows Extractable=False. */
+function fixSensitivity(attributes: AttributeInstance[]): AttributeInstance[] {
+  const flag = (name: string): boolean | undefined => {
+    const v = attributes.find((a) => a.name === name)?.value;
+    return v?.type === 'Boolean' ? v.value : undefined;
+  };
+  const sensitive = flag('Sensitive') === true;
+  const extractable = flag('Extractable') !== false;
+  return attributes.map((a) => {
+    if (a.name === 'Always Sensitive') return { name: a.name, value: bool(Tag.AlwaysSensitive, sensitive) };
+    if (a.name === 'Never Extractable') return { name: a.name, value: bool(Tag.NeverExtractable, !extractable) };
+    return a;
+  });
+}
