@@ -3,7 +3,8 @@
  * Transports (TLS, HTTPS) frame the bytes and establish the identity; everything KMIP is
  * here. `handle` never rejects: every failure becomes a KMIP answer.
  */
-import { Enum, TtlvError, decodeTtlv, encodeTtlv, encodedSize } from '../ttlv/index.js';
+import { Enum, Tag, TtlvError, decodeTtlv, encodeTtlv, encodedSize } from '../ttlv/index.js';
+import { enumerationDefinedIn } from './attributes/index.js';
 import type { KmipVersion, TtlvItem } from '../ttlv/index.js';
 import type { Identity } from './auth/identity.js';
 import { KmipError } from './errors.js';
@@ -106,7 +107,9 @@ export function createKmipService(options: ServiceOptions): KmipService {
   }
 
   async function runItem(ctx: OperationContext, item: RequestBatchItem): Promise<ResponseBatchItem> {
-    const base = { operation: item.operation, uniqueBatchItemId: item.uniqueBatchItemId };
+    // The answer echoes the Operation, unless the client's version has no such operation.
+    const echo = enumerationDefinedIn(Tag.Operation, item.operation, ctx.version) ? item.operation : undefined;
+    const base = { operation: echo, uniqueBatchItemId: item.uniqueBatchItemId };
     const op = OPERATIONS.get(item.operation);
     try {
       if (op === undefined || !atLeast(ctx.version, op.since)) {

@@ -6,13 +6,13 @@
 import { Enum, Tag } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
 import { KmipError } from '../errors.js';
-import { leafValue } from '../objects/managed.js';
+import { leafValue, withAttribute } from '../objects/managed.js';
 import type { ManagedObject } from '../objects/types.js';
 import { keyBlockOf } from '../objects/structures.js';
-import { bytes, enumeration, struct, text } from '../protocol/build.js';
+import { bool, bytes, enumeration, struct, text } from '../protocol/build.js';
 import { atLeast } from '../protocol/versions.js';
 import { requireOnline } from './archive.js';
-import { loadObject, optionalRequestId } from './common.js';
+import { changed, commit, loadObject, optionalRequestId } from './common.js';
 import { operation } from './types.js';
 import type { OperationContext } from './types.js';
 
@@ -41,6 +41,10 @@ export const get = operation<GetRequest>({
       throw new KmipError('FeatureNotSupported', 'Get with key wrapping is not offered yet: ask for the key unwrapped');
     }
     const converted = request.formatType === undefined ? body : inFormat(body, request.formatType);
+    // 1.4 section 3.34: Fresh turns False once the object has been served to a client.
+    if (leafValue(obj, 'Fresh', 'Boolean') === true) {
+      await commit(ctx, { update: [changed(ctx, withAttribute(obj, 'Fresh', bool(Tag.Fresh, false)))] });
+    }
     return [enumeration(Tag.ObjectType, obj.objectType), text(Tag.UniqueIdentifier, obj.id), converted];
   },
 });

@@ -2,7 +2,7 @@
 import { Enum, Tag, registry } from '../../ttlv/index.js';
 import type { KmipVersion, TtlvItem } from '../../ttlv/index.js';
 import { enumeration, int, struct, text } from '../protocol/build.js';
-import { isV2 } from '../protocol/versions.js';
+import { atLeast, isV2 } from '../protocol/versions.js';
 import { PRODUCT } from '../product.js';
 import { operationsFor } from './table.js';
 import { operation } from './types.js';
@@ -37,7 +37,8 @@ export const query = operation<{ functions: Set<number> }>({
     if (functions.has(F.QueryServerInformation)) {
       out.push(text(Tag.VendorIdentification, PRODUCT.vendor), serverInformation(ctx.version));
     }
-    if (functions.has(F.QueryRNGs)) out.push(rngParameters());
+    // RNG Parameters arrived in KMIP 1.3.
+    if (functions.has(F.QueryRNGs) && atLeast(ctx.version, '1.3')) out.push(rngParameters());
     return out;
   },
 });

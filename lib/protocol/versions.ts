@@ -97,7 +97,9 @@ export function fitToVersion(item: TtlvItem, version: KmipVersion, dropped: Drop
   }
   if (item.type === 'Structure') {
     const value = item.value.map((child) => fitToVersion(child, version, dropped, here)).filter((c): c is TtlvItem => c !== undefined);
-    return value.length === item.value.length ? item : { ...item, value };
+    // Unchanged only when every child came back as itself (a grandchild may have been dropped).
+    const unchanged = value.length === item.value.length && value.every((child, i) => child === item.value[i]);
+    return unchanged ? item : { ...item, value };
   }
   if (item.type === 'Enumeration') {
     const def = registry.enumForTag(item.tag);

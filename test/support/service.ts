@@ -9,7 +9,7 @@ import { Tag, decodeTtlv, encodeTtlv, isConcrete, parseXml, toXml } from '../../
 import type { TtlvItem } from '../../ttlv/index.js';
 import { indexKeys } from '../../lib/attributes/index.js';
 import { createKekFile, loadKekFile } from '../../lib/crypto/index.js';
-import { silentLogger } from '../../lib/log.js';
+import { jsonLogger } from '../../lib/log.js';
 import { createKmipService } from '../../lib/service.js';
 import type { KmipService } from '../../lib/service.js';
 import { openSqliteStore } from '../../lib/store/index.js';
@@ -18,6 +18,8 @@ import type { Store } from '../../lib/store/index.js';
 export interface TestService {
   readonly service: KmipService;
   readonly store: Store;
+  /** Every log line the service wrote, parsed. */
+  readonly logs: Record<string, unknown>[];
   /** Send one request (XML) as `identity`; the response as a tree. */
   send(xml: string, identity?: string): Promise<TtlvItem>;
   /** Move the service's clock (seconds). */
@@ -31,11 +33,14 @@ export async function openTestService(options: { admins?: string[] } = {}): Prom
   const kek = await loadKekFile(path.join(dir, 'kek.key'));
   const store = await openSqliteStore({ path: path.join(dir, 'kmipd.db'), kek, indexKeys });
   let now: bigint | undefined;
-  const service = createKmipService({ store, log: silentLogger, clock: () => now ?? BigInt(Math.floor(Date.now() / 1000)) });
+  const logs: Record<string, unknown>[] = [];
+  const log = jsonLogger({ write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) }, 'debug');
+  const service = createKmipService({ store, log, clock: () => now ?? BigInt(Math.floor(Date.now() / 1000)) });
   const admins = new Set(options.admins ?? ['admin']);
   return {
     service,
     store,
+    logs,
     send: async (xml, identity = 'alice') => {
       const [message] = parseXml(xml);
       if (message === undefined || !isConcrete(message)) throw new Error('test request must be one concrete message');
