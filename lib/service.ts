@@ -3,6 +3,7 @@
  * Transports (TLS, HTTPS) frame the bytes and establish the identity; everything KMIP is
  * here. `handle` never rejects: every failure becomes a KMIP answer.
  */
+import { randomUUID } from 'node:crypto';
 import { Enum, Tag, TtlvError, decodeTtlv, encodeTtlv, encodedSize } from '../ttlv/index.js';
 import { enumerationDefinedIn } from './attributes/index.js';
 import type { KmipVersion, TtlvItem } from '../ttlv/index.js';
@@ -81,18 +82,26 @@ export function createKmipService(options: ServiceOptions): KmipService {
       log.info('request refused', { peer: session.peer, identity: session.identity.name, reason: kmip.message });
       return failure(version, kmip);
     }
-    const items = await runBatch(request, session);
-    return encodeResponse(request, items, session);
+    // 2.1 section 9.10: a Server Correlation Value in the answer and on every log line of this request.
+    const correlation = randomUUID();
+    const requestLog = log.child({
+      peer: session.peer,
+      identity: session.identity.name,
+      correlation,
+      ...(request.header.clientCorrelationValue === undefined ? {} : { clientCorrelation: request.header.clientCorrelationValue }),
+    });
+    const items = await runBatch(request, session, requestLog);
+    return encodeResponse(request, items, correlation, requestLog);
   }
 
-  async function runBatch(request: RequestMessage, session: Session): Promise<ResponseBatchItem[]> {
+  async function runBatch(request: RequestMessage, session: Session, requestLog: Logger): Promise<ResponseBatchItem[]> {
     const { header } = request;
     const ctx: OperationContext = {
       identity: session.identity,
       version: header.version,
       now: clock(),
       store: options.store,
-      log: log.child({ peer: session.peer, identity: session.identity.name }),
+      log: requestLog,
       limits,
       idPlaceholder: undefined,
     };
@@ -118,10 +127,11 @@ export function createKmipService(options: ServiceOptions): KmipService {
       const payload = Fields.of(item.payload, 'RequestPayload');
       const request = op.decode(payload, ctx);
       const payloadOut = await op.handle(ctx, request);
+      ctx.log.info('operation', { operation: operationName(item.operation), status: 'Success', ...(ctx.idPlaceholder === undefined ? {} : { object: ctx.idPlaceholder }) });
       return { ...base, status: 'Success', payload: payloadOut };
     } catch (error) {
       if (error instanceof KmipError) {
-        ctx.log.info('operation failed', { operation: operationName(item.operation), reason: error.reason, message: error.message });
+        ctx.log.info('operation', { operation: operationName(item.operation), status: 'OperationFailed', reason: error.reason, message: error.message });
         return { ...base, status: 'OperationFailed', reason: error.reason, message: error.message };
       }
       ctx.log.error('operation crashed', { operation: operationName(item.operation), error });
@@ -129,20 +139,20 @@ export function createKmipService(options: ServiceOptions): KmipService {
     }
   }
 
-  function encodeResponse(request: RequestMessage, items: ResponseBatchItem[], session: Session): Buffer {
+  function encodeResponse(request: RequestMessage, items: ResponseBatchItem[], correlation: string, requestLog: Logger): Buffer {
     const { header } = request;
     const build = (batch: readonly ResponseBatchItem[]): TtlvItem => {
-      const tree = buildResponse({ version: header.version, clientCorrelationValue: header.clientCorrelationValue, timeStamp: clock() }, batch);
+      const tree = buildResponse({ version: header.version, serverCorrelationValue: correlation, timeStamp: clock() }, batch);
       const dropped: { path: string; why: string }[] = [];
       const fitted = fitToVersion(tree, header.version, dropped) ?? tree;
-      if (dropped.length > 0) log.warn('response held items the protocol version does not define', { version: header.version, dropped });
+      if (dropped.length > 0) requestLog.warn('response held items the protocol version does not define', { version: header.version, dropped });
       return fitted;
     };
     let response = build(items);
     const max = header.maximumResponseSize;
     if (max !== undefined && encodedSize(response) > max) {
       // 1.4 section 7.1 / the MSGENC cases: each answer that carried a payload becomes Response Too Large.
-      log.info('response too large', { peer: session.peer, maximumResponseSize: max });
+      requestLog.info('response too large', { maximumResponseSize: max });
       response = build(
         items.map((item) =>
           item.payload === undefined

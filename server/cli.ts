@@ -6,14 +6,27 @@ import { TtlvError } from '../ttlv/index.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../ttlv/index.js';
 import { InputError, decodeMessages, encodeMessages, formatMessages, parseMessages, readInput } from './commands/ttlv.js';
 import type { TextFormat } from './commands/ttlv.js';
+import { dataDirFrom, runInit, runIssueClient } from './commands/data.js';
+import { runServe, settingOptions } from './commands/serve.js';
+import { ConfigError } from './config.js';
+import { DataDirError } from './datadir.js';
+import { StartError } from './index.js';
+import { KekError } from '../lib/crypto/index.js';
 
 /** Exit code for bad input: the command was understood, the data was not. */
 const EXIT_BAD_INPUT = 2;
 
+/** Exit code when the server cannot start for a reason outside its configuration (a file, the port). */
+const EXIT_START_FAILED = 1;
+
 function fail(error: unknown): never {
-  if (error instanceof TtlvError || error instanceof InputError) {
+  if (error instanceof TtlvError || error instanceof InputError || error instanceof ConfigError || error instanceof DataDirError || error instanceof KekError) {
     process.stderr.write(`kmipd: ${error.message}\n`);
     process.exit(EXIT_BAD_INPUT);
+  }
+  if (error instanceof StartError) {
+    process.stderr.write(`kmipd: ${error.message}\n`);
+    process.exit(EXIT_START_FAILED);
   }
   throw error;
 }
@@ -57,6 +70,52 @@ async function main(argv: string[]): Promise<void> {
           },
         )
         .demandCommand(1, 'say decode or encode'),
+    )
+    .command(
+      'init',
+      'create the data folder: SQLite database, key-encryption key, development PKI',
+      (y) =>
+        y
+          .option('dir', { type: 'string', describe: 'the data folder [KMIPD_DIR; default ./kmipd-data]' })
+          .option('hostname', { type: 'string', array: true, describe: 'another name or address for the server certificate (repeatable)' }),
+      async (args) => {
+        try {
+          process.stdout.write(await runInit(dataDirFrom(args.dir, process.env), args.hostname ?? []));
+        } catch (error) {
+          fail(error);
+        }
+      },
+    )
+    .command('certs', 'development PKI', (certs) =>
+      certs
+        .command(
+          'client <name>',
+          'issue a client certificate whose identity (subject CN) is NAME, from the data folder CA',
+          (y) =>
+            y
+              .positional('name', { type: 'string', demandOption: true, describe: 'the identity: letters, digits, ".", "_", "-", "@"' })
+              .option('dir', { type: 'string', describe: 'the data folder [KMIPD_DIR; default ./kmipd-data]' }),
+          async (args) => {
+            try {
+              process.stdout.write(await runIssueClient(dataDirFrom(args.dir, process.env), args.name));
+            } catch (error) {
+              fail(error);
+            }
+          },
+        )
+        .demandCommand(1, 'say client'),
+    )
+    .command(
+      'serve',
+      'run the KMIP server (initialises an absent or empty data folder first)',
+      (y) => y.option('config', { type: 'string', describe: 'a JSON configuration file [KMIPD_CONFIG]' }).options(settingOptions()),
+      async (args) => {
+        try {
+          await runServe(args, process.env);
+        } catch (error) {
+          fail(error);
+        }
+      },
     )
     .demandCommand(1)
     .strict()

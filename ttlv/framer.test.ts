@@ -91,3 +91,13 @@ describe('stream framer', () => {
     }
   });
 });
+
+describe('stream framer: read', () => {
+  it('returns the messages completed before a framing error together with the error', () => {
+    const garbage = Buffer.from('GET / HTTP/1.1\r\n');
+    const { messages, error } = new TtlvFramer().read(Buffer.concat([fixtures[0] as Buffer, fixtures[1] as Buffer, garbage]));
+    expect(messages.map((m) => m.toString('hex'))).to.deep.equal([(fixtures[0] as Buffer).toString('hex'), (fixtures[1] as Buffer).toString('hex')]);
+    expect(error?.code).to.equal('BAD_TYPE');
+    expect(error?.offset).to.equal((fixtures[0] as Buffer).length + (fixtures[1] as Buffer).length);
+  });
+});

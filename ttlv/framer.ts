@@ -43,32 +43,48 @@ export class TtlvFramer {
 
   /**
    * Add a chunk and return every message it completes, in order. Each returned buffer holds
-   * exactly one message; it may share memory with `chunk`.
+   * exactly one message; it may share memory with `chunk`. Throws TtlvError when the stream
+   * cannot be framed (messages completed earlier in the same chunk are lost: use `read`).
    */
   push(chunk: Uint8Array): Buffer[] {
-    if (this.failed) throw this.failed;
+    const { messages, error } = this.read(chunk);
+    if (error) throw error;
+    return messages;
+  }
+
+  /**
+   * Like `push`, but never throws: the messages completed before a framing error come back
+   * with the error, so a server can answer them before it answers the error and closes.
+   */
+  read(chunk: Uint8Array): { messages: Buffer[]; error?: TtlvError } {
+    if (this.failed) return { messages: [], error: this.failed };
     const incoming = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    if (incoming.length === 0) return [];
+    if (incoming.length === 0) return { messages: [] };
     this.chunks.push(incoming);
     this.length += incoming.length;
     const messages: Buffer[] = [];
-    for (;;) {
-      if (this.expected === undefined) {
-        if (this.length < HEADER_SIZE) break;
-        this.expected = this.messageSize(this.joined());
+    try {
+      for (;;) {
+        if (this.expected === undefined) {
+          if (this.length < HEADER_SIZE) break;
+          this.expected = this.messageSize(this.joined());
+        }
+        if (this.length < this.expected) break;
+        const all = this.joined();
+        messages.push(all.subarray(0, this.expected));
+        this.consumed += this.expected;
+        const rest = all.subarray(this.expected);
+        this.chunks = rest.length === 0 ? [] : [rest];
+        this.length = rest.length;
+        this.expected = undefined;
       }
-      if (this.length < this.expected) break;
-      const all = this.joined();
-      messages.push(all.subarray(0, this.expected));
-      this.consumed += this.expected;
-      const rest = all.subarray(this.expected);
-      this.chunks = rest.length === 0 ? [] : [rest];
-      this.length = rest.length;
-      this.expected = undefined;
+    } catch (error) {
+      if (error instanceof TtlvError) return { messages, error };
+      throw error;
     }
     // What stays pending is copied: the caller may reuse the chunk's memory.
     this.chunks = this.chunks.map((c) => (c.buffer === incoming.buffer ? Buffer.from(c) : c));
-    return messages;
+    return { messages };
   }
 
   /** All pending bytes in one buffer (a view when there is a single chunk). */

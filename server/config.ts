@@ -1,0 +1,490 @@
+/**
+ * The server's configuration: one typed schema with defaults. Values come from, in order of
+ * precedence, command-line flags, KMIPD_* environment variables, a JSON file (--config) and
+ * the defaults. Everything is validated at start; every problem is reported, each naming
+ * where the bad value came from. docs/configuration.md is generated from this schema
+ * (server/config-doc.ts).
+ */
+import { readFile } from 'node:fs/promises';
+import type { LogLevel } from '../lib/log.js';
+
+/** One setting: its names in every source, its type, default and documentation. */
+export interface SettingDef<T> {
+  /** Command-line flag, without the leading dashes. */
+  readonly flag: string;
+  /** Environment variable. */
+  readonly env: string;
+  /** One sentence or two for the reference. */
+  readonly describe: string;
+  /** The type as the reference shows it ("integer 1–1000"). */
+  readonly type: string;
+  readonly default: T;
+  /** The default as the reference shows it. */
+  readonly defaultText: string;
+  /** Parse the text of a flag or an environment variable; throws SettingError. */
+  fromText(text: string): T;
+  /** Check a value from the JSON file or from code; throws SettingError. */
+  fromValue(value: unknown): T;
+}
+
+/** A value that does not fit its setting; the caller adds where the value came from. */
+export class SettingError extends Error {
+  override readonly name = 'SettingError';
+}
+
+/** The configuration cannot be used: every problem found, one a line. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Setting kinds
+
+interface Common {
+  readonly flag: string;
+  readonly env: string;
+  readonly describe: string;
+}
+
+function integer(common: Common & { default: number; min: number; max: number; unit?: string }): SettingDef<number> {
+  const { min, max } = common;
+  const range = `from ${min} to ${max}`;
+  const check = (n: number, shown: string): number => {
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new SettingError(`${shown} is not a whole number ${range}`);
+    return n;
+  };
+  return {
+    flag: common.flag,
+    env: common.env,
+    describe: common.describe,
+    type: `integer ${min}–${max}${common.unit === undefined ? '' : ` (${common.unit})`}`,
+    default: common.default,
+    defaultText: String(common.default),
+    fromText: (text) => check(/^\s*[+-]?\d+\s*$/.test(text) ? Number(text) : Number.NaN, JSON.stringify(text)),
+    fromValue: (value) => {
+      if (typeof value !== 'number') throw new SettingError(`${show(value)} is not a number`);
+      return check(value, String(value));
+    },
+  };
+}
+
+function text(common: Common & { default: string; pattern?: RegExp; patternText?: string }): SettingDef<string> {
+  const check = (s: string): string => {
+    if (s.trim() === '') throw new SettingError('must not be empty');
+    if (common.pattern !== undefined && !common.pattern.test(s)) {
+      throw new SettingError(`${JSON.stringify(s)} is not ${common.patternText ?? `of the form ${common.pattern.source}`}`);
+    }
+    return s;
+  };
+  return {
+    flag: common.flag,
+    env: common.env,
+    describe: common.describe,
+    type: 'string',
+    default: common.default,
+    defaultText: JSON.stringify(common.default),
+    fromText: check,
+    fromValue: (value) => {
+      if (typeof value !== 'string') throw new SettingError(`${show(value)} is not a string`);
+      return check(value);
+    },
+  };
+}
+
+/** A file path that, when not set, is derived from another setting (shown as `defaultText`). */
+function optionalPath(common: Common & { defaultText: string }): SettingDef<string | undefined> {
+  const check = (s: string): string => {
+    if (s.trim() === '') throw new SettingError('must not be empty (leave the setting out to use the default)');
+    return s;
+  };
+  return {
+    flag: common.flag,
+    env: common.env,
+    describe: common.describe,
+    type: 'path',
+    default: undefined,
+    defaultText: common.defaultText,
+    fromText: check,
+    fromValue: (value) => {
+      if (value === undefined || value === null) return undefined;
+      if (typeof value !== 'string') throw new SettingError(`${show(value)} is not a string`);
+      return check(value);
+    },
+  };
+}
+
+function oneOf<const V extends string>(common: Common & { default: V; values: readonly V[] }): SettingDef<V> {
+  const check = (s: string): V => {
+    const found = common.values.find((v) => v === s);
+    if (found === undefined) throw new SettingError(`${JSON.stringify(s)} is not one of ${common.values.map((v) => JSON.stringify(v)).join(', ')}`);
+    return found;
+  };
+  return {
+    flag: common.flag,
+    env: common.env,
+    describe: common.describe,
+    type: common.values.map((v) => `\`${v}\``).join(' \\| '),
+    default: common.default,
+    defaultText: JSON.stringify(common.default),
+    fromText: check,
+    fromValue: (value) => {
+      if (typeof value !== 'string') throw new SettingError(`${show(value)} is not a string`);
+      return check(value);
+    },
+  };
+}
+
+/** A list of names: a JSON array in the file, comma-separated in flags and the environment. */
+function nameList(common: Common & { default: readonly string[] }): SettingDef<readonly string[]> {
+  const check = (names: readonly string[]): readonly string[] => {
+    for (const name of names) {
+      if (name.trim() === '' || name !== name.trim()) throw new SettingError(`${JSON.stringify(name)} is not a name (empty, or spaces around it)`);
+    }
+    return Object.freeze([...new Set(names)]);
+  };
+  return {
+    flag: common.flag,
+    env: common.env,
+    describe: common.describe,
+    type: 'list of strings',
+    default: Object.freeze([...common.default]),
+    defaultText: JSON.stringify(common.default),
+    fromText: (s) => (s.trim() === '' ? check([]) : check(s.split(',').map((part) => part.trim()))),
+    fromValue: (value) => {
+      if (!Array.isArray(value) || !value.every((v): v is string => typeof v === 'string')) {
+        throw new SettingError(`${show(value)} is not an array of strings`);
+      }
+      return check(value);
+    },
+  };
+}
+
+function show(value: unknown): string {
+  const json = JSON.stringify(value);
+  return json === undefined ? String(value) : json.length > 40 ? `${json.slice(0, 40)}...` : json;
+}
+
+// ---------------------------------------------------------------------------------------
+// The schema
+
+const MIB = 1024 * 1024;
+
+export type IdentitySource = 'subject-cn' | 'subject-dn' | 'san-email';
+export type TlsMinVersion = 'TLSv1.2' | 'TLSv1.3';
+
+export const SETTINGS = {
+  dir: text({
+    flag: 'dir',
+    env: 'KMIPD_DIR',
+    default: './kmipd-data',
+    describe: 'The data folder: the SQLite database (`kmipd.db`), the key-encryption key (`kek.key`) and the development PKI (`certs/`). `serve` initialises it when it is absent or empty.',
+  }),
+  host: text({
+    flag: 'host',
+    env: 'KMIPD_HOST',
+    default: '127.0.0.1',
+    describe: 'The address to listen on. `0.0.0.0` or `::` listens on every interface.',
+  }),
+  port: integer({
+    flag: 'port',
+    env: 'KMIPD_PORT',
+    default: 5696,
+    min: 0,
+    max: 65535,
+    describe: 'The TCP port for KMIP over TLS (5696 is the IANA port). 0 picks a free port; the `listening` log line tells which.',
+  }),
+  logLevel: oneOf<LogLevel>({
+    flag: 'log-level',
+    env: 'KMIPD_LOG_LEVEL',
+    default: 'info',
+    values: ['debug', 'info', 'warn', 'error'],
+    describe: 'The least severe log level written to standard output (JSON lines). Key material and whole messages are never logged.',
+  }),
+  tlsMinVersion: oneOf<TlsMinVersion>({
+    flag: 'tls-min-version',
+    env: 'KMIPD_TLS_MIN_VERSION',
+    default: 'TLSv1.2',
+    values: ['TLSv1.2', 'TLSv1.3'],
+    describe: 'The oldest TLS version accepted. TLS 1.3 is always offered.',
+  }),
+  tlsCertFile: optionalPath({
+    flag: 'tls-cert-file',
+    env: 'KMIPD_TLS_CERT_FILE',
+    defaultText: '`<dir>/certs/server.pem`',
+    describe: "The server's certificate chain (PEM).",
+  }),
+  tlsKeyFile: optionalPath({
+    flag: 'tls-key-file',
+    env: 'KMIPD_TLS_KEY_FILE',
+    defaultText: '`<dir>/certs/server-key.pem`',
+    describe: "The server certificate's private key (PEM).",
+  }),
+  tlsCaFile: optionalPath({
+    flag: 'tls-ca-file',
+    env: 'KMIPD_TLS_CA_FILE',
+    defaultText: '`<dir>/certs/ca.pem`',
+    describe: 'The CA certificates (PEM) that client certificates must chain to. Only these are trusted, not the system store.',
+  }),
+  identitySource: oneOf<IdentitySource>({
+    flag: 'identity-source',
+    env: 'KMIPD_IDENTITY_SOURCE',
+    default: 'subject-cn',
+    values: ['subject-cn', 'subject-dn', 'san-email'],
+    describe: "Where a client's identity comes from in its certificate: the subject's Common Name, the whole subject DN (`C=..,O=..,CN=..`, in certificate order), or the one email address in the Subject Alternative Name. A certificate without it (or with several) is refused.",
+  }),
+  adminIdentities: nameList({
+    flag: 'admin-identities',
+    env: 'KMIPD_ADMIN_IDENTITIES',
+    default: ['admin'],
+    describe: 'Identities that administer the server: they see and may use every object. Comma-separated in a flag or the environment.',
+  }),
+  maxConnections: integer({
+    flag: 'max-connections',
+    env: 'KMIPD_MAX_CONNECTIONS',
+    default: 1000,
+    min: 1,
+    max: 1_000_000,
+    describe: 'Connections open at once (including those still in the TLS handshake). Further connections are closed at once and logged.',
+  }),
+  maxMessageSize: integer({
+    flag: 'max-message-size',
+    env: 'KMIPD_MAX_MESSAGE_SIZE',
+    default: MIB,
+    min: 1024,
+    max: 64 * MIB,
+    unit: 'bytes',
+    describe: 'The largest request accepted, TTLV header included. A longer declared length gets an Invalid Message answer and the connection is closed, before anything is buffered for it.',
+  }),
+  maxBatchItems: integer({
+    flag: 'max-batch-items',
+    env: 'KMIPD_MAX_BATCH_ITEMS',
+    default: 64,
+    min: 1,
+    max: 4096,
+    describe: 'Batch items accepted in one request.',
+  }),
+  maxDepth: integer({
+    flag: 'max-depth',
+    env: 'KMIPD_MAX_DEPTH',
+    default: 32,
+    min: 8,
+    max: 256,
+    describe: 'How deeply structures may nest in a request.',
+  }),
+  locateMaxItems: integer({
+    flag: 'locate-max-items',
+    env: 'KMIPD_LOCATE_MAX_ITEMS',
+    default: 1000,
+    min: 1,
+    max: 1_000_000,
+    describe: 'Objects a Locate returns when the request sets no Maximum Items.',
+  }),
+  maxPendingRequestsPerConnection: integer({
+    flag: 'max-pending-requests-per-connection',
+    env: 'KMIPD_MAX_PENDING_REQUESTS_PER_CONNECTION',
+    default: 16,
+    min: 1,
+    max: 1024,
+    describe: 'Pipelined requests held per connection (the one being handled included). When a connection has this many, the server stops reading from it until one is answered (backpressure).',
+  }),
+  idleTimeoutSeconds: integer({
+    flag: 'idle-timeout-seconds',
+    env: 'KMIPD_IDLE_TIMEOUT_SECONDS',
+    default: 300,
+    min: 1,
+    max: 86_400,
+    unit: 'seconds',
+    describe: 'A connection with no request in progress and no traffic for this long is closed.',
+  }),
+  handshakeTimeoutSeconds: integer({
+    flag: 'handshake-timeout-seconds',
+    env: 'KMIPD_HANDSHAKE_TIMEOUT_SECONDS',
+    default: 10,
+    min: 1,
+    max: 300,
+    unit: 'seconds',
+    describe: 'A connection that has not completed its TLS handshake after this long is closed.',
+  }),
+  shutdownTimeoutSeconds: integer({
+    flag: 'shutdown-timeout-seconds',
+    env: 'KMIPD_SHUTDOWN_TIMEOUT_SECONDS',
+    default: 30,
+    min: 1,
+    max: 3600,
+    unit: 'seconds',
+    describe: 'On SIGTERM or SIGINT the server stops accepting, finishes the requests it has received and sends their answers; connections still open after this long are dropped.',
+  }),
+} as const;
+
+export type SettingKey = keyof typeof SETTINGS;
+
+type ValueOfSetting<S> = S extends SettingDef<infer T> ? T : never;
+
+/** The validated configuration. */
+export type KmipdConfig = { readonly [K in SettingKey]: ValueOfSetting<(typeof SETTINGS)[K]> };
+
+export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+/** The environment variable naming the JSON configuration file (the `--config` flag wins). */
+export const CONFIG_FILE_ENV = 'KMIPD_CONFIG';
+
+// ---------------------------------------------------------------------------------------
+// Resolution
+
+export interface ConfigSources {
+  /** The parsed JSON configuration file and its path (for messages). */
+  readonly file?: { readonly path: string; readonly values: unknown };
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Flag texts by setting key; undefined when the flag was not given. */
+  readonly flags?: Readonly<Partial<Record<SettingKey, string | undefined>>>;
+  /** Typed values from code (tests, embedding); they take the place of flags. */
+  readonly values?: Partial<KmipdConfig>;
+}
+
+export interface ResolvedConfig {
+  readonly config: KmipdConfig;
+  /** Things worth a log line that do not stop the server (an unknown KMIPD_ variable). */
+  readonly warnings: readonly string[];
+}
+
+/** Merge the sources over the defaults; throws ConfigError listing every problem. */
+export function resolveConfig(sources: ConfigSources): ResolvedConfig {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const config: Record<string, unknown> = {};
+  const fileValues = fileObject(sources.file, problems);
+  const env = sources.env ?? {};
+
+  for (const key of SETTING_KEYS) {
+    const def: SettingDef<unknown> = SETTINGS[key];
+    const attempt = (where: string, parse: () => unknown): void => {
+      try {
+        config[key] = parse();
+      } catch (error) {
+        if (!(error instanceof SettingError)) throw error;
+        problems.push(`${where}: ${error.message}`);
+      }
+    };
+    config[key] = def.default;
+    if (fileValues !== undefined && Object.prototype.hasOwnProperty.call(fileValues, key)) {
+      attempt(`${sources.file?.path ?? 'config file'}: "${key}"`, () => def.fromValue(fileValues[key]));
+    }
+    const fromEnv = env[def.env];
+    if (fromEnv !== undefined) attempt(def.env, () => def.fromText(fromEnv));
+    const fromFlag = sources.flags?.[key];
+    if (fromFlag !== undefined) attempt(`--${def.flag}`, () => def.fromText(fromFlag));
+    if (sources.values !== undefined && Object.prototype.hasOwnProperty.call(sources.values, key)) {
+      attempt(key, () => def.fromValue(sources.values?.[key]));
+    }
+  }
+
+  const knownEnv = new Set<string>([CONFIG_FILE_ENV, ...SETTING_KEYS.map((key) => SETTINGS[key].env)]);
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('KMIPD_') && !knownEnv.has(name)) warnings.push(`environment variable ${name} is not a kmipd setting (ignored)`);
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { config: Object.freeze(config) as KmipdConfig, warnings };
+}
+
+function fileObject(file: ConfigSources['file'], problems: string[]): Record<string, unknown> | undefined {
+  if (file === undefined) return undefined;
+  const { values } = file;
+  if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+    problems.push(`${file.path}: the configuration file must hold a JSON object of settings`);
+    return undefined;
+  }
+  const known = new Set<string>(SETTING_KEYS);
+  for (const key of Object.keys(values)) {
+    if (!known.has(key)) problems.push(`${file.path}: unknown setting "${key}"${suggest(key)}`);
+  }
+  return values as Record<string, unknown>;
+}
+
+/** ' (did you mean "maxConnections"?)' for a misspelt key, when one setting is close. */
+function suggest(key: string): string {
+  const lower = key.toLowerCase().replace(/[-_]/g, '');
+  const match = SETTING_KEYS.find((k) => k.toLowerCase() === lower) ?? SETTING_KEYS.find((k) => editDistance(k.toLowerCase(), lower) <= 2);
+  return match === undefined ? '' : ` (did you mean "${match}"?)`;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** The configuration from code: defaults overridden by `values`, validated (throws ConfigError). */
+export function configWith(values: Partial<KmipdConfig> = {}): KmipdConfig {
+  return resolveConfig({ values }).config;
+}
+
+export interface LoadConfigOptions {
+  /** The JSON configuration file (--config); KMIPD_CONFIG when undefined. */
+  readonly configFile?: string | undefined;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly flags?: Readonly<Partial<Record<SettingKey, string | undefined>>>;
+}
+
+/** Read the configuration file, if any, and resolve it with the environment and the flags. */
+export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedConfig> {
+  const path = options.configFile ?? options.env[CONFIG_FILE_ENV];
+  let file: ConfigSources['file'];
+  if (path !== undefined) {
+    let textValue: string;
+    try {
+      textValue = await readFile(path, 'utf8');
+    } catch (error) {
+      throw new ConfigError([`cannot read the configuration file ${path}: ${(error as Error).message}`]);
+    }
+    try {
+      file = { path, values: JSON.parse(textValue) as unknown };
+    } catch (error) {
+      throw new ConfigError([`${path} is not valid JSON: ${(error as Error).message}`]);
+    }
+  }
+  return resolveConfig({ ...(file === undefined ? {} : { file }), env: options.env, ...(options.flags === undefined ? {} : { flags: options.flags }) });
+}
+
+// ---------------------------------------------------------------------------------------
+// The reference documentation
+
+/** docs/configuration.md, generated from SETTINGS. */
+export function configReference(): string {
+  const rows = SETTING_KEYS.map((key) => {
+    const def: SettingDef<unknown> = SETTINGS[key];
+    return `| \`${key}\` | \`--${def.flag}\` | \`${def.env}\` | ${def.type} | ${def.defaultText.startsWith('`') ? def.defaultText : `\`${def.defaultText}\``} | ${def.describe} |`;
+  });
+  return [
+    '# Configuration reference',
+    '',
+    '<!-- Generated from the schema in server/config.ts by `tsx server/config-doc.ts`: do not edit by hand. -->',
+    '',
+    '`kmipd serve` reads its settings from four places; the first that sets a value wins:',
+    '',
+    '1. command-line flags (`kmipd serve --port 5697`);',
+    '2. environment variables (`KMIPD_PORT=5697`);',
+    `3. a JSON configuration file given with \`--config FILE\` (or \`${CONFIG_FILE_ENV}=FILE\`), an object whose keys are the setting names below (\`{"port": 5697, "adminIdentities": ["alice"]}\`);`,
+    '4. the defaults.',
+    '',
+    'Every value is checked at start: the server refuses to start (exit code 2) and lists every',
+    'problem, each with the flag, variable or file key it came from. Relative paths are resolved',
+    'against the working directory. Lists are JSON arrays in the file and comma-separated in',
+    'flags and variables.',
+    '',
+    '| Setting | Flag | Environment | Type | Default | Meaning |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,145 @@
+/**
+ * The server's public face: start a kmipd on a data folder (initialising it when absent or
+ * empty) and stop it, gracefully or at once. The `kmipd serve` command and the integration
+ * tests both come through here.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
+import { jsonLogger } from '../lib/log.js';
+import type { Logger } from '../lib/log.js';
+import { loadKekFile } from '../lib/crypto/index.js';
+import { createKmipService } from '../lib/service.js';
+import type { KmipService } from '../lib/service.js';
+import type { KmipdConfig } from './config.js';
+import { prepareDataDir } from './datadir.js';
+import type { DataPaths } from './datadir.js';
+import { identityResolver } from './identity.js';
+import { listen } from './listener.js';
+import type { KmipListener, ListenerTls } from './listener.js';
+import { openStore } from './store.js';
+
+export { ConfigError, SETTINGS, SETTING_KEYS, configReference, configWith, loadConfig, resolveConfig } from './config.js';
+export type { KmipdConfig, ResolvedConfig, SettingKey } from './config.js';
+export { DataDirError, dataPaths, initDataDir, inspectDataDir, issueClient } from './datadir.js';
+export type { DataPaths } from './datadir.js';
+
+export interface StartOptions {
+  /** Where log lines go; by default JSON lines on standard output at `config.logLevel`. */
+  readonly log?: Logger;
+  /** Wraps the KMIP service (tests slow it down or watch what reaches it). */
+  readonly wrapService?: (service: KmipService) => KmipService;
+}
+
+export interface RunningServer {
+  /** The address and port actually bound (port 0 in the configuration picks one). */
+  readonly host: string;
+  readonly port: number;
+  readonly paths: DataPaths;
+  /** Stop accepting, answer the requests already received, close connections and the store. */
+  close(): Promise<void>;
+  /** Drop every connection at once, then close the store. */
+  destroy(): Promise<void>;
+}
+
+/** Something outside the configuration keeps the server from starting (a file, the port). */
+export class StartError extends Error {
+  override readonly name = 'StartError';
+}
+
+export async function startServer(config: KmipdConfig, options: StartOptions = {}): Promise<RunningServer> {
+  const log = options.log ?? jsonLogger(process.stdout, config.logLevel);
+  const { paths, initialised, warnings } = await prepareDataDir(config.dir, { hostnames: certificateHostnames(config.host) });
+  if (initialised) log.info('data folder initialised', { dir: paths.dir });
+  for (const warning of warnings) log.warn(warning);
+
+  const tls = await readTls(config, paths);
+  const kek = await loadKekFile(paths.kek);
+  const store = await openStore(paths.database, kek).catch((error: unknown) => {
+    kek.wipe();
+    throw error;
+  });
+  let released: Promise<void> | undefined;
+  const release = (): Promise<void> =>
+    (released ??= (async () => {
+      await store.close();
+      kek.wipe();
+    })());
+
+  let listener: KmipListener;
+  try {
+    const core = createKmipService({
+      store,
+      log,
+      limits: { maxDepth: config.maxDepth, maxBatchItems: config.maxBatchItems, locateMaxItems: config.locateMaxItems },
+    });
+    listener = await listen({
+      host: config.host,
+      port: config.port,
+      tls,
+      limits: {
+        maxMessageSize: config.maxMessageSize,
+        maxConnections: config.maxConnections,
+        maxPendingRequestsPerConnection: config.maxPendingRequestsPerConnection,
+        idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+        handshakeTimeoutMs: config.handshakeTimeoutSeconds * 1000,
+        shutdownTimeoutMs: config.shutdownTimeoutSeconds * 1000,
+      },
+      identify: identityResolver({ source: config.identitySource, admins: config.adminIdentities }),
+      service: options.wrapService?.(core) ?? core,
+      log,
+    });
+  } catch (error) {
+    await release();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new StartError(`cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`);
+    }
+    throw error;
+  }
+  log.info('listening', { host: listener.host, port: listener.port, dir: paths.dir });
+
+  const bound = listener;
+  let stopped: Promise<void> | undefined;
+  // close() then destroy() (a second signal) is allowed: the store closes once, after the connections.
+  const stop = async (how: () => Promise<void>): Promise<void> => {
+    await how();
+    stopped ??= release().then(() => log.info('stopped', { dir: paths.dir }));
+    await stopped;
+  };
+  return {
+    host: bound.host,
+    port: bound.port,
+    paths,
+    close: () => stop(() => bound.close()),
+    destroy: () => stop(() => bound.destroy()),
+  };
+}
+
+/** The listening host goes into the server certificate that `serve` makes on a new folder. */
+function certificateHostnames(host: string): string[] {
+  return host === '0.0.0.0' || host === '::' || host === 'localhost' ? [] : [host];
+}
+
+async function readTls(config: KmipdConfig, paths: DataPaths): Promise<ListenerTls> {
+  const read = async (file: string | undefined, fallback: string, setting: string, what: string): Promise<Buffer> => {
+    const path = file ?? fallback;
+    try {
+      return await readFile(path);
+    } catch (error) {
+      throw new StartError(`cannot read the ${what} ${path} (setting ${setting}): ${(error as Error).message}`);
+    }
+  };
+  const tls: ListenerTls = {
+    cert: await read(config.tlsCertFile, join(paths.certsDir, 'server.pem'), 'tlsCertFile', 'server certificate'),
+    key: await read(config.tlsKeyFile, join(paths.certsDir, 'server-key.pem'), 'tlsKeyFile', 'server key'),
+    ca: await read(config.tlsCaFile, join(paths.certsDir, 'ca.pem'), 'tlsCaFile', 'client CA certificates'),
+    minVersion: config.tlsMinVersion,
+  };
+  try {
+    createSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca });
+  } catch (error) {
+    throw new StartError(`the TLS files cannot be used (settings tlsCertFile, tlsKeyFile, tlsCaFile): ${(error as Error).message}`);
+  }
+  return tls;
+}
