@@ -7,7 +7,9 @@
  *   of objects the server generated (or of operations whose output is random), dates the
  *   client did not fix, Key Format Type and Digest the server chose, extra attributes,
  *   extra Query items, extra protocol versions in Discover Versions, Vendor
- *   Identification, vendor prefixes on test identifiers;
+ *   Identification, vendor prefixes on test identifiers, the Random Number Generator of
+ *   server-generated objects, Object Group values the case never sent, and the Query
+ *   lists of the cases whose description lets them vary;
  * - 8.4.1 response variations: Result Message present or absent with any text, Template
  *   Attribute present or absent, Attribute Index 0 present or absent, extra Message
  *   Extensions;
@@ -51,6 +53,8 @@ export interface CompareContext {
   readonly receivedAt: number;
   /** How far a server-set `$NOW` date may be from the runner's clock, in seconds. Default 300. */
   readonly clockToleranceSeconds?: number;
+  /** The case's test identifier (MSGENC-XML-M-1-21), for variations its description allows. */
+  readonly caseName?: string;
 }
 
 export interface Comparison {
@@ -188,16 +192,23 @@ class Comparer {
     if (operation === Op.Query) {
       // 8.4.1: extensions, application namespaces, object and operation types reported in
       // Query may vary; extra items are allowed, in any order; Vendor Identification may vary.
-      const optional: ReadonlySet<number> = new Set([Tag.ExtensionInformation, Tag.ApplicationNamespace, Tag.VendorIdentification]);
+      // Where the case's description says so, the Operation and Object Type lists are the
+      // server's own: expected ones may be absent too.
+      const optional: ReadonlySet<number> = new Set([
+        Tag.ExtensionInformation,
+        Tag.ApplicationNamespace,
+        Tag.VendorIdentification,
+        ...(scope.batch?.queryListsVary === true ? [Tag.Operation, Tag.ObjectType] : []),
+      ]);
       rules = { unordered: 'all', extra: () => true, optional: (item) => optional.has(item.tag) };
     } else if (operation === Op.DiscoverVersions && scope.batch?.extraVersions) {
       // 8.4.1: "may include additional protocol versions if the request has not specified a list".
       rules = { extra: (item) => item.tag === Tag.ProtocolVersion };
     } else if (operation === Op.GetAttributes) {
-      rules = { ...rules, unordered: new Set([Tag.Attribute]), extra: (item) => item.tag === Tag.Attribute };
+      rules = { optional: (item) => OPTIONAL_IN_PAYLOAD.has(item.tag) || this.serverGroup(item), unordered: new Set([Tag.Attribute]), extra: (item) => item.tag === Tag.Attribute };
     } else if (operation === Op.GetAttributeList) {
       const names: ReadonlySet<number> = new Set([Tag.AttributeName, Tag.AttributeReference]);
-      rules = { ...rules, unordered: names, extra: (item) => names.has(item.tag) };
+      rules = { optional: (item) => OPTIONAL_IN_PAYLOAD.has(item.tag) || this.serverGroup(item), unordered: names, extra: (item) => names.has(item.tag) };
     } else if (operation === Op.Locate) {
       // Locate returns a set of identifiers: no order is defined.
       rules = { ...rules, unordered: new Set([Tag.UniqueIdentifier]) };
@@ -217,7 +228,7 @@ class Comparer {
     const childScope: Scope = { batch: scope.batch, attributeName };
     let rules: ChildRules = {};
     if (ATTRIBUTE_CONTAINERS.has(expected.tag)) {
-      rules = { unordered: 'all', extra: () => true };
+      rules = { unordered: 'all', extra: () => true, optional: (item) => this.serverGroup(item) };
     } else if (expected.tag === Tag.Attribute) {
       // 8.4.1: "AttributeIndex - May or may not include Attribute Index value where the Attribute Index value is 0".
       rules = { optional: (item) => item.tag === Tag.AttributeIndex && item.type === 'Integer' && item.value === 0 };
@@ -226,6 +237,23 @@ class Comparer {
       rules = { unordered: new Set([Tag.Attribute]), extra: (item) => item.tag === Tag.Attribute };
     }
     return this.children(expected.value, actual.value, path, rules, (e, a, childPath) => this.node(e, a, childPath, childScope));
+  }
+
+  /**
+   * 8.4.1: "Object Group values - May or may not return one or more Object Group values
+   * not included in the requests": an Object Group the case never sent (a 2.x Object Group,
+   * a 1.x Object Group Attribute), or its name in Get Attribute List when the case sent none.
+   */
+  private serverGroup(item: Item): boolean {
+    const sent = this.ctx.variables.sentText('ObjectGroup');
+    const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+    if (item.tag === Tag.AttributeName) return item.value === 'Object Group' && sent.size === 0;
+    if (item.tag === Tag.AttributeReference) return item.type === 'Enumeration' && item.value === Tag.ObjectGroup && sent.size === 0;
+    if (item.tag === Tag.ObjectGroup) return !sent.has(text(item.value) ?? '');
+    if (item.tag === Tag.Attribute && item.type === 'Structure' && attributeNameAmong(item.value) === 'Object Group') {
+      return !sent.has(text(item.value.find((child) => child.tag === Tag.AttributeValue)?.value) ?? '');
+    }
+    return false;
   }
 
   /** Items whose whole content may vary: only their presence is checked. */
@@ -238,6 +266,10 @@ class Comparer {
     if (batch?.wrappedKeyVaries && (tag === Tag.KeyMaterial || tag === Tag.MACSignature)) return true;
     // 8.4.1: "Digest: the HashingAlgorithm selected by the server ... the Digest Value".
     if (tag === Tag.Digest || (tag === Tag.AttributeValue && scope.attributeName === 'Digest')) return expected.type === actual.type;
+    // The server's own random number generator (variations.ts, generatorVaries).
+    if (batch?.generatorVaries && (tag === Tag.RandomNumberGenerator || (tag === Tag.AttributeValue && scope.attributeName === 'Random Number Generator'))) {
+      return expected.type === actual.type;
+    }
     // Server Information in a Query response is vendor-specific by definition (KMIP 2.1 section 6.1.37).
     if (batch?.operation === Op.Query && tag === Tag.ServerInformation) return expected.type === actual.type;
     return false;
@@ -479,6 +511,7 @@ class Comparer {
       expected: childOf(expected as TtlvItem, Tag.ResponsePayload),
       actual: childOf(actual, Tag.ResponsePayload),
       objects: this.ctx.objects,
+      caseName: this.ctx.caseName,
     });
   }
 }

@@ -1,12 +1,13 @@
 /**
  * Starting a kmipd of our own to replay against:
  *
- *   kmipd serve --dir DIR --port 0 --host 127.0.0.1
+ *   KMIPD_INTEROP_TESTING=true kmipd serve --dir DIR --port 0 --host 127.0.0.1
  *
  * initialises DIR on first start (DIR/certs/ca.pem, admin.pem, admin-key.pem, ...) and
  * prints JSON log lines on stdout, one of which is
  * `{"msg":"listening","host":"127.0.0.1","port":NNNNN,...}`: that line gives the port.
- * SIGTERM stops it.
+ * SIGTERM stops it. KMIPD_INTEROP_TESTING offers the Interop operation the 2.x cases begin
+ * and end with, which KMIP 2.1 section 6.1.26 forbids in a production server.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -65,6 +66,7 @@ export async function launchKmipd(options: LaunchOptions = {}): Promise<Launched
 
   const child = spawn(command, [...prefix, 'serve', '--dir', dir, '--port', '0', '--host', host], {
     cwd: projectRoot,
+    env: { ...process.env, KMIPD_INTEROP_TESTING: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const tail: string[] = [];

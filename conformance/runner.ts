@@ -73,6 +73,8 @@ export interface ReplayOptions {
   readonly clockToleranceSeconds?: number;
   /** Revoke and destroy what a failed case created (default true). */
   readonly cleanup?: boolean;
+  /** The case's test identifier (MSGENC-XML-M-1-21), for variations its description allows. */
+  readonly caseName?: string;
 }
 
 const DEFAULT_TIMEOUT_MS = 15_000;
@@ -180,6 +182,7 @@ async function replaySteps(
       requestTemplate: template,
       receivedAt,
       ...(options.clockToleranceSeconds !== undefined ? { clockToleranceSeconds: options.clockToleranceSeconds } : {}),
+      ...(options.caseName !== undefined ? { caseName: options.caseName } : {}),
     });
     for (const difference of comparison.advisories) advisories.push({ step: index, difference });
     if (comparison.difference) {
@@ -306,7 +309,7 @@ async function runLane(lane: Lane, options: SuiteOptions, record: (result: CaseR
         record({ case: c, status: 'fail', reason: `cannot load the case: ${messageOf(error)}`, advisories: [], steps: 0, durationMs: 0 });
         continue;
       }
-      record({ case: c, ...(await replayCase(messages, target, objects, options)) });
+      record({ case: c, ...(await replayCase(messages, target, objects, { ...options, caseName: caseName(c) })) });
     }
   } finally {
     await fresh?.stop();
@@ -331,6 +334,11 @@ async function planLanes(cases: readonly CaseFile[]): Promise<Lane[]> {
     lane.cost = sizes.reduce((sum, size) => sum + size, 0) + (lane.fresh ? 200_000 : 0);
   }
   return [...lanes.values()].sort((a, b) => b.cost - a.cost);
+}
+
+/** The test identifier a case file is named after: v2.1/mandatory/QS-M-1-21.xml is QS-M-1-21. */
+export function caseName(c: CaseFile): string {
+  return c.file.replace(/^.*\//, '').replace(/\.xml$/i, '');
 }
 
 function messageOf(error: unknown): string {

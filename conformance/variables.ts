@@ -52,8 +52,8 @@ export function attributeNameAmong(children: readonly TemplateItem[]): string | 
 }
 
 /**
- * What a date is the date of: "ActivationDate" for both `<ActivationDate>` (KMIP 2.x) and
- * an Attribute Value under Attribute Name "Activation Date" (KMIP 1.x); a custom
+ * What a date (or text) is the value of: "ActivationDate" for both `<ActivationDate>` (KMIP
+ * 2.x) and an Attribute Value under Attribute Name "Activation Date" (KMIP 1.x); a custom
  * attribute's own name ("x-VendorAttribute3").
  */
 export function dateKey(tag: number, attributeName: string | undefined): string {
@@ -75,6 +75,8 @@ export class Variables {
   private readonly journal: string[] = [];
   private readonly recent = new Map<number, Leaf>();
   private readonly sent = new Map<string, SentDate[]>();
+  /** Text values the client sent, by the attribute (or tag) they were sent for. */
+  private readonly sentTexts = new Map<string, Set<string>>();
 
   /** The value bound to `name`, if any. */
   get(name: string): Leaf | undefined {
@@ -117,8 +119,13 @@ export class Variables {
     return placeholder === undefined ? all : all.filter((date) => date.placeholder === placeholder);
   }
 
+  /** The texts the client sent for `key` ("ObjectGroup" for both the 2.x item and the 1.x attribute). */
+  sentText(key: string): ReadonlySet<string> {
+    return this.sentTexts.get(key) ?? new Set();
+  }
+
   /**
-   * The concrete request for a template: placeholders replaced, dates remembered.
+   * The concrete request for a template: placeholders replaced, dates and texts remembered.
    * Throws PlaceholderError when a placeholder has no value.
    */
   substitute(template: TemplateItem, nowMs: number): TtlvItem {
@@ -135,6 +142,7 @@ export class Variables {
     if (!(value instanceof Placeholder)) {
       const leaf = item as Leaf;
       if (leaf.type === 'DateTime' || leaf.type === 'DateTimeExtended') this.recordSent(dateKey(leaf.tag, attributeName), undefined, leaf.value);
+      if (leaf.type === 'TextString') this.recordText(dateKey(leaf.tag, attributeName), leaf.value);
       return leaf;
     }
     const offset = nowOffset(value.name);
@@ -162,6 +170,12 @@ export class Variables {
     const leaf = this.recent.get(tag);
     if (leaf !== undefined) this.bind(name, leaf);
     return leaf;
+  }
+
+  private recordText(key: string, value: string): void {
+    const set = this.sentTexts.get(key);
+    if (set) set.add(value);
+    else this.sentTexts.set(key, new Set([value]));
   }
 
   private recordSent(key: string, placeholder: string | undefined, value: bigint): void {

@@ -59,6 +59,14 @@ export const OPTIONAL_IN_PAYLOAD: ReadonlySet<number> = new Set([
   Tag.PublicKeyTemplateAttribute,
 ]);
 
+/**
+ * Cases whose description lets Query's lists vary (8.4: "Each test case MAY include allowed
+ * variations in the description of the test case"): MSGENC-HTTPS/JSON/XML-M-1 say "The
+ * specific list of operations and object types returned in the response MAY vary", and so
+ * does QS-M-1. Their Operation and Object Type items are the server's own report.
+ */
+export const QUERY_LISTS_VARY = /^(?:MSGENC-(?:HTTPS|JSON|XML)-M-1|QS-M-1)-[0-9]{2}$/;
+
 /** A Test identifier as the profiles write them: BL-M-1-21, CS-BC-M-GCM-2-14, SUITEB_128-M-1-13. */
 export const TEST_IDENTIFIER = /[A-Z][A-Z0-9_]*(?:-[A-Z0-9_]+)*-[MO]-[0-9]+-[0-9]+/;
 
@@ -75,6 +83,13 @@ export interface BatchRules {
   readonly cryptoOutputVaries: boolean;
   /** Discover Versions without a client list: extra protocol versions allowed. */
   readonly extraVersions: boolean;
+  /**
+   * The Random Number Generator attribute of a server-generated object: the server's own
+   * generator, which a case recorded on another server cannot fix.
+   */
+  readonly generatorVaries: boolean;
+  /** Query's Operation and Object Type items may be left out (QUERY_LISTS_VARY). */
+  readonly queryListsVary: boolean;
 }
 
 /** What the rules of one batch item are decided from. */
@@ -88,6 +103,8 @@ export interface BatchInput {
   readonly expected: TemplateItem | undefined;
   readonly actual: TtlvItem | undefined;
   readonly objects: ObjectKnowledge;
+  /** The case's test identifier (file name without .xml), when known: MSGENC-XML-M-1-21. */
+  readonly caseName?: string | undefined;
 }
 
 export function batchRules(input: BatchInput): BatchRules {
@@ -128,6 +145,13 @@ export function batchRules(input: BatchInput): BatchRules {
     cryptoOutputVaries,
     // 8.4.1: extra protocol versions "if the request has not specified a list of client supported Protocol Versions".
     extraVersions: operation === Op.DiscoverVersions && childOf(request, Tag.ProtocolVersion) === undefined,
+    // KMIP 2.1 section 4.46: for an object the server generates, the Random Number Generator
+    // "SHALL be set by the server depending on which random number generator was used",
+    // like 8.4.1's Key Format Type and Digest algorithm "selected by the server". The
+    // cases recorded the reference server's ANSI X9.31 generator (withdrawn by NIST SP
+    // 800-131A); another server answers with its own.
+    generatorVaries: serverMade,
+    queryListsVary: operation === Op.Query && input.caseName !== undefined && QUERY_LISTS_VARY.test(input.caseName),
   };
 }
 

@@ -8,14 +8,16 @@ import { Enum, Tag, TtlvError, decodeTtlv, encodeTtlv, encodedSize } from '../tt
 import { enumerationDefinedIn } from './attributes/index.js';
 import type { KmipVersion, TtlvItem } from '../ttlv/index.js';
 import type { Identity } from './auth/identity.js';
+import { StreamTable } from './crypto/streams.js';
 import { KmipError } from './errors.js';
 import type { Logger } from './log.js';
 import { Fields } from './protocol/fields.js';
 import { buildResponse, parseRequest, requestVersion } from './protocol/message.js';
 import type { RequestBatchItem, RequestMessage, ResponseBatchItem } from './protocol/message.js';
-import { atLeast, fitToVersion } from './protocol/versions.js';
-import { OPERATIONS } from './operations/table.js';
+import { fitToVersion } from './protocol/versions.js';
+import { OPERATIONS, offered } from './operations/table.js';
 import type { OperationContext, OperationLimits } from './operations/types.js';
+import { OverlayStore, StoreConflictError } from './store/index.js';
 import type { Store } from './store/types.js';
 
 export interface Session {
@@ -39,6 +41,7 @@ export const DEFAULT_SERVICE_LIMITS: ServiceLimits = {
   maxDepth: 32,
   maxBatchItems: 64,
   locateMaxItems: 1000,
+  leaseTimeSeconds: 3600,
 };
 
 export interface ServiceOptions {
@@ -47,6 +50,11 @@ export interface ServiceOptions {
   readonly limits?: Partial<ServiceLimits>;
   /** The clock, POSIX seconds; tests move it. */
   readonly clock?: () => bigint;
+  /**
+   * Run for interoperability testing: offer the Interop operation, which KMIP forbids in
+   * a production server (2.1 section 6.1.26). Default false.
+   */
+  readonly interopTesting?: boolean;
 }
 
 /** When a message cannot even be read, the answer speaks the oldest version every client knows. */
@@ -56,6 +64,7 @@ export function createKmipService(options: ServiceOptions): KmipService {
   const limits: ServiceLimits = { ...DEFAULT_SERVICE_LIMITS, ...options.limits };
   const clock = options.clock ?? ((): bigint => BigInt(Math.floor(Date.now() / 1000)));
   const log = options.log;
+  const streams = new StreamTable();
 
   const failure = (version: KmipVersion, reason: KmipError, operation?: number): Buffer =>
     encodeTtlv(
@@ -82,7 +91,7 @@ export function createKmipService(options: ServiceOptions): KmipService {
       log.info('request refused', { peer: session.peer, identity: session.identity.name, reason: kmip.message });
       return failure(version, kmip);
     }
-    // 2.1 section 9.10: a Server Correlation Value in the answer and on every log line of this request.
+    // 2.1 section 9.10: a server correlation value on every log line of this request.
     const correlation = randomUUID();
     const requestLog = log.child({
       peer: session.peer,
@@ -91,18 +100,22 @@ export function createKmipService(options: ServiceOptions): KmipService {
       ...(request.header.clientCorrelationValue === undefined ? {} : { clientCorrelation: request.header.clientCorrelationValue }),
     });
     const items = await runBatch(request, session, requestLog);
-    return encodeResponse(request, items, correlation, requestLog);
+    return encodeResponse(request, items, requestLog);
   }
 
   async function runBatch(request: RequestMessage, session: Session, requestLog: Logger): Promise<ResponseBatchItem[]> {
     const { header } = request;
+    // 11.5 Undo: the batch's changes are held back until every item has succeeded.
+    const overlay = header.batchErrorContinuation === 'Undo' ? new OverlayStore(options.store) : undefined;
     const ctx: OperationContext = {
       identity: session.identity,
       version: header.version,
       now: clock(),
-      store: options.store,
+      store: overlay ?? options.store,
       log: requestLog,
       limits,
+      testing: options.interopTesting === true,
+      streams,
       idPlaceholder: undefined,
     };
     const results: ResponseBatchItem[] = [];
@@ -112,7 +125,29 @@ export function createKmipService(options: ServiceOptions): KmipService {
       // 11.5 Stop (the default): nothing after a failed item runs, and it gets no answer.
       if (result.status === 'OperationFailed' && header.batchErrorContinuation !== 'Continue') break;
     }
-    return results;
+    return overlay === undefined ? results : settleUndo(overlay, results, requestLog);
+  }
+
+  /**
+   * The end of an Undo batch: after a failure nothing is written and the items that had
+   * succeeded answer Operation Undone (with their payloads); otherwise every change is
+   * committed together, before any answer is sent.
+   */
+  async function settleUndo(overlay: OverlayStore, results: ResponseBatchItem[], requestLog: Logger): Promise<ResponseBatchItem[]> {
+    if (results.some((result) => result.status === 'OperationFailed')) {
+      overlay.discard();
+      requestLog.info('batch undone', { undone: results.filter((result) => result.status === 'Success').length });
+      return results.map((result) => (result.status === 'Success' ? { ...result, status: 'OperationUndone' } : result));
+    }
+    try {
+      await overlay.flush();
+      return results;
+    } catch (error) {
+      const conflict = error instanceof StoreConflictError;
+      if (!conflict) requestLog.error('batch commit failed', { error });
+      const message = conflict ? 'an object was changed by another request at the same time; nothing was done, retry' : 'the batch could not be committed; nothing was done, see the server log';
+      return results.map((result) => ({ operation: result.operation, uniqueBatchItemId: result.uniqueBatchItemId, status: 'OperationFailed', reason: 'GeneralFailure', message }));
+    }
   }
 
   async function runItem(ctx: OperationContext, item: RequestBatchItem): Promise<ResponseBatchItem> {
@@ -121,7 +156,7 @@ export function createKmipService(options: ServiceOptions): KmipService {
     const base = { operation: echo, uniqueBatchItemId: item.uniqueBatchItemId };
     const op = OPERATIONS.get(item.operation);
     try {
-      if (op === undefined || !atLeast(ctx.version, op.since)) {
+      if (op === undefined || !offered(op, ctx.version, ctx.testing)) {
         throw new KmipError('OperationNotSupported', `operation ${operationName(item.operation)} is not supported in KMIP ${ctx.version}`);
       }
       const payload = Fields.of(item.payload, 'RequestPayload');
@@ -139,10 +174,10 @@ export function createKmipService(options: ServiceOptions): KmipService {
     }
   }
 
-  function encodeResponse(request: RequestMessage, items: ResponseBatchItem[], correlation: string, requestLog: Logger): Buffer {
+  function encodeResponse(request: RequestMessage, items: ResponseBatchItem[], requestLog: Logger): Buffer {
     const { header } = request;
     const build = (batch: readonly ResponseBatchItem[]): TtlvItem => {
-      const tree = buildResponse({ version: header.version, serverCorrelationValue: correlation, timeStamp: clock() }, batch);
+      const tree = buildResponse({ version: header.version, timeStamp: clock() }, batch);
       const dropped: { path: string; why: string }[] = [];
       const fitted = fitToVersion(tree, header.version, dropped) ?? tree;
       if (dropped.length > 0) requestLog.warn('response held items the protocol version does not define', { version: header.version, dropped });

@@ -137,6 +137,28 @@ function oneOf<const V extends string>(common: Common & { default: V; values: re
   };
 }
 
+/** On or off: `true`/`false` in flags and the environment, a JSON boolean in the file. */
+function onOff(common: Common & { default: boolean }): SettingDef<boolean> {
+  return {
+    flag: common.flag,
+    env: common.env,
+    describe: common.describe,
+    type: 'boolean',
+    default: common.default,
+    defaultText: String(common.default),
+    fromText: (text) => {
+      const value = text.trim().toLowerCase();
+      if (value === 'true') return true;
+      if (value === 'false') return false;
+      throw new SettingError(`${JSON.stringify(text)} is not true or false`);
+    },
+    fromValue: (value) => {
+      if (typeof value !== 'boolean') throw new SettingError(`${show(value)} is not true or false`);
+      return value;
+    },
+  };
+}
+
 /** A list of names: a JSON array in the file, comma-separated in flags and the environment. */
 function nameList(common: Common & { default: readonly string[] }): SettingDef<readonly string[]> {
   const check = (names: readonly string[]): readonly string[] => {
@@ -281,6 +303,21 @@ export const SETTINGS = {
     min: 1,
     max: 1_000_000,
     describe: 'Objects a Locate returns when the request sets no Maximum Items.',
+  }),
+  leaseTimeSeconds: integer({
+    flag: 'lease-time-seconds',
+    env: 'KMIPD_LEASE_TIME_SECONDS',
+    default: 3600,
+    min: 0,
+    max: 4_294_967_295,
+    unit: 'seconds',
+    describe: 'The Lease Time of every new object: how long a client may use it before it asks again with Obtain Lease (0: leases do not expire).',
+  }),
+  interopTesting: onOff({
+    flag: 'interop-testing',
+    env: 'KMIPD_INTEROP_TESTING',
+    default: false,
+    describe: 'Offer the KMIP Interop operation that conformance test harnesses send at the start and end of each test; KMIP forbids it in a production server.',
   }),
   maxPendingRequestsPerConnection: integer({
     flag: 'max-pending-requests-per-connection',

@@ -71,7 +71,8 @@ export async function startServer(config: KmipdConfig, options: StartOptions = {
     const core = createKmipService({
       store,
       log,
-      limits: { maxDepth: config.maxDepth, maxBatchItems: config.maxBatchItems, locateMaxItems: config.locateMaxItems },
+      limits: { maxDepth: config.maxDepth, maxBatchItems: config.maxBatchItems, locateMaxItems: config.locateMaxItems, leaseTimeSeconds: config.leaseTimeSeconds },
+      interopTesting: config.interopTesting,
     });
     listener = await listen({
       host: config.host,

@@ -29,6 +29,7 @@ export {
   checkClientDelete,
   checkClientModify,
   checkClientSet,
+  checkClientTemplate,
   checkSingleValued,
   serverMayModify,
 } from './rules.js';
@@ -38,6 +39,7 @@ export {
   attributeReferenceToName,
   fromAttributeHolder,
   fromTemplateAttribute,
+  splitTemplateAttribute,
   fromV1Attribute,
   fromV1Attributes,
   fromV2Attribute,
@@ -50,6 +52,6 @@ export {
   toV2Attribute,
   toV2Attributes,
 } from './shapes.js';
-export type { ReadOptions, V1Attribute, WriteOptions } from './shapes.js';
+export type { ReadOptions, TemplateAttributeParts, V1Attribute, WriteOptions } from './shapes.js';
 export { LARGEST_DATE, compileLocateFilter, indexKeys, matchesLocate } from './locate.js';
 export type { IndexConditions, LocateFilter } from './locate.js';

@@ -71,6 +71,22 @@ export function checkClientCreate(instances: readonly AttributeInstance[], objec
   checkSingleValued(instances, objectType);
 }
 
+/**
+ * The content of a 1.x Template object (1.4 section 2.2.6: "the client-settable attributes
+ * of a Managed Cryptographic Object"): attributes a client may give when it creates an
+ * object, each single-valued one once. Whether they apply is decided when a Create or
+ * Register names the Template for an object of a given type.
+ */
+export function checkClientTemplate(instances: readonly AttributeInstance[]): void {
+  for (const instance of instances) {
+    const def = definition(instance.name);
+    if (def.initialBy === 'server' && !def.requestable) {
+      throw new KmipError('ReadOnlyAttribute', `${def.name} is set by the server; a Template may not hold it`);
+    }
+  }
+  checkSingleValued(instances);
+}
+
 /** Add Attribute (2.1 section 6.1.2): Read-Only attributes SHALL NOT be added; single-valued ones only when absent. */
 export function checkClientAdd(instance: AttributeInstance, facts: ObjectFacts): void {
   const def = definition(instance.name);

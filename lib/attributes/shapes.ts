@@ -122,23 +122,46 @@ export function fromV1Attributes(items: readonly TtlvItem[], options: ReadOption
   return instances;
 }
 
+/** A 1.x Template-Attribute's parts: the Templates it names, and its own attributes. */
+export interface TemplateAttributeParts {
+  /** Name Values of the Template objects named by `Name` items, in order (1.4 section 2.1.8). */
+  readonly templates: readonly string[];
+  readonly instances: AttributeInstance[];
+}
+
 /**
- * A 1.x Template-Attribute (or Common / Private Key / Public Key Template-Attribute) as
- * instances. A `Name` at its top level references a Template object; kmipd keeps none
- * (Templates are deprecated since KMIP 1.3 and gone from 2.0), so that is 1.4 section
- * 11.2's "Templates that do not exist are given in request": Item Not Found.
+ * A 1.x Template-Attribute (or Common / Private Key / Public Key Template-Attribute): the
+ * Templates named by its top-level `Name` items (deprecated since KMIP 1.3, gone from 2.0),
+ * and its Attribute items as instances. The caller looks the Templates up.
  */
-export function fromTemplateAttribute(item: TtlvItem, options: ReadOptions = {}): AttributeInstance[] {
+export function splitTemplateAttribute(item: TtlvItem, options: ReadOptions = {}): TemplateAttributeParts {
   const template = expectStructure(item, label(item.tag));
   const attributes: TtlvItem[] = [];
+  const templates: string[] = [];
   for (const child of template.value) {
     if (child.tag === Tag.Name) {
-      throw new KmipError('ItemNotFound', `${label(template.tag)} names a Template; this server keeps no Templates (deprecated since KMIP 1.3), give the attributes instead`);
+      const name = canonicalValue(attributeByV1Name('Name'), child, 'set');
+      const value = name.type === 'Structure' ? name.value.find((field) => field.tag === Tag.NameValue) : undefined;
+      templates.push(textOf(value, `${label(template.tag)}/Name/NameValue`));
+    } else if (child.tag === Tag.Attribute) {
+      attributes.push(child);
+    } else {
+      throw invalidField(`${label(child.tag)} is not a field of ${label(template.tag)}`);
     }
-    if (child.tag !== Tag.Attribute) throw invalidField(`${label(child.tag)} is not a field of ${label(template.tag)}`);
-    attributes.push(child);
   }
-  return fromV1Attributes(attributes, options);
+  return { templates, instances: fromV1Attributes(attributes, options) };
+}
+
+/**
+ * A 1.x Template-Attribute's attributes, for an operation that takes no Template: naming
+ * one is 1.4 section 11.2's "Templates that do not exist are given in request", Item Not Found.
+ */
+export function fromTemplateAttribute(item: TtlvItem, options: ReadOptions = {}): AttributeInstance[] {
+  const { templates, instances } = splitTemplateAttribute(item, options);
+  if (templates.length > 0) {
+    throw new KmipError('ItemNotFound', `${label(item.tag)} names a Template; this operation takes no Templates (deprecated since KMIP 1.3), give the attributes instead`);
+  }
+  return instances;
 }
 
 /** One instance as a 1.x `Attribute`. The caller has checked `visibleIn(instance, version)`. */

@@ -92,6 +92,11 @@ export interface AttributeDef {
   /** A custom (1.x "x-"/"y-") or vendor (2.x) attribute, not a table row. */
   readonly custom: boolean;
   /**
+   * No two instances on the server share a value (compared by index key): 2.1 section 4.32,
+   * "Names SHALL be unique within a given key management server".
+   */
+  readonly unique: boolean;
+  /**
    * The Locate index key of a value, or undefined when the value is not indexed (then
    * Locate matches it in memory). See indexKeys in values.ts for the forms.
    */
@@ -132,6 +137,7 @@ interface Row {
   /** [field name, item type(s), required?, repeated?] */
   readonly fields?: readonly FieldRow[];
   readonly key?: (value: TtlvItem) => string | undefined;
+  readonly unique?: boolean;
 }
 
 type FieldRow = readonly [name: string, types: LeafTypeName | readonly LeafTypeName[], required?: boolean, repeated?: boolean];
@@ -281,6 +287,8 @@ const ROWS: readonly Row[] = [
     name: 'Name', type: 'Structure', since: '1.0', multi: true, init: 'client', server: 'yes', client: 'yes', del: true,
     fields: [['Name Value', 'TextString', true], ['Name Type', 'Enumeration', true]],
     key: fieldText('Name Value'),
+    // 4.32: "Names SHALL be unique within a given key management server".
+    unique: true,
   },
   { name: 'Never Extractable', type: 'Boolean', since: '1.4', init: 'server', server: 'yes', client: 'no', del: false, always: true },
   // 4.34: once set, it MAY NOT be deleted or modified by either party.
@@ -414,6 +422,7 @@ function resolve(row: Row): AttributeDef | undefined {
     appliesTo: row.applies ?? 'all',
     versions: versionRange(row.since, row.until),
     custom: false,
+    unique: row.unique ?? false,
     indexKey: row.key ?? (row.type === 'Structure' ? notIndexed : leafIndexKey),
   };
 }
@@ -485,6 +494,7 @@ function customDef(name: string, vendor: string): AttributeDef {
     appliesTo: 'all',
     versions: vendor === 'x' || vendor === 'y' ? ALL_VERSIONS : versionRange('2.0'),
     custom: true,
+    unique: false,
     indexKey: customIndexKey,
   };
   if (customDefs.size < 10_000) customDefs.set(name, def);

@@ -2,3 +2,31 @@
 export { KeyMaterial, FileKek, KekError, KEK_SIZE, aesKeyWrapPad, aesKeyUnwrapPad, createKekFile, kekFingerprint, loadKekFile } from './kek.js';
 export type { KeyEncryptionKey, KekErrorCode } from './kek.js';
 export { SYMMETRIC_ALGORITHMS, algorithmName, generateSymmetricKey, isSymmetricAlgorithm, symmetricKeySize } from './symmetric.js';
+export { StreamTable, DEFAULT_STREAM_LIMITS } from './streams.js';
+export type { Stream, StreamLimits } from './streams.js';
+export { cipherSpec, decrypt, encrypt, startDecrypt, startEncrypt, finish } from './cipher.js';
+export type { CipherParameters, CipherSpec, DecryptInput, EncryptInput, EncryptOutput } from './cipher.js';
+export { aesCmac, digest, hashName, mac, macMatches } from './mac.js';
+export {
+  CURVES,
+  DEFAULT_PUBLIC_EXPONENT,
+  RSA_MAX_BITS,
+  RSA_MIN_BITS,
+  curveByCode,
+  curveByLength,
+  defaultFormat,
+  exportKey,
+  familyOfKey,
+  formatsFor,
+  generateKeyPair,
+  importPrivateKey,
+  importPublicKey,
+  keyBits,
+  keyFamily,
+  pairSpecOf,
+} from './asymmetric.js';
+export type { Curve, EncodedKey, KeyFamily, KeyPair, KeyPairSpec, TransparentKey } from './asymmetric.js';
+export { rsaDecrypt, rsaEncrypt, rsaEncryptionScheme } from './rsa.js';
+export type { RsaEncryptionParameters, RsaEncryptionScheme, RsaSignatureScheme } from './rsa.js';
+export { sign, signDigest, signatureScheme, startSign, startVerify, verify, verifyDigest } from './signature.js';
+export type { SignatureParameters, SignatureScheme, Signer, Verifier } from './signature.js';

@@ -3,10 +3,11 @@
  * registers (KMIP 2.1 section 4, "When implicitly set"), merged with the client's.
  */
 import { createHash } from 'node:crypto';
-import { Enum, Tag } from '../../ttlv/index.js';
+import { Enum, Tag, encodeTtlv } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
 import type { AttributeInstance } from '../attributes/index.js';
 import { bool, bytes, dateTime, enumeration, int, struct, text } from '../protocol/build.js';
+import { x509Attributes } from './certificate.js';
 import { keyBlockOf, rawKeyBytes } from './structures.js';
 import type { ManagedObject } from './types.js';
 
@@ -18,6 +19,11 @@ export interface NewObject {
   /** What the client asked for, already checked against the attribute rules. */
   readonly clientAttributes: readonly AttributeInstance[];
   readonly now: bigint;
+  /**
+   * Attributes the server sets by its own policy, over any the client gave: Lease Time
+   * (2.1 section 4.30), the Random Number Generator of material it generated (4.46).
+   */
+  readonly policy?: readonly AttributeInstance[];
 }
 
 /** Revision 1 of a new object in state Pre-Active; date-driven transitions are applied by the caller. */
@@ -25,27 +31,40 @@ export function newManagedObject(spec: NewObject): ManagedObject {
   const server: AttributeInstance[] = [
     { name: 'Unique Identifier', value: text(Tag.UniqueIdentifier, spec.id) },
     { name: 'Object Type', value: enumeration(Tag.ObjectType, spec.objectType) },
+    shortUniqueIdentifier(spec.id),
     ...keyBlockAttributes(spec.body),
     ...certificateAttributes(spec.body),
+    ...(spec.policy ?? []),
   ];
   const given = new Set(spec.clientAttributes.map((a) => a.name));
+  // A Template is no cryptographic object: it has no State, key flags or Digest (1.4 section 3, "Applies to").
+  const cryptographic = spec.objectType !== Enum.ObjectType.Template;
   const defaults: AttributeInstance[] = [
-    { name: 'State', value: enumeration(Tag.State, Enum.State.PreActive) },
+    ...(cryptographic ? [{ name: 'State', value: enumeration(Tag.State, Enum.State.PreActive) }] : []),
     { name: 'Initial Date', value: dateTime(Tag.InitialDate, spec.now) },
     { name: 'Last Change Date', value: dateTime(Tag.LastChangeDate, spec.now) },
     { name: 'Original Creation Date', value: dateTime(Tag.OriginalCreationDate, spec.now) },
-    // 1.1 section 3.34: a key is Fresh until it has been served (Get) once.
-    { name: 'Fresh', value: bool(Tag.Fresh, true) },
-    { name: 'Sensitive', value: bool(Tag.Sensitive, false) },
-    { name: 'Always Sensitive', value: bool(Tag.AlwaysSensitive, false) },
-    { name: 'Extractable', value: bool(Tag.Extractable, true) },
-    { name: 'Never Extractable', value: bool(Tag.NeverExtractable, false) },
-    ...digest(spec.body),
+    ...(cryptographic
+      ? [
+          // 1.1 section 3.34: a key is Fresh until it has been served (Get) once.
+          { name: 'Fresh', value: bool(Tag.Fresh, true) },
+          { name: 'Sensitive', value: bool(Tag.Sensitive, false) },
+          { name: 'Always Sensitive', value: bool(Tag.AlwaysSensitive, false) },
+          { name: 'Extractable', value: bool(Tag.Extractable, true) },
+          { name: 'Never Extractable', value: bool(Tag.NeverExtractable, false) },
+          ...digest(spec.body),
+        ]
+      : []),
   ].filter((a) => !given.has(a.name) || a.name === 'State');
   const serverNames = new Set(server.map((a) => a.name));
   const client = spec.clientAttributes.filter((a) => !serverNames.has(a.name));
   const attributes = [...server, ...client, ...defaults];
   return { id: spec.id, objectType: spec.objectType, owner: spec.owner, attributes: fixSensitivity(attributes), body: spec.body, revision: 1 };
+}
+
+/** 2.1 section 4.56: "SHOULD be generated as a SHA-256 hash of the Unique Identifier". */
+function shortUniqueIdentifier(id: string): AttributeInstance {
+  return { name: 'Short Unique Identifier', value: bytes(Tag.ShortUniqueIdentifier, createHash('sha256').update(id, 'utf8').digest()) };
 }
 
 /** Cryptographic Algorithm, Length and (2.x) Key Format Type from the Key Block. */
@@ -66,12 +85,13 @@ function certificateAttributes(body: TtlvItem): AttributeInstance[] {
   const out: AttributeInstance[] = [];
   if (type?.type === 'Enumeration') out.push({ name: 'Certificate Type', value: enumeration(Tag.CertificateType, type.value) });
   if (value?.type === 'ByteString') out.push({ name: 'Certificate Length', value: int(Tag.CertificateLength, value.value.length) });
+  if (type?.type === 'Enumeration' && type.value === Enum.CertificateType.X_509 && value?.type === 'ByteString') out.push(...x509Attributes(value.value));
   return out;
 }
 
 /** 1.4 section 3.17: a SHA-256 digest of the key material (or certificate, opaque value) as stored. */
 function digest(body: TtlvItem): AttributeInstance[] {
-  const material = rawKeyBytes(body) ?? valueBytes(body);
+  const material = rawKeyBytes(body) ?? valueBytes(body) ?? encodedKeyMaterial(body);
   if (material === undefined) return [];
   const formatType = keyBlockOf(body)?.formatType;
   return [
@@ -84,6 +104,12 @@ function digest(body: TtlvItem): AttributeInstance[] {
       ]),
     },
   ];
+}
+
+/** 2.1 section 4.21: a Key Material structure (Transparent RSA or EC keys) is digested TTLV-encoded. */
+function encodedKeyMaterial(body: TtlvItem): Uint8Array | undefined {
+  const view = keyBlockOf(body);
+  return view !== undefined && !view.wrapped && view.material?.type === 'Structure' ? encodeTtlv(view.material) : undefined;
 }
 
 function valueBytes(body: TtlvItem): Uint8Array | undefined {

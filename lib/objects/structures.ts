@@ -27,6 +27,8 @@ export const OBJECT_KINDS: ReadonlyMap<number, ObjectKind> = new Map([
   [T.OpaqueObject, { tag: Tag.OpaqueObject, keyBlock: false }],
   [T.PGPKey, { tag: Tag.PGPKey, keyBlock: true }],
   [T.CertificateRequest, { tag: Tag.CertificateRequest, keyBlock: false }],
+  // KMIP 1.x only (1.4 section 2.2.6): a named set of attributes for new objects.
+  [T.Template, { tag: Tag.Template, keyBlock: false }],
 ]);
 
 export function objectTypeName(type: number): string {
@@ -76,6 +78,11 @@ function checkStructure(objectType: number, fields: Fields): void {
     case T.CertificateRequest:
       fields.enumeration(Tag.CertificateRequestType);
       fields.value(Tag.CertificateRequestValue, 'ByteString');
+      return;
+    case T.Template:
+      // 1.4 table 50: "Attribute: Yes. MAY be repeated"; the attributes are checked with the request's version.
+      if (fields.all(Tag.Attribute).length === 0) throw new KmipError('InvalidField', 'a Template holds at least one Attribute');
+      if (fields.item.value.some((child) => child.tag !== Tag.Attribute)) throw new KmipError('InvalidField', 'a Template holds only Attribute items');
       return;
   }
 }

@@ -6,6 +6,7 @@
 import { Enum, Tag, itemsEqual } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
 import {
+  attributeByName,
   attributeReferenceToName,
   checkClientAdd,
   checkClientDelete,
@@ -17,11 +18,12 @@ import {
 } from '../attributes/index.js';
 import type { AttributeInstance, ObjectFacts } from '../attributes/index.js';
 import { KmipError } from '../errors.js';
+import { checkQuantumSafe } from '../objects/quantum-safe.js';
 import type { ManagedObject } from '../objects/types.js';
 import { text } from '../protocol/build.js';
 import type { Fields } from '../protocol/fields.js';
 import { isV2 } from '../protocol/versions.js';
-import { changed, commit, loadObject, optionalRequestId } from './common.js';
+import { changed, checkUniqueValues, commit, loadObject, optionalRequestId } from './common.js';
 import { operation } from './types.js';
 import type { OperationContext } from './types.js';
 
@@ -32,6 +34,15 @@ interface AttributeChange {
   id: string | undefined;
   instance: AttributeInstance;
   which: Which;
+}
+
+/**
+ * The object as it will be after a change of `changedName`: a Name stays unique (2.1
+ * section 4.32), a Quantum Safe flag is one the object can meet (4.45).
+ */
+async function checkChanged(ctx: OperationContext, obj: ManagedObject, changedName: string, attributes: readonly AttributeInstance[]): Promise<void> {
+  if (changedName === 'Quantum Safe') checkQuantumSafe(attributes);
+  if (attributeByName(changedName)?.unique === true) await checkUniqueValues(ctx, { id: obj.id, owner: obj.owner, attributes });
 }
 
 function facts(ctx: OperationContext, obj: ManagedObject): ObjectFacts {
@@ -86,6 +97,7 @@ export const addAttribute = operation<AttributeChange>({
     const obj = await loadObject(ctx, request.id);
     checkClientAdd(request.instance, facts(ctx, obj));
     const attributes = [...obj.attributes, request.instance];
+    await checkChanged(ctx, obj, request.instance.name, attributes);
     await commit(ctx, { update: [changed(ctx, { ...obj, attributes })] });
     const out: TtlvItem[] = [text(Tag.UniqueIdentifier, obj.id)];
     if (!isV2(ctx.version)) out.push(v1Echo(ctx, request.instance, indexAmong(attributes, attributes.length - 1)));
@@ -105,6 +117,7 @@ export const modifyAttribute = operation<AttributeChange>({
     const which: Which = request.which ?? (isV2(ctx.version) ? undefined : { index: 0 });
     const position = locateInstance(obj, name, which);
     const attributes = obj.attributes.map((a, i) => (i === position ? request.instance : a));
+    await checkChanged(ctx, obj, name, attributes);
     await commit(ctx, { update: [changed(ctx, { ...obj, attributes })] });
     const out: TtlvItem[] = [text(Tag.UniqueIdentifier, obj.id)];
     if (!isV2(ctx.version)) out.push(v1Echo(ctx, request.instance, indexAmong(attributes, position)));
@@ -121,6 +134,7 @@ export const setAttribute = operation<AttributeChange>({
     checkClientSet(request.instance, facts(ctx, obj));
     const at = obj.attributes.findIndex((a) => a.name === request.instance.name);
     const attributes = at < 0 ? [...obj.attributes, request.instance] : obj.attributes.map((a, i) => (i === at ? request.instance : a));
+    await checkChanged(ctx, obj, request.instance.name, attributes);
     await commit(ctx, { update: [changed(ctx, { ...obj, attributes })] });
     return [text(Tag.UniqueIdentifier, obj.id)];
   },

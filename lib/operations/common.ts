@@ -1,12 +1,15 @@
 /** What most operations share: finding the object, checking access, committing changes. */
-import { Tag } from '../../ttlv/index.js';
+import { Mask, Tag } from '../../ttlv/index.js';
 import { KmipError, notFound } from '../errors.js';
 import * as lifecycle from '../lifecycle/index.js';
 import { leafValue, withAttribute } from '../objects/managed.js';
 import type { ManagedObject } from '../objects/types.js';
-import { dateTime, enumeration } from '../protocol/build.js';
+import { attributeByName } from '../attributes/index.js';
+import type { AttributeInstance } from '../attributes/index.js';
+import { dateTime, enumeration, int, interval } from '../protocol/build.js';
 import type { Fields } from '../protocol/fields.js';
 import type { Changes } from '../store/types.js';
+import { generatedBy } from './server-rng.js';
 import type { OperationContext } from './types.js';
 
 /** The Unique Identifier of a request, or the batch's ID Placeholder when it has none. */
@@ -86,4 +89,65 @@ export async function commit(ctx: OperationContext, changes: Changes): Promise<v
     }
     throw error;
   }
+}
+
+/** Where kmipd keeps objects: in software, wrapped under the KEK in its database (2.1 section 12.2). */
+const PROTECTION_STORAGE = Mask.ProtectionStorageMask.Software;
+
+/**
+ * The attributes the server's policy sets on an object it creates or registers (the
+ * `policy` of newManagedObject): its Lease Time (2.1 section 4.30, "implicitly set" by
+ * Create, Create Key Pair, Register, Derive Key, Certify, Re-key...), the Protection
+ * Storage Mask it is kept under (4.44), and for material the server generated, the Random
+ * Number Generator it used (4.46).
+ */
+export function serverPolicy(ctx: OperationContext, material: 'generated' | 'registered'): AttributeInstance[] {
+  const policy: AttributeInstance[] = [
+    { name: 'Lease Time', value: interval(Tag.LeaseTime, ctx.limits.leaseTimeSeconds) },
+    { name: 'Protection Storage Mask', value: int(Tag.ProtectionStorageMask, PROTECTION_STORAGE) },
+  ];
+  return material === 'generated' ? [...policy, generatedBy()] : policy;
+}
+
+/**
+ * 2.1 section 7.33: the Protection Storage Masks of a creating request (under `tag`) are
+ * alternatives; the server SHALL fail the request when it can satisfy none of them in its
+ * entirety. kmipd satisfies a mask that asks for nothing beyond software storage.
+ */
+export function checkProtectionStorage(payload: Fields, tag: number = Tag.ProtectionStorageMasks): void {
+  const masks = payload.optionalStruct(tag);
+  if (masks === undefined) return;
+  const alternatives = masks.values(Tag.ProtectionStorageMask, 'Integer');
+  if (alternatives.length === 0 || alternatives.some((mask) => (mask & ~PROTECTION_STORAGE) === 0)) return;
+  throw new KmipError('ProtectionStorageUnavailable', 'none of the Protection Storage Masks can be met: this server keeps objects in software storage only');
+}
+
+/**
+ * Values of an attribute the table marks unique (Name: "Names SHALL be unique within a
+ * given key management server", 2.1 section 4.32) held by no other object of the same
+ * owner, nor twice by `object` itself, as it is about to be committed. Each identity names
+ * its objects in its own space: one tenant can neither take a name from another nor learn
+ * that the other uses it (Locate never shows another owner's objects). Objects in
+ * `releasing` give their values up in the same commit (Re-key hands the names to the
+ * replacement). A destroyed object has released its names: its key material is gone, and
+ * a replacement may take the name.
+ */
+export async function checkUniqueValues(ctx: OperationContext, object: Pick<ManagedObject, 'id' | 'owner' | 'attributes'>, releasing: readonly string[] = []): Promise<void> {
+  for (const instance of object.attributes) {
+    const def = attributeByName(instance.name);
+    const key = def?.unique === true ? def.indexKey(instance.value) : undefined;
+    if (def === undefined || key === undefined) continue;
+    const holds = (attributes: readonly AttributeInstance[]): number => attributes.filter((a) => a.name === def.name && def.indexKey(a.value) === key).length;
+    if (holds(object.attributes) > 1) throw nonUnique(def.name, key, 'the object would hold it twice');
+    for (const id of await ctx.store.locate({ owner: object.owner, equals: [{ name: def.name, key }] })) {
+      if (id === object.id || releasing.includes(id)) continue;
+      const other = await ctx.store.loadMetadata(id);
+      if (other === undefined || other.owner !== object.owner || !other.hasBody) continue;
+      if (holds(other.attributes) > 0) throw nonUnique(def.name, key, 'another of your objects has it');
+    }
+  }
+}
+
+function nonUnique(name: string, value: string, why: string): KmipError {
+  return new KmipError('NonUniqueNameAttribute', `${name} ${JSON.stringify(value)} must be unique: ${why}`);
 }

@@ -7,15 +7,18 @@ import type { AttributeInstance } from '../attributes/index.js';
 import { generateSymmetricKey } from '../crypto/index.js';
 import { KmipError } from '../errors.js';
 import { newManagedObject } from '../objects/new.js';
+import { checkQuantumSafe } from '../objects/quantum-safe.js';
 import { objectTypeName, symmetricKey } from '../objects/structures.js';
 import { enumeration, text } from '../protocol/build.js';
-import { advance, commit } from './common.js';
-import { creationAttributes } from './request-attributes.js';
+import { advance, checkUniqueValues, commit, serverPolicy } from './common.js';
+import { requestedAttributes, withTemplates } from './request-attributes.js';
+import type { RequestedAttributes } from './request-attributes.js';
+import { checkRequestedRng } from './server-rng.js';
 import { operation } from './types.js';
 
 interface CreateRequest {
   objectType: number;
-  attributes: AttributeInstance[];
+  requested: RequestedAttributes;
 }
 
 export const create = operation<CreateRequest>({
@@ -26,13 +29,15 @@ export const create = operation<CreateRequest>({
     if (objectType !== Enum.ObjectType.SymmetricKey) {
       throw new KmipError('InvalidObjectType', `Create makes Symmetric Keys; a ${objectTypeName(objectType)} is made with its own operation or registered`);
     }
-    return { objectType, attributes: creationAttributes(ctx, payload, objectType) };
+    return { objectType, requested: requestedAttributes(ctx, payload, objectType) };
   },
   handle: async (ctx, request) => {
-    const algorithm = leaf(request.attributes, 'Cryptographic Algorithm');
-    const length = leaf(request.attributes, 'Cryptographic Length');
+    const attributes = await withTemplates(ctx, request.requested, request.objectType);
+    const algorithm = leaf(attributes, 'Cryptographic Algorithm');
+    const length = leaf(attributes, 'Cryptographic Length');
     if (algorithm === undefined) throw new KmipError('InvalidField', 'Create needs a Cryptographic Algorithm attribute');
     if (length === undefined) throw new KmipError('InvalidField', 'Create needs a Cryptographic Length attribute');
+    checkRequestedRng(attributes);
     const material = generateSymmetricKey(algorithm, length);
     try {
       const id = ctx.store.newId();
@@ -42,11 +47,14 @@ export const create = operation<CreateRequest>({
           objectType: request.objectType,
           owner: ctx.identity.name,
           body: symmetricKey(algorithm, length, Buffer.from(material)),
-          clientAttributes: request.attributes,
+          clientAttributes: attributes,
           now: ctx.now,
+          policy: serverPolicy(ctx, 'generated'),
         }),
         ctx.now,
       );
+      checkQuantumSafe(obj.attributes);
+      await checkUniqueValues(ctx, obj);
       await commit(ctx, { create: [obj] });
       ctx.idPlaceholder = id;
       ctx.log.info('object created', { operation: 'Create', id, objectType: 'SymmetricKey' });

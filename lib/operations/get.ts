@@ -8,6 +8,7 @@ import type { TtlvItem } from '../../ttlv/index.js';
 import { KmipError } from '../errors.js';
 import { leafValue, withAttribute } from '../objects/managed.js';
 import type { ManagedObject } from '../objects/types.js';
+import { formatForVersion, inKeyFormat, sideOfStructure } from '../objects/asymmetric.js';
 import { keyBlockOf } from '../objects/structures.js';
 import { bool, bytes, enumeration, struct, text } from '../protocol/build.js';
 import { atLeast } from '../protocol/versions.js';
@@ -40,7 +41,8 @@ export const get = operation<GetRequest>({
     if (request.wrapping) {
       throw new KmipError('FeatureNotSupported', 'Get with key wrapping is not offered yet: ask for the key unwrapped');
     }
-    const converted = request.formatType === undefined ? body : inFormat(body, request.formatType);
+    const formatType = request.formatType ?? formatForVersion(body, ctx.version);
+    const converted = formatType === undefined ? body : inFormat(body, formatType);
     // 1.4 section 3.34: Fresh turns False once the object has been served to a client.
     if (leafValue(obj, 'Fresh', 'Boolean') === true) {
       await commit(ctx, { update: [changed(ctx, withAttribute(obj, 'Fresh', bool(Tag.Fresh, false)))] });
@@ -76,6 +78,8 @@ function inFormat(body: TtlvItem, formatType: number): TtlvItem {
   if (view.wrapped || view.material === undefined) {
     throw new KmipError('KeyFormatTypeNotSupported', 'the stored key is wrapped and cannot be converted');
   }
+  const side = sideOfStructure(body);
+  if (side !== undefined) return inKeyFormat(side, body, formatType);
   const raw = rawMaterial(view.formatType, view.material);
   if (raw !== undefined && (formatType === F.Raw || formatType === F.Opaque || formatType === F.TransparentSymmetricKey)) {
     const material = formatType === F.TransparentSymmetricKey ? struct(Tag.KeyMaterial, [bytes(Tag.Key, raw)]) : bytes(Tag.KeyMaterial, raw);

@@ -1,13 +1,14 @@
 /** Query (KMIP 2.1 section 6.1.40, 1.4 section 4.25): what this server supports. */
 import { Enum, Tag, registry } from '../../ttlv/index.js';
 import type { KmipVersion, TtlvItem } from '../../ttlv/index.js';
-import { enumeration, int, struct, text } from '../protocol/build.js';
+import { enumeration, struct, text } from '../protocol/build.js';
 import { atLeast, isV2 } from '../protocol/versions.js';
 import { PRODUCT } from '../product.js';
+import { serverRng } from './server-rng.js';
 import { operationsFor } from './table.js';
 import { operation } from './types.js';
 
-/** Managed object types kmipd stores (Template is KMIP 1.x's and deprecated: not offered). */
+/** Managed object types kmipd stores; each is reported to the versions that define it (Template to 1.x only). */
 export const SUPPORTED_OBJECT_TYPES = [
   Enum.ObjectType.Certificate,
   Enum.ObjectType.SymmetricKey,
@@ -18,6 +19,7 @@ export const SUPPORTED_OBJECT_TYPES = [
   Enum.ObjectType.OpaqueObject,
   Enum.ObjectType.PGPKey,
   Enum.ObjectType.CertificateRequest,
+  Enum.ObjectType.Template,
 ] as const;
 
 const F = Enum.QueryFunction;
@@ -29,7 +31,7 @@ export const query = operation<{ functions: Set<number> }>({
   handle: async (ctx, { functions }) => {
     const out: TtlvItem[] = [];
     if (functions.has(F.QueryOperations)) {
-      for (const op of operationsFor(ctx.version)) out.push(enumeration(Tag.Operation, op.code));
+      for (const op of operationsFor(ctx.version, ctx.testing)) out.push(enumeration(Tag.Operation, op.code));
     }
     if (functions.has(F.QueryObjects)) {
       for (const type of objectTypesFor(ctx.version)) out.push(enumeration(Tag.ObjectType, type));
@@ -38,7 +40,7 @@ export const query = operation<{ functions: Set<number> }>({
       out.push(text(Tag.VendorIdentification, PRODUCT.vendor), serverInformation(ctx.version));
     }
     // RNG Parameters arrived in KMIP 1.3.
-    if (functions.has(F.QueryRNGs) && atLeast(ctx.version, '1.3')) out.push(rngParameters());
+    if (functions.has(F.QueryRNGs) && atLeast(ctx.version, '1.3')) out.push(serverRng(Tag.RNGParameters));
     return out;
   },
 });
@@ -58,15 +60,5 @@ function serverInformation(version: KmipVersion): TtlvItem {
     text(Tag.ServerName, PRODUCT.name),
     text(Tag.ServerVersion, PRODUCT.version),
     text(Tag.ProductName, PRODUCT.name),
-  ]);
-}
-
-/** node:crypto draws from OpenSSL's CTR-DRBG with AES-256 (NIST SP 800-90A). */
-function rngParameters(): TtlvItem {
-  return struct(Tag.RNGParameters, [
-    enumeration(Tag.RNGAlgorithm, Enum.RNGAlgorithm.DRBG),
-    enumeration(Tag.DRBGAlgorithm, Enum.DRBGAlgorithm.CTR),
-    enumeration(Tag.CryptographicAlgorithm, Enum.CryptographicAlgorithm.AES),
-    int(Tag.CryptographicLength, 256),
   ]);
 }

@@ -10,12 +10,14 @@ import { generateSymmetricKey } from '../crypto/index.js';
 import { KmipError } from '../errors.js';
 import { leafValue, withAttribute } from '../objects/managed.js';
 import { newManagedObject } from '../objects/new.js';
+import { checkQuantumSafe } from '../objects/quantum-safe.js';
 import { keyBlockOf, symmetricKey } from '../objects/structures.js';
 import { dateTime, enumeration, long, struct, text } from '../protocol/build.js';
 import { Fields } from '../protocol/fields.js';
 import { isV2 } from '../protocol/versions.js';
 import { fromTemplateAttribute, fromV2Attributes } from '../attributes/index.js';
-import { advance, changed, commit, loadObject, optionalRequestId } from './common.js';
+import { advance, changed, checkUniqueValues, commit, loadObject, optionalRequestId, serverPolicy } from './common.js';
+import { checkRequestedRng } from './server-rng.js';
 import { operation } from './types.js';
 
 interface ReKeyRequest {
@@ -25,7 +27,7 @@ interface ReKeyRequest {
 }
 
 /** Attributes the replacement does not inherit (1.4 table 173): the server sets them anew. */
-const NOT_COPIED = new Set([
+export const NOT_COPIED = new Set([
   'Unique Identifier', 'Initial Date', 'Destroy Date', 'Compromise Occurrence Date', 'Compromise Date', 'Revocation Reason',
   'State', 'Digest', 'Link', 'Last Change Date', 'Original Creation Date', 'Random Number Generator', 'Fresh', 'Archive Date',
   'Key Format Type', 'Usage Limits', 'Activation Date', 'Process Start Date', 'Protect Stop Date', 'Deactivation Date',
@@ -58,6 +60,7 @@ export const reKey = operation<ReKeyRequest>({
     const length = block?.length ?? leafValue(old, 'Cryptographic Length', 'Integer');
     if (algorithm === undefined || length === undefined) throw new KmipError('InvalidField', `object ${old.id} has no Cryptographic Algorithm and Length to re-key with`);
 
+    checkRequestedRng(request.attributes);
     const id = ctx.store.newId();
     const inherited = old.attributes.filter((a) => !NOT_COPIED.has(a.name));
     const overridden = new Set(request.attributes.map((a) => a.name));
@@ -71,11 +74,13 @@ export const reKey = operation<ReKeyRequest>({
     const material = generateSymmetricKey(algorithm, length);
     try {
       const replacement = advance(
-        newManagedObject({ id, objectType: old.objectType, owner: old.owner, body: symmetricKey(algorithm, length, Buffer.from(material)), clientAttributes, now: ctx.now }),
+        newManagedObject({ id, objectType: old.objectType, owner: old.owner, body: symmetricKey(algorithm, length, Buffer.from(material)), clientAttributes, now: ctx.now, policy: serverPolicy(ctx, 'generated') }),
         ctx.now,
       );
       // The replacement takes over the names; the old key points to its replacement.
       const retired = changed(ctx, withAttribute({ ...old, attributes: [...old.attributes, { name: 'Link', value: link(Enum.LinkType.ReplacementObjectLink, id) }] }, 'Name'));
+      checkQuantumSafe(replacement.attributes);
+      await checkUniqueValues(ctx, replacement, [old.id]);
       await commit(ctx, { create: [replacement], update: [retired] });
     } finally {
       material.fill(0);
@@ -91,7 +96,7 @@ function link(type: number, id: string): ReturnType<typeof struct> {
 }
 
 /** 1.4 table 172: without an Offset the dates are copied; with one they move with the new Activation Date. */
-function replacementDates(old: Parameters<typeof leafValue>[0], offset: number | undefined, now: bigint): AttributeInstance[] {
+export function replacementDates(old: Parameters<typeof leafValue>[0], offset: number | undefined, now: bigint): AttributeInstance[] {
   const oldActivation = leafValue(old, 'Activation Date', 'DateTime');
   const dates: AttributeInstance[] = [];
   if (offset === undefined) {
@@ -112,7 +117,7 @@ function replacementDates(old: Parameters<typeof leafValue>[0], offset: number |
 }
 
 /** The replacement starts with the full allowance: Count = Total. */
-function usageLimits(old: Parameters<typeof leafValue>[0]): AttributeInstance[] {
+export function usageLimits(old: Parameters<typeof leafValue>[0]): AttributeInstance[] {
   const limits = old.attributes.find((a) => a.name === 'Usage Limits')?.value;
   if (limits === undefined) return [];
   const fields = Fields.of(limits, 'UsageLimits');

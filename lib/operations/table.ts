@@ -8,18 +8,29 @@ import { archive, recover } from './archive.js';
 import { addAttribute, deleteAttribute, modifyAttribute, setAttribute } from './attribute-changes.js';
 import { check } from './check.js';
 import { create } from './create.js';
+import { createKeyPair } from './create-key-pair.js';
+import { decryptOperation } from './decrypt.js';
 import { destroy } from './destroy.js';
 import { discoverVersions } from './discover-versions.js';
+import { encryptOperation } from './encrypt.js';
 import { get } from './get.js';
 import { getAttributeList } from './get-attribute-list.js';
 import { getAttributes } from './get-attributes.js';
 import { getUsageAllocation } from './get-usage-allocation.js';
+import { interop } from './interop.js';
+import { hashOperation } from './hash.js';
 import { locate } from './locate.js';
+import { logOperation } from './log.js';
+import { macOperation, macVerifyOperation } from './mac.js';
 import { obtainLease } from './obtain-lease.js';
 import { query } from './query.js';
 import { reKey } from './rekey.js';
+import { reKeyKeyPair } from './rekey-key-pair.js';
 import { register } from './register.js';
 import { revoke } from './revoke.js';
+import { signOperation } from './sign.js';
+import { signatureVerifyOperation } from './signature-verify.js';
+import { rngRetrieve } from './rng.js';
 import type { Operation } from './types.js';
 
 // Each entry's request type differs; the table only needs the common shape.
@@ -27,8 +38,10 @@ type AnyOperation = Operation<never>;
 
 const ALL = [
   create,
+  createKeyPair,
   register,
   reKey,
+  reKeyKeyPair,
   locate,
   check,
   get,
@@ -47,11 +60,29 @@ const ALL = [
   recover,
   query,
   discoverVersions,
+  interop,
+  logOperation,
+  encryptOperation,
+  decryptOperation,
+  macOperation,
+  macVerifyOperation,
+  rngRetrieve,
+  hashOperation,
+  signOperation,
+  signatureVerifyOperation,
 ] as unknown as readonly AnyOperation[];
 
 export const OPERATIONS: ReadonlyMap<number, AnyOperation> = new Map(ALL.map((op) => [op.code, op]));
 
-/** Operations available to a client speaking `version`, in Operation enumeration order. */
-export function operationsFor(version: KmipVersion): AnyOperation[] {
-  return [...OPERATIONS.values()].filter((op) => atLeast(version, op.since)).sort((a, b) => a.code - b.code);
+/**
+ * Operations available to a client speaking `version`, in Operation enumeration order;
+ * `testing` ones (Interop) only when the service runs for interoperability testing.
+ */
+export function operationsFor(version: KmipVersion, testing = false): AnyOperation[] {
+  return [...OPERATIONS.values()].filter((op) => offered(op, version, testing)).sort((a, b) => a.code - b.code);
+}
+
+/** Whether the service offers `op` to a client speaking `version`. */
+export function offered(op: AnyOperation, version: KmipVersion, testing: boolean): boolean {
+  return atLeast(version, op.since) && (op.testing !== true || testing);
 }

@@ -2,6 +2,7 @@ import type { KmipVersion, TtlvItem } from '../../ttlv/index.js';
 import type { Identity } from '../auth/identity.js';
 import type { Logger } from '../log.js';
 import type { Fields } from '../protocol/fields.js';
+import type { StreamTable } from '../crypto/streams.js';
 import type { Store } from '../store/types.js';
 
 /** Everything an operation handler may use; one per batch item. */
@@ -14,6 +15,10 @@ export interface OperationContext {
   readonly store: Store;
   readonly log: Logger;
   readonly limits: OperationLimits;
+  /** The service runs for interoperability testing: `testing` operations (Interop) are offered. */
+  readonly testing: boolean;
+  /** Multi-part cryptographic operations in progress (Correlation Values). */
+  readonly streams: StreamTable;
   /**
    * The ID Placeholder of the batch (KMIP 2.1 section 2.1.1.2 / 1.4 section 3.1): the
    * Unique Identifier the previous operation of this batch returned, used when a request
@@ -25,6 +30,11 @@ export interface OperationContext {
 export interface OperationLimits {
   /** Largest number of objects a Locate returns when the request sets no Maximum Items. */
   readonly locateMaxItems: number;
+  /**
+   * The Lease Time the server gives every object it creates or registers (2.1 section
+   * 4.30: the longest lease it serves), seconds; 0 means leases do not expire.
+   */
+  readonly leaseTimeSeconds: number;
 }
 
 /**
@@ -37,6 +47,11 @@ export interface Operation<Request> {
   readonly code: number;
   /** First protocol version that defines this operation. */
   readonly since: KmipVersion;
+  /**
+   * Offered only by a service started for interoperability testing (Interop: "SHALL NOT be
+   * available in a production server", 2.1 section 6.1.26).
+   */
+  readonly testing?: boolean;
   decode(payload: Fields, ctx: OperationContext): Request;
   handle(ctx: OperationContext, request: Request): Promise<readonly TtlvItem[]>;
 }

@@ -8,7 +8,7 @@ import { KmipError } from '../errors.js';
 import type { ResultReasonName } from '../errors.js';
 import { bytes, dateTime, enumeration, int, struct, text } from './build.js';
 import { Fields } from './fields.js';
-import { atLeast, negotiate, parseVersion, reasonFor } from './versions.js';
+import { negotiate, parseVersion, reasonFor } from './versions.js';
 
 export type BatchErrorContinuation = 'Stop' | 'Continue' | 'Undo';
 
@@ -49,8 +49,6 @@ export interface ResponseBatchItem {
 
 export interface ResponseHeader {
   readonly version: KmipVersion;
-  /** Sent from 1.4 (which defined it): the identifier of this exchange in the server's log. */
-  readonly serverCorrelationValue?: string | undefined;
   readonly timeStamp: bigint;
 }
 
@@ -128,9 +126,8 @@ export function buildResponse(header: ResponseHeader, items: readonly ResponseBa
       struct(Tag.ProtocolVersion, [int(Tag.ProtocolVersionMajor, major), int(Tag.ProtocolVersionMinor, minor)]),
       dateTime(Tag.TimeStamp, header.timeStamp),
       // 2.1 section 9.9: the Client Correlation Value travels in requests only; the server logs it.
-      header.serverCorrelationValue === undefined || !atLeast(header.version, '1.4')
-        ? undefined
-        : text(Tag.ServerCorrelationValue, header.serverCorrelationValue),
+      // The Server Correlation Value is optional and goes to the log only: PyKMIP 0.10 cannot
+      // read a response header that carries it (it expects Batch Count after Time Stamp).
       int(Tag.BatchCount, items.length),
     ]),
     ...items.map((item) => buildBatchItem(item, header.version)),

@@ -134,6 +134,22 @@ export interface LocateStep {
   offset_items?: number;
   storage_status_mask?: number;
 }
+/**
+ * Modify Attribute. At 1.x PyKMIP sends Attribute{Name, Index?, Value}; at 2.0
+ * [Current Attribute] + New Attribute. `value` / `current` are the attribute's
+ * value: a Name's text, an 'x-' custom attribute's text, an integer or a boolean.
+ */
+export interface ModifyAttributeStep {
+  op: 'modify_attribute';
+  uid: string;
+  /** KMIP attribute name ('Name', 'Contact Information', 'x-custom'). */
+  name: string;
+  value: string | number | boolean;
+  /** 1.x only: the Attribute Index. */
+  index?: number;
+  /** 2.0 only: the Current Attribute value (which instance to change). */
+  current?: string | number | boolean;
+}
 export interface ActivateStep {
   op: 'activate';
   uid: string;
@@ -197,6 +213,7 @@ export type Step =
   | GetAttributesStep
   | GetAttributeListStep
   | LocateStep
+  | ModifyAttributeStep
   | ActivateStep
   | RevokeStep
   | DestroyStep
@@ -240,6 +257,11 @@ export interface KeyPairValue {
   public_uid: string;
   private_uid: string;
 }
+export interface ModifyAttributeValue {
+  uid: string;
+  /** 1.x: the attribute as the server returned it (AttributesValue shape); 2.0: null. */
+  attribute: AttributesValue | null;
+}
 export interface EncryptValue {
   data_hex: string;
   /** The IV the server generated (random_iv), else null. */
@@ -257,6 +279,7 @@ export interface ValueByOp {
   get_attributes: AttributesValue;
   get_attribute_list: string[];
   locate: string[];
+  modify_attribute: ModifyAttributeValue;
   activate: null;
   revoke: null;
   destroy: null;
@@ -328,6 +351,8 @@ export interface RunPykmipOptions {
   socketTimeoutS?: number;
   /** PyKMIP DEBUG logging (with hex dumps) in stderr. */
   debug?: boolean;
+  /** Connect without a client certificate (`tls.cert` / `tls.key` are not sent). */
+  withoutClientCertificate?: boolean;
 }
 
 export class PykmipDriverError extends Error {
@@ -406,8 +431,7 @@ export function runPykmipDetailed(
     PYKMIP_DRIVER,
     '--host', server.host,
     '--port', String(server.port),
-    '--cert', tls.cert,
-    '--key', tls.key,
+    ...(options.withoutClientCertificate ? [] : ['--cert', tls.cert, '--key', tls.key]),
     '--ca', tls.ca,
     '--version', version,
   ];

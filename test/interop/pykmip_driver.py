@@ -59,6 +59,7 @@ def fail_driver(message, kind="DriverError"):
 
 try:
     from kmip.core import enums
+    from kmip.core import objects as cobjects
     from kmip.core import primitives
     from kmip.core.messages import contents
     from kmip.pie import exceptions as pie_exceptions
@@ -105,8 +106,9 @@ def parse_args(argv):
     p = _Parser(prog="pykmip_driver.py", add_help=True)
     p.add_argument("--host", required=True)
     p.add_argument("--port", required=True, type=int)
-    p.add_argument("--cert", required=True, help="client certificate (PEM)")
-    p.add_argument("--key", required=True, help="client private key (PEM)")
+    p.add_argument("--cert", help="client certificate (PEM); leave out "
+                   "--cert and --key to connect without a client certificate")
+    p.add_argument("--key", help="client private key (PEM)")
     p.add_argument("--ca", required=True, help="CA bundle for the server")
     p.add_argument("--version", default="1.2", choices=sorted(VERSIONS))
     p.add_argument(
@@ -125,8 +127,12 @@ def parse_args(argv):
     p.add_argument("--debug", action="store_true",
                    help="PyKMIP DEBUG logging (hex dumps) on stderr")
     args = p.parse_args(argv)
+    if (args.cert is None) != (args.key is None):
+        fail_driver("--cert and --key go together", "UsageError")
     for name in ("cert", "key", "ca"):
         path = getattr(args, name)
+        if path is None:
+            continue
         if not os.path.isfile(path):
             fail_driver("--{0} {1}: no such file".format(name, path),
                         "UsageError")
@@ -174,14 +180,18 @@ def write_client_config(directory, args):
         "[client]",
         "host={0}".format(_ini_value(args.host)),
         "port={0}".format(_ini_value(args.port)),
-        "certfile={0}".format(_ini_value(os.path.abspath(args.cert))),
-        "keyfile={0}".format(_ini_value(os.path.abspath(args.key))),
         "ca_certs={0}".format(_ini_value(os.path.abspath(args.ca))),
         "cert_reqs=CERT_REQUIRED",
         "ssl_version=PROTOCOL_SSLv23",
         "do_handshake_on_connect=True",
         "suppress_ragged_eofs=True",
     ]
+    if args.cert is not None:
+        # Without these two lines PyKMIP connects with no client certificate.
+        lines.append("certfile={0}".format(
+            _ini_value(os.path.abspath(args.cert))))
+        lines.append("keyfile={0}".format(
+            _ini_value(os.path.abspath(args.key))))
     if args.credential is not None:
         user, _, password = args.credential.partition(":")
         # Empty values are kept on purpose: PyKMIP then sends a Credential
@@ -588,6 +598,64 @@ def op_locate(client, step):
     return list(uids or [])
 
 
+def _attribute_type(name):
+    """The AttributeType member whose value is `name` ('Name'), or None."""
+    for member in enums.AttributeType:
+        if member.value == name:
+            return member
+    return None
+
+
+def op_modify_attribute(client, step):
+    """Modify Attribute: 1.x sends Attribute{name, index, value}; 2.0 sends
+    [Current Attribute] + New Attribute. `value` (and `current`, 2.0 only)
+    is a string, integer or boolean: Name takes its text, 'x-' names a
+    custom text attribute."""
+    uid = arg_str(step, "uid", required=True)
+    name = arg_str(step, "name", required=True)
+    value = step.get("value")
+    current = step.get("current")
+    for field, v in (("value", value), ("current", current)):
+        if v is not None and not isinstance(v, (str, int, bool)):
+            raise StepError("'{0}' must be a string, integer or boolean"
+                            .format(field))
+    if value is None:
+        raise StepError("missing 'value'")
+    if client.kmip_version >= enums.KMIPVersion.KMIP_2_0:
+        try:
+            tag = enums.convert_attribute_name_to_tag(name)
+        except ValueError as e:
+            raise StepError(str(e))
+        factory = client.attribute_value_factory
+        new_attribute = cobjects.NewAttribute(
+            attribute=factory.create_attribute_value_by_enum(tag, value))
+        current_attribute = None
+        if current is not None:
+            current_attribute = cobjects.CurrentAttribute(
+                attribute=factory.create_attribute_value_by_enum(tag,
+                                                                 current))
+        uid_out, attribute = client.modify_attribute(
+            unique_identifier=uid,
+            current_attribute=current_attribute,
+            new_attribute=new_attribute)
+    else:
+        if current is not None:
+            raise StepError("'current' is KMIP 2.0 only (1.x uses 'index')")
+        attribute_type = _attribute_type(name)
+        if attribute_type is None and not name.startswith("x-"):
+            raise StepError("unknown attribute name {0!r}".format(name))
+        attribute = client.attribute_factory.create_attribute(
+            attribute_type if attribute_type is not None else name,
+            value, arg_int(step, "index"))
+        uid_out, attribute = client.modify_attribute(
+            unique_identifier=uid, attribute=attribute)
+    return {
+        "uid": uid_out,
+        "attribute": (None if attribute is None
+                      else attributes_to_json([attribute])),
+    }
+
+
 def op_activate(client, step):
     client.activate(arg_str(step, "uid", required=True))
     return None
@@ -775,6 +843,7 @@ OPERATIONS = {
     "get_attributes": op_get_attributes,
     "get_attribute_list": op_get_attribute_list,
     "locate": op_locate,
+    "modify_attribute": op_modify_attribute,
     "activate": op_activate,
     "revoke": op_revoke,
     "destroy": op_destroy,

@@ -11,7 +11,7 @@ import { indexKeys } from '../../lib/attributes/index.js';
 import { createKekFile, loadKekFile } from '../../lib/crypto/index.js';
 import { jsonLogger } from '../../lib/log.js';
 import { createKmipService } from '../../lib/service.js';
-import type { KmipService } from '../../lib/service.js';
+import type { KmipService, ServiceLimits } from '../../lib/service.js';
 import { openSqliteStore } from '../../lib/store/index.js';
 import type { Store } from '../../lib/store/index.js';
 
@@ -27,7 +27,14 @@ export interface TestService {
   close(): Promise<void>;
 }
 
-export async function openTestService(options: { admins?: string[] } = {}): Promise<TestService> {
+export interface TestServiceOptions {
+  readonly admins?: string[];
+  readonly limits?: Partial<ServiceLimits>;
+  /** Offer the Interop operation (a service run for interoperability testing). */
+  readonly interopTesting?: boolean;
+}
+
+export async function openTestService(options: TestServiceOptions = {}): Promise<TestService> {
   const dir = mkdtempSync(path.join(tmpdir(), 'kmipd-service-'));
   await createKekFile(path.join(dir, 'kek.key'));
   const kek = await loadKekFile(path.join(dir, 'kek.key'));
@@ -35,7 +42,13 @@ export async function openTestService(options: { admins?: string[] } = {}): Prom
   let now: bigint | undefined;
   const logs: Record<string, unknown>[] = [];
   const log = jsonLogger({ write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) }, 'debug');
-  const service = createKmipService({ store, log, clock: () => now ?? BigInt(Math.floor(Date.now() / 1000)) });
+  const service = createKmipService({
+    store,
+    log,
+    clock: () => now ?? BigInt(Math.floor(Date.now() / 1000)),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+    ...(options.interopTesting === undefined ? {} : { interopTesting: options.interopTesting }),
+  });
   const admins = new Set(options.admins ?? ['admin']);
   return {
     service,

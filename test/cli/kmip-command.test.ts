@@ -1,0 +1,190 @@
+/**
+ * The `kmip` client command, run as a real process against a real kmipd (in this process,
+ * on a free loopback port, with a fresh data folder and its development PKI).
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { expect } from 'chai';
+import { createDevelopmentPki, developmentPkiPaths } from '../../certs/index.js';
+import { jsonLogger } from '../../lib/log.js';
+import { configWith, startServer } from '../../server/index.js';
+import type { RunningServer } from '../../server/index.js';
+import { LogCapture, removeDir, tempDir } from '../server/helpers.js';
+import { projectRoot } from '../support/paths.js';
+
+const CLI = path.join(projectRoot, 'server', 'kmip-cli.ts');
+/** The tsx loader by path, so the command also runs from a folder outside the project. */
+const TSX = import.meta.resolve('tsx');
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The parent's KMIP_* and KMIPD_DIR must not leak into the command under test. */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!/^KMIPD?_/.test(name)) env[name] = value;
+  return { ...env, ...extra };
+}
+
+/** Asynchronous, so the server in this process keeps answering while the command runs. */
+function kmipAt(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', TSX, CLI, ...args], { cwd, env: cleanEnv(env), timeout: 20_000 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '');
+
+describe('kmip: the client command against a running kmipd', function () {
+  this.timeout(60_000);
+  let parent: string;
+  let dataDir: string;
+  let otherPki: string;
+  let server: RunningServer;
+  const logs = new LogCapture();
+  /** kmip with --dir and --port of the test server. */
+  let kmip: (...args: string[]) => Promise<Run>;
+  /** Succeeds, or fails the test showing stderr. */
+  const ok = async (...args: string[]): Promise<string> => {
+    const result = await kmip(...args);
+    expect(result.code, `kmip ${args.join(' ')}: ${result.stderr}`).to.equal(0);
+    return result.stdout;
+  };
+  const json = async <T>(...args: string[]): Promise<T> => JSON.parse(await ok('--json', ...args)) as T;
+
+  before(async function () {
+    parent = await tempDir('kmip-cli');
+    // The default data folder name, so a command run in `parent` finds it with no flags.
+    dataDir = path.join(parent, 'kmipd-data');
+    otherPki = path.join(parent, 'other-pki');
+    server = await startServer(configWith({ dir: dataDir, host: '127.0.0.1', port: 0 }), { log: jsonLogger(logs, 'debug') });
+    await mkdir(otherPki);
+    await createDevelopmentPki(otherPki);
+    kmip = (...args) => kmipAt(projectRoot, ['--dir', dataDir, '--port', String(server.port), ...args]);
+  });
+
+  after(async function () {
+    await server.close();
+    await removeDir(parent);
+  });
+
+  it('a symmetric key through its life: create, get, locate, activate, encrypt and decrypt, revoke, destroy; then get fails with one line and exit code 1', async () => {
+    const id = (await ok('create', '--algorithm', 'AES', '--length', '256', '--name', 'cli-lifecycle', '--usage', 'encrypt,decrypt')).trim();
+    expect(id).to.match(/^\S+$/);
+
+    const keyHex = (await ok('get', id)).trim();
+    expect(keyHex).to.match(/^[0-9a-f]{64}$/);
+    expect(await json<{ keyMaterial: string }>('get', id, '--format', 'transparent')).to.include({ keyMaterial: keyHex });
+    const keyFile = path.join(parent, 'key.bin');
+    const written = await ok('get', id, '--out', keyFile);
+    expect(written).not.to.include(keyHex);
+    expect((await readFile(keyFile)).toString('hex')).to.equal(keyHex);
+    expect((await stat(keyFile)).mode & 0o777).to.equal(0o600);
+    // Neither the server's log lines nor anything but the requested output show the key.
+    expect(logs.lines.map((line) => JSON.stringify(line)).join('\n')).not.to.include(keyHex);
+
+    expect(lines(await ok('locate', '--name', 'cli-lifecycle'))).to.deep.equal([id]);
+    expect(await ok('activate', id)).to.equal(`activated ${id}\n`);
+    expect(lines(await ok('locate', '--name', 'cli-lifecycle', '--state', 'active'))).to.deep.equal([id]);
+    expect(await ok('attributes', id)).to.match(/^State: Active$/m).and.match(/^Cryptographic Algorithm: AES$/m).and.match(/^Cryptographic Length: 256$/m);
+
+    const plain = Buffer.from('the quick brown fox').toString('hex');
+    const cbc = await json<{ data: string; iv: string }>('encrypt', id, '--hex', plain);
+    expect(cbc.iv).to.match(/^[0-9a-f]{32}$/);
+    expect(cbc.data).to.have.length(64); // 19 bytes padded by PKCS#5 to two blocks
+    expect(await ok('decrypt', id, '--hex', cbc.data, '--iv', cbc.iv)).to.equal(`data: ${plain}\n`);
+
+    const nonce = '000102030405060708090a0b';
+    const gcm = await json<{ data: string; tag: string }>('encrypt', id, '--mode', 'GCM', '--hex', plain, '--iv', nonce, '--aad', 'abcd');
+    expect(gcm.tag).to.match(/^[0-9a-f]{32}$/);
+    expect(await json<{ data: string }>('decrypt', id, '--mode', 'GCM', '--hex', gcm.data, '--iv', nonce, '--aad', 'abcd', '--tag', gcm.tag)).to.deep.equal({ data: plain, iv: nonce });
+
+    expect(await ok('revoke', id, '--reason', 'cessation')).to.equal(`revoked ${id}\n`);
+    expect(await ok('destroy', id)).to.equal(`destroyed ${id}\n`);
+    const refused = await kmip('get', id);
+    expect(refused.code).to.equal(1);
+    expect(refused.stdout).to.equal('');
+    expect(lines(refused.stderr)).to.have.length(1);
+    expect(refused.stderr).to.match(/^kmip: Get failed: Object Destroyed: .+\n$/);
+  });
+
+  it('register secret from a file, then get gives the same bytes back', async () => {
+    const secretFile = path.join(parent, 'secret.bin');
+    await writeFile(secretFile, 'correct horse battery staple');
+    const id = (await ok('register', 'secret', '--file', secretFile, '--name', 'cli-secret')).trim();
+    expect(Buffer.from((await ok('get', id)).trim(), 'hex').toString()).to.equal('correct horse battery staple');
+    expect(await ok('attributes', id)).to.match(/^Object Type: SecretData$/m);
+  });
+
+  it('KMIP 1.4 requests (Template-Attribute, Attribute Name/Value): register key, get, attributes, locate, rekey', async () => {
+    const key = '00112233445566778899aabbccddeeff';
+    const id = (await ok('--kmip-version', '1.4', 'register', 'key', '--algorithm', 'aes', '--hex', key, '--name', 'cli-v14')).trim();
+    expect((await ok('--kmip-version', '1.4', 'get', id, '--format', 'raw')).trim()).to.equal(key);
+    const attributes = await ok('--kmip-version', '1.4', 'attributes', id);
+    expect(attributes).to.match(/^Cryptographic Algorithm: AES$/m).and.match(/^Cryptographic Length: 128$/m).and.match(/^Name: NameValue="cli-v14", NameType=UninterpretedTextString$/m);
+    expect(lines(await ok('--kmip-version', '1.4', 'locate', '--name', 'cli-v14'))).to.deep.equal([id]);
+    await ok('--kmip-version', '1.4', 'activate', id);
+    const replacement = (await ok('--kmip-version', '1.4', 'rekey', id)).trim();
+    expect(replacement).not.to.equal(id);
+    // Re-key moves the Name to the new key.
+    expect(lines(await ok('locate', '--name', 'cli-v14'))).to.deep.equal([replacement]);
+  });
+
+  it('query lists the operations, object types and server information; discover-versions lists 2.1 first', async () => {
+    const text = await ok('query');
+    expect(text).to.match(/^Operations:$/m).and.match(/^ {2}Create$/m).and.match(/^ {2}Encrypt$/m).and.match(/^ {2}Discover Versions$/m);
+    const answer = await json<{ operations: string[]; objectTypes: string[]; serverInformation: Record<string, string> }>('query');
+    expect(answer.operations).to.include.members(['Create', 'Get', 'Locate', 'Revoke', 'Destroy', 'Re-key']);
+    expect(answer.objectTypes).to.include('Symmetric Key');
+    expect(answer.serverInformation).to.have.property('Server Name');
+    expect(lines(await ok('discover-versions'))[0]).to.equal('2.1');
+  });
+
+  it('with no flags, next to the kmipd-data folder, it uses the admin client; KMIP_PORT gives the port', async () => {
+    const result = await kmipAt(parent, ['discover-versions'], { KMIP_PORT: String(server.port) });
+    expect(result.code, result.stderr).to.equal(0);
+    expect(lines(result.stdout)).to.include('1.4');
+  });
+
+  describe('errors are one line on stderr', () => {
+    const oneLineError = (result: Run, code: number, pattern: RegExp): void => {
+      expect(result.code, result.stderr).to.equal(code);
+      expect(result.stdout).to.equal('');
+      expect(lines(result.stderr)).to.have.length(1);
+      expect(result.stderr).to.match(pattern);
+    };
+
+    it('a --cert from another CA: the server refuses it (exit code 1)', async () => {
+      const other = developmentPkiPaths(otherPki);
+      oneLineError(await kmip('--cert', other.admin, '--key', other.adminKey, 'query'), 1, /^kmip: .*closed the connection.*client certificate .*other-pki/);
+    });
+
+    it('a --cert that does not match the key, or is missing, is named (exit code 2)', async () => {
+      const paths = developmentPkiPaths(path.join(dataDir, 'certs'));
+      oneLineError(await kmip('--cert', paths.ca, 'query'), 2, /^kmip: the client certificate .*ca\.pem and key .*admin-key\.pem cannot be used together/);
+      oneLineError(await kmip('--cert', path.join(parent, 'absent.pem'), 'query'), 2, /^kmip: cannot read the client certificate .*absent\.pem: no such file/);
+    });
+
+    it('a --ca that is not the server CA says so (exit code 1)', async () => {
+      oneLineError(await kmip('--ca', developmentPkiPaths(otherPki).ca, 'query'), 1, /^kmip: cannot connect to .*check --ca/);
+    });
+
+    it('bad usage exits with code 2: unknown command, missing data, bad hex, unknown algorithm', async () => {
+      oneLineError(await kmip('frobnicate'), 2, /Unknown argument: frobnicate/);
+      oneLineError(await kmip('encrypt', 'some-id'), 2, /exactly one of --hex HEX and --file FILE/);
+      oneLineError(await kmip('encrypt', 'some-id', '--hex', 'abc'), 2, /--hex needs an even number of hex digits/);
+      oneLineError(await kmip('create', '--algorithm', 'NOPE'), 2, /--algorithm "NOPE" is not a Cryptographic Algorithm of KMIP 2\.1/);
+    });
+
+    it('a Result Reason from the server: Item Not Found for an unknown identifier', async () => {
+      oneLineError(await kmip('activate', 'no-such-object'), 1, /^kmip: Activate failed: Item Not Found: /);
+    });
+  });
+});
