@@ -12,7 +12,7 @@ import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { findCases, globMatcher } from './cases.js';
-import { KmipClient } from './client.js';
+import { KmipClient } from '../server/client/kmip-client.js';
 import { DEFAULT_CORRECTIONS_FILE, readCorrections } from './corrections.js';
 import { launchKmipd, projectRoot } from './launch.js';
 import type { KmipdBuild, LaunchedServer } from './launch.js';
@@ -179,6 +179,10 @@ async function main(argv: string[]): Promise<number> {
     } else {
       await writePassing(passingFile, plan.list);
       process.stdout.write(`\nRecorded ${plan.list.length} passing case(s) in ${path.relative(process.cwd(), passingFile) || passingFile}: ${plan.added.length} added, ${plan.dropped.length} dropped.\n`);
+      if (plan.added.length > 0 || plan.dropped.length > 0) {
+        // docs/conformance.md and the README table are computed from passing.json: CI checks they follow it.
+        process.stdout.write(`Update the conformance statement: npm run conformance:statement${args.json !== undefined ? ` -- --results ${args.json}` : ''}\n`);
+      }
     }
   }
   return exit;

@@ -39,7 +39,7 @@ export const IDENTIFIERS: ReadonlySet<number> = new Set([
 /** 8.4.1: "the output of cryptographic operation in Data / SignatureData / MACData / IVCounterNonce". */
 export const CRYPTO_OUTPUT: ReadonlySet<number> = new Set([Tag.Data, Tag.SignatureData, Tag.MACData, Tag.IVCounterNonce, Tag.AuthenticatedEncryptionTag]);
 
-/** Structures whose children are attributes: any order, extra ones allowed (8.4.1 "Additional attributes"). */
+/** Structures whose children are attributes, in any order, extra ones allowed (8.4.1 "Additional attributes"). */
 export const ATTRIBUTE_CONTAINERS: ReadonlySet<number> = new Set([
   Tag.Attributes,
   Tag.CommonAttributes,

@@ -5,12 +5,11 @@
  * a short result (or JSON with --json) and closes. Failures print one line on stderr: the
  * server's Result Reason and Result Message (exit code 1); bad usage exits with code 2.
  */
-import { writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { KmipClientError } from '../conformance/client.js';
+import { KmipClientError } from './client/kmip-client.js';
 import { KeyMaterial } from '../lib/crypto/index.js';
 import { Enum, Tag, registry, toJson } from '../ttlv/index.js';
 import type { KmipVersion, StructureItem } from '../ttlv/index.js';
@@ -90,27 +89,31 @@ function report(error: unknown): void {
 
 function hexBytes(hex: string, option: string): Buffer {
   const digits = hex.replace(/\s+/g, '').replace(/^0x/i, '');
-  if (!/^(?:[0-9a-fA-F]{2})*$/.test(digits)) throw new UsageError(`--${option} needs an even number of hex digits`);
+  if (!/^(?:[0-9a-fA-F]{2})*$/.test(digits)) throw new UsageError(`--${option} needs hex digits, two for each byte`);
   return Buffer.from(digits, 'hex');
 }
 
 /** The data of a command from exactly one of --hex and --file. */
-function inputBytes(args: { readonly hex?: string | undefined; readonly file?: string | undefined }): Buffer {
-  if ((args.hex === undefined) === (args.file === undefined)) throw new UsageError('give the data with exactly one of --hex HEX and --file FILE');
-  if (args.hex !== undefined) return hexBytes(args.hex, 'hex');
+async function inputBytes(args: { readonly hex?: string | undefined; readonly file?: string | undefined }): Promise<Buffer> {
+  if (args.hex !== undefined && args.file === undefined) return hexBytes(args.hex, 'hex');
+  if (args.file === undefined || args.hex !== undefined) throw new UsageError('give the data with exactly one of --hex HEX and --file FILE');
   try {
-    return readFileSync(args.file as string);
+    return await readFile(args.file);
   } catch (error) {
-    throw new UsageError(`cannot read --file ${args.file as string}: ${(error as Error).message}`);
+    throw new UsageError(`cannot read --file ${args.file}: ${(error as Error).message}`);
   }
 }
 
-/** Secret bytes go to a file only its owner can read. */
+/**
+ * Secret bytes go to a new file only its owner can read: an existing file would keep its
+ * own, perhaps wider, permissions.
+ */
 async function writeSecret(path: string, material: KeyMaterial): Promise<void> {
   try {
-    await writeFile(path, material.bytes, { mode: 0o600 });
+    await writeFile(path, material.bytes, { mode: 0o600, flag: 'wx' });
   } catch (error) {
-    throw new UsageError(`cannot write --out ${path}: ${(error as Error).message}`);
+    const exists = (error as NodeJS.ErrnoException).code === 'EEXIST';
+    throw new UsageError(`cannot write --out ${path}: ${exists ? 'the file exists (kmip writes secrets only to a new file)' : (error as Error).message}`);
   }
 }
 
@@ -185,21 +188,23 @@ async function cipher(session: KmipSession, operation: 'Encrypt' | 'Decrypt', ar
   // Block modes need padding for data of any length; stream and AEAD modes take none.
   const padding = args.padding !== undefined ? enumValue(Tag.PaddingMethod, args.padding, 'padding', v) : mode === M.CBC || mode === M.ECB ? Enum.PaddingMethod.PKCS5 : undefined;
   const aead = mode === M.GCM || mode === M.CCM;
+  const ivIn = args.iv === undefined ? undefined : hexBytes(args.iv, 'iv');
   const payload = await session.call(
     Enum.Operation[operation],
     cipherPayload(args.id, {
       mode,
       padding,
       tagLength: aead ? args['tag-length'] : undefined,
-      data: inputBytes(args),
-      iv: args.iv === undefined ? undefined : hexBytes(args.iv, 'iv'),
+      data: await inputBytes(args),
+      iv: ivIn,
       aad: args.aad === undefined ? undefined : hexBytes(args.aad, 'aad'),
       tag: operation === 'Decrypt' && args.tag !== undefined ? hexBytes(args.tag, 'tag') : undefined,
     }),
   );
   const bytesOf = (tag: number): Uint8Array | undefined => optionalChild(payload, tag, 'ByteString')?.value;
   const data = bytesOf(Tag.Data) ?? new Uint8Array(0);
-  const iv = hex(bytesOf(Tag.IVCounterNonce)) ?? (operation === 'Encrypt' ? args.iv : undefined);
+  // The IV a decryption needs: the server's when it chose one, else the caller's own.
+  const iv = hex(bytesOf(Tag.IVCounterNonce)) ?? (operation === 'Encrypt' ? hex(ivIn) : undefined);
   const tag = hex(bytesOf(Tag.AuthenticatedEncryptionTag));
   const extra = { ...(iv === undefined ? {} : { iv }), ...(tag === undefined ? {} : { tag }) };
   const extraLines = Object.entries(extra).map(([name, value]) => `${name}: ${value}`);
@@ -234,7 +239,7 @@ const cipherOptions = <T>(y: Argv<T>) =>
     .option('iv', { type: 'string', describe: 'IV, counter or nonce as hex (Encrypt: the server makes one when absent)' })
     .option('aad', { type: 'string', describe: 'GCM additional authenticated data as hex' })
     .option('tag-length', { type: 'number', default: 16, describe: 'GCM tag length in bytes' })
-    .option('out', { type: 'string', describe: 'write the output data to FILE (mode 0600) instead of printing its hex' });
+    .option('out', { type: 'string', describe: 'write the output data to a new FILE (mode 0600) instead of printing its hex' });
 
 const idCommand = <T>(y: Argv<T>) => y.positional('id', { type: 'string', demandOption: true, describe: 'Unique Identifier' });
 
@@ -307,7 +312,7 @@ async function main(argv: string[]): Promise<void> {
               .option('name', { type: 'string', describe: 'a Name for the secret' }),
           (args) =>
             run(args, async (session) => {
-              const material = KeyMaterial.copyOf(inputBytes(args));
+              const material = KeyMaterial.copyOf(await inputBytes(args));
               try {
                 const payload = registerSecretPayload(session.version, {
                   secretType: enumValue(Tag.SecretDataType, args.type, 'type', session.version),
@@ -333,7 +338,7 @@ async function main(argv: string[]): Promise<void> {
           (args) =>
             run(args, async (session) => {
               const v = session.version;
-              const material = KeyMaterial.copyOf(inputBytes(args));
+              const material = KeyMaterial.copyOf(await inputBytes(args));
               try {
                 const payload = registerKeyPayload(v, {
                   algorithm: enumValue(Tag.CryptographicAlgorithm, args.algorithm, 'algorithm', v),
@@ -355,7 +360,7 @@ async function main(argv: string[]): Promise<void> {
       (y) =>
         idCommand(y)
           .option('format', { type: 'string', describe: 'Key Format Type: raw, transparent, or another name [default: as stored]' })
-          .option('out', { type: 'string', describe: 'write the bytes to FILE (mode 0600) instead of printing them' }),
+          .option('out', { type: 'string', describe: 'write the bytes to a new FILE (mode 0600) instead of printing them' }),
       (args) => run(args, (session) => get(session, args.id, args.format, args.out)),
     )
     .command(

@@ -1,6 +1,6 @@
 /**
  * Names in the text encodings (KMIP Additional Message Encodings v1.0, sections 4.1 and
- * 6.1): tags as normalised names or "0x42XXXX", enumeration values as names or hex, masks
+ * 6.1): tags as normalised names or 3-byte hex ("0x420001"), enumeration values as names or hex, masks
  * as lists of bit names and hex components.
  *
  * Some names depend on a sibling: in a KMIP 1.x Attribute structure the Attribute Value is

@@ -18,7 +18,7 @@ type KmipVersion = registry.KmipVersion;
  */
 export type Purpose = 'set' | 'locate';
 
-/** Enumeration values 0x8XXXXXXX are vendor extensions (KMIP 2.1 section 11). */
+/** Enumeration values from 0x80000000 up are vendor extensions (KMIP 2.1 section 11). */
 const EXTENSION_ENUM = 0x80000000;
 
 function tagLabel(tag: number): string {

@@ -123,3 +123,14 @@ describe('multi-part operation streams', () => {
     expect(table.size).to.equal(0);
   });
 });
+
+describe('bad cipher inputs are the client\'s Invalid Field, never a crash', () => {
+  it('a GCM tag of 1 byte, a CBC IV of 5 bytes', () => {
+    expect(() => decrypt({ key: Buffer.alloc(16), params: params({ mode: M.GCM }), data: Buffer.alloc(16), iv: Buffer.alloc(12), aad: undefined, tag: Buffer.alloc(1) }))
+      .to.throw(KmipError)
+      .with.property('reason', 'InvalidField');
+    expect(() => encrypt({ key: Buffer.alloc(16), params: params({ mode: M.CBC }), data: Buffer.alloc(16), iv: Buffer.alloc(5), aad: undefined }))
+      .to.throw(KmipError)
+      .with.property('reason', 'InvalidField');
+  });
+});

@@ -139,19 +139,40 @@ function required(iv: Buffer | undefined): Buffer {
 
 function tagBytes(params: CipherParameters): number {
   const length = params.tagLength ?? 16;
-  if (!Number.isInteger(length) || length < 4 || length > 16) {
-    throw new KmipError('InvalidField', `Tag Length ${length} is not valid: authenticated encryption tags are 4 to 16 bytes`);
-  }
+  checkTagLength(length);
   return length;
+}
+
+function checkTagLength(length: number): void {
+  if (!Number.isInteger(length) || length < 4 || length > 16) {
+    throw new KmipError('InvalidField', `a tag of ${length} bytes is not valid: authenticated encryption tags are 4 to 16 bytes`);
+  }
+}
+
+/** node refuses a key, IV or tag of the wrong size with a plain Error: that is the client's Invalid Field. */
+function fits<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (error) {
+    if (error instanceof KmipError) throw error;
+    throw new KmipError('InvalidField', `the key, IV or tag does not fit this cipher: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+export function setTag(decipher: Decipher, tag: Buffer): void {
+  checkTagLength(tag.length);
+  fits(() => (decipher as DecipherGCM).setAuthTag(tag));
 }
 
 export function startEncrypt(input: Omit<EncryptInput, 'data'>): { cipher: Cipher; spec: CipherSpec; generatedIv: Buffer | undefined } {
   const spec = cipherSpec(input.params, input.key.length);
   const { iv, generated } = chooseIv(spec, input.params, input.iv);
-  const cipher: Cipher = spec.aead
-    ? // The GCM overload's name type stands for every AEAD cipher node has (GCM, CCM, ChaCha20-Poly1305).
-      createCipheriv(spec.name as CipherGCMTypes, input.key, required(iv), { authTagLength: tagBytes(input.params) })
-    : createCipheriv(spec.name, input.key, spec.name === 'chacha20' && iv !== undefined ? chachaIv(iv) : (iv ?? null));
+  const cipher: Cipher = fits(() =>
+    spec.aead
+      ? // The GCM overload's name type stands for every AEAD cipher node has (GCM, CCM, ChaCha20-Poly1305).
+        createCipheriv(spec.name as CipherGCMTypes, input.key, required(iv), { authTagLength: tagBytes(input.params) })
+      : createCipheriv(spec.name, input.key, spec.name === 'chacha20' && iv !== undefined ? chachaIv(iv) : (iv ?? null)),
+  );
   if (spec.aead && input.aad !== undefined) (cipher as CipherGCM).setAAD(input.aad);
   cipher.setAutoPadding(usePadding(spec, input.params.padding));
   return { cipher, spec, generatedIv: generated ? iv : undefined };
@@ -178,12 +199,15 @@ export function startDecrypt(input: Omit<DecryptInput, 'data'>): { decipher: Dec
   if (spec.ivBytes > 0 && input.iv === undefined) {
     throw new KmipError('MissingInitializationVector', 'this mode needs the IV/Counter/Nonce the data was encrypted with');
   }
-  const decipher: Decipher = spec.aead
-    ? createDecipheriv(spec.name as CipherGCMTypes, input.key, required(input.iv), { authTagLength: input.tag?.length ?? tagBytes(input.params) })
-    : createDecipheriv(spec.name, input.key, spec.name === 'chacha20' && input.iv !== undefined ? chachaIv(input.iv) : (input.iv ?? null));
+  if (spec.aead && input.tag !== undefined) checkTagLength(input.tag.length);
+  const decipher: Decipher = fits(() =>
+    spec.aead
+      ? createDecipheriv(spec.name as CipherGCMTypes, input.key, required(input.iv), { authTagLength: input.tag?.length ?? tagBytes(input.params) })
+      : createDecipheriv(spec.name, input.key, spec.name === 'chacha20' && input.iv !== undefined ? chachaIv(input.iv) : (input.iv ?? null)),
+  );
   if (spec.aead) {
     // In a multi-part decryption the tag comes with the last part: setAuthTag before final().
-    if (input.tag !== undefined) (decipher as DecipherGCM).setAuthTag(input.tag);
+    if (input.tag !== undefined) setTag(decipher, input.tag);
     if (input.aad !== undefined) (decipher as DecipherGCM).setAAD(input.aad);
   }
   decipher.setAutoPadding(usePadding(spec, input.params.padding));

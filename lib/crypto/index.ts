@@ -4,7 +4,7 @@ export type { KeyEncryptionKey, KekErrorCode } from './kek.js';
 export { SYMMETRIC_ALGORITHMS, algorithmName, generateSymmetricKey, isSymmetricAlgorithm, symmetricKeySize } from './symmetric.js';
 export { StreamTable, DEFAULT_STREAM_LIMITS } from './streams.js';
 export type { Stream, StreamLimits } from './streams.js';
-export { cipherSpec, decrypt, encrypt, startDecrypt, startEncrypt, finish } from './cipher.js';
+export { cipherSpec, decrypt, encrypt, setTag, startDecrypt, startEncrypt, finish } from './cipher.js';
 export type { CipherParameters, CipherSpec, DecryptInput, EncryptInput, EncryptOutput } from './cipher.js';
 export { aesCmac, digest, hashName, mac, macMatches } from './mac.js';
 export {

@@ -156,7 +156,7 @@ export function rsaVerifyDigest(key: KeyObject, scheme: RsaSignatureScheme, dige
   if (m === undefined) return false;
   const emBits = keyBits(key) - 1;
   const emLen = Math.ceil(emBits / 8);
-  // The integer fits emLen bytes: any byte before them must be zero (RFC 8017 section 8.1.2 step 2c).
+  // The integer fits emLen bytes: every byte before them must be zero (RFC 8017 section 8.1.2 step 2c).
   if (m.subarray(0, m.length - emLen).some((byte) => byte !== 0)) return false;
   return pssVerify(digest, m.subarray(m.length - emLen), emBits, scheme);
 }

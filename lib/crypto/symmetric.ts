@@ -25,7 +25,7 @@ const oneOf =
   (bits: number): boolean =>
     allowed.includes(bits);
 const bytesOf = (bits: number): number => bits / 8;
-/** HMAC keys: any whole number of bytes from 8 to 512 (RFC 2104 allows any length; below 64 bits is refused as too weak). */
+/** HMAC keys take any whole number of bytes from 8 to 512 (RFC 2104 allows any length; below 64 bits is refused as too weak). */
 const hmacLengths = (bits: number): boolean => bits % 8 === 0 && bits >= 64 && bits <= 4096;
 
 export const SYMMETRIC_ALGORITHMS: ReadonlyMap<number, SymmetricAlgorithm> = new Map<number, SymmetricAlgorithm>([

@@ -5,8 +5,8 @@
  */
 import { Enum, Tag } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
-import type { Decipher, DecipherGCM } from 'node:crypto';
-import { decrypt as decryptOnce, finish, startDecrypt } from '../crypto/index.js';
+import type { Decipher } from 'node:crypto';
+import { decrypt as decryptOnce, finish, setTag, startDecrypt } from '../crypto/index.js';
 import type { CipherSpec } from '../crypto/index.js';
 import { KmipError } from '../errors.js';
 import { bytes, text } from '../protocol/build.js';
@@ -62,7 +62,7 @@ export const decryptOperation = operation<DecryptRequest>({
         if (request.final) {
           if (spec.aead) {
             if (request.tag === undefined) throw new KmipError('InvalidField', 'the last part of an authenticated decryption needs the Authenticated Encryption Tag');
-            (decipher as DecipherGCM).setAuthTag(request.tag);
+            setTag(decipher, request.tag);
           }
           parts.push(finish(() => decipher.final(), spec));
           ctx.streams.close(request.correlation);

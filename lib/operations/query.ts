@@ -1,7 +1,7 @@
 /** Query (KMIP 2.1 section 6.1.40, 1.4 section 4.25): what this server supports. */
 import { Enum, Tag, registry } from '../../ttlv/index.js';
 import type { KmipVersion, TtlvItem } from '../../ttlv/index.js';
-import { enumeration, struct, text } from '../protocol/build.js';
+import { bool, enumeration, struct, text } from '../protocol/build.js';
 import { atLeast, isV2 } from '../protocol/versions.js';
 import { PRODUCT } from '../product.js';
 import { serverRng } from './server-rng.js';
@@ -41,9 +41,34 @@ export const query = operation<{ functions: Set<number> }>({
     }
     // RNG Parameters arrived in KMIP 1.3.
     if (functions.has(F.QueryRNGs) && atLeast(ctx.version, '1.3')) out.push(serverRng(Tag.RNGParameters));
+    if (functions.has(F.QueryCapabilities) && definesTag(ctx.version, Tag.CapabilityInformation)) out.push(capabilities());
     return out;
   },
 });
+
+function definesTag(version: KmipVersion, tag: number): boolean {
+  const def = registry.tagByValue(tag);
+  return def !== undefined && registry.definedIn(def, version);
+}
+
+/**
+ * 2.1 section 7.5, what this server does: multi-part Encrypt/Decrypt/Sign (streaming), batch
+ * Undo and Continue; no asynchronous operations or attestation. Destroy removes the
+ * wrapped key material from the database (not shredded: SQLite may keep freed pages).
+ */
+function capabilities(): TtlvItem {
+  return struct(Tag.CapabilityInformation, [
+    bool(Tag.StreamingCapability, true),
+    bool(Tag.AsynchronousCapability, false),
+    bool(Tag.AttestationCapability, false),
+    bool(Tag.BatchUndoCapability, true),
+    bool(Tag.BatchContinueCapability, true),
+    enumeration(Tag.UnwrapMode, Enum.UnwrapMode.NotProcessed),
+    enumeration(Tag.DestroyAction, Enum.DestroyAction.KeyMaterialDeleted),
+    enumeration(Tag.ShreddingAlgorithm, Enum.ShreddingAlgorithm.Unsupported),
+    enumeration(Tag.RNGMode, Enum.RNGMode.SharedInstantiation),
+  ]);
+}
 
 function objectTypesFor(version: KmipVersion): number[] {
   const def = registry.enumForTag(Tag.ObjectType);

@@ -30,7 +30,7 @@ describe('fitting a response to the client\'s protocol version', () => {
     expect(dropped).to.have.length(1);
   });
 
-  it('keeps vendor extension tags (0x54xxxx) and extension enumeration values (0x8xxxxxxx)', () => {
+  it('keeps vendor extension tags (0x540001) and extension enumeration values (0x80000001)', () => {
     const vendor: TtlvItem = { tag: 0x540001, type: 'TextString', value: 'v' };
     expect(fitToVersion(vendor, '1.0')).to.equal(vendor);
     const extension: TtlvItem = { tag: Tag.ObjectType, type: 'Enumeration', value: 0x80000001 };

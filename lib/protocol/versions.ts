@@ -90,7 +90,7 @@ export interface Dropped {
 export function fitToVersion(item: TtlvItem, version: KmipVersion, dropped: Dropped[] = [], path = ''): TtlvItem | undefined {
   const tag = registry.tagByValue(item.tag);
   const here = `${path}/${tag?.xmlName ?? registry.tagHex(item.tag)}`;
-  // Extension tags (0x54xxxx) are the vendor's business; the KMIP range must be known.
+  // Extension tags (0x540000 to 0x54FFFF) are the vendor's business; the KMIP range must be known.
   if (item.tag >>> 16 === 0x42 && (!tag || !registry.definedIn(tag, version))) {
     dropped.push({ path: here, why: `tag not defined in KMIP ${version}` });
     return undefined;
@@ -104,7 +104,7 @@ export function fitToVersion(item: TtlvItem, version: KmipVersion, dropped: Drop
   if (item.type === 'Enumeration') {
     const def = registry.enumForTag(item.tag);
     const entry = def && registry.enumValueByValue(def, item.value, version);
-    // Values with the extension bit (0x8xxxxxxx) are vendor values; others must be defined.
+    // Values with the extension bit (0x80000000 and above) are vendor values; others must be defined.
     if (def && item.value < 0x80000000 && (!entry || !registry.definedIn(entry, version))) {
       dropped.push({ path: here, why: `enumeration value 0x${item.value.toString(16)} not defined in KMIP ${version}` });
       return undefined;

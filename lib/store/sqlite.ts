@@ -389,7 +389,7 @@ export class SqliteStore implements Store {
     return rows;
   }
 
-  /** Runs inside the transaction: any throw rolls everything back. */
+  /** Runs inside the transaction; a throw rolls everything back. */
   #write(creates: readonly PreparedRow[], updates: readonly PreparedRow[]): void {
     const now = Date.now();
     for (const row of creates) {

@@ -1,9 +1,9 @@
 /**
- * One KMIP conversation of the `kmip` command: a TLS connection (conformance/client.ts),
+ * One KMIP conversation of the `kmip` command: a TLS connection (./kmip-client.ts),
  * request messages of one protocol version with one batch item each, and the response
  * payload or an OperationFailedError carrying the server's Result Reason and Message.
  */
-import { KmipClient, KmipClientError } from '../../conformance/client.js';
+import { KmipClient, KmipClientError } from './kmip-client.js';
 import { Enum, Tag } from '../../ttlv/index.js';
 import type { KmipVersion, StructureItem, TtlvItem } from '../../ttlv/index.js';
 import type { Connection, ConnectionTls } from './connection.js';

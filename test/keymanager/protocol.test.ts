@@ -162,3 +162,22 @@ describe('messages, batches and versions', () => {
     });
   }
 });
+
+describe('Query capabilities', () => {
+  it('2.1: Capability Information says streaming, batch Undo and Continue are offered, asynchronous operations are not', async () => {
+    const kms = await openTestService();
+    try {
+      const [item] = results(await kms.send(request('2.1', '<Operation type="Enumeration" value="Query"/><RequestPayload><QueryFunction type="Enumeration" value="QueryCapabilities"/></RequestPayload>')));
+      const info = findValue(item?.payload, Tag.CapabilityInformation);
+      expect(findValue(info, Tag.StreamingCapability)).to.deep.include({ value: true });
+      expect(findValue(info, Tag.BatchUndoCapability)).to.deep.include({ value: true });
+      expect(findValue(info, Tag.AsynchronousCapability)).to.deep.include({ value: false });
+      // 1.2 has no Capability Information: the function answers nothing there.
+      const [old] = results(await kms.send(request('1.2', '<Operation type="Enumeration" value="Query"/><RequestPayload><QueryFunction type="Enumeration" value="0x0000000b"/></RequestPayload>')));
+      expect(old?.status).to.equal('Success');
+      expect(findValue(old?.payload, Tag.CapabilityInformation)).to.equal(undefined);
+    } finally {
+      await kms.close();
+    }
+  });
+});

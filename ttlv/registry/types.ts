@@ -11,7 +11,7 @@ export type KmipVersion = (typeof KMIP_VERSIONS)[number];
 export type VersionSet = number;
 
 export interface TagDef {
-  /** 3-byte tag value, 0x42XXXX for the specification's tags. */
+  /** 3-byte tag value, 0x420000 to 0x42FFFF for the specification's tags. */
   readonly value: number;
   /** Name as the specification writes it: "Activation Date". */
   readonly name: string;

@@ -1,12 +1,12 @@
 /**
  * A minimal KMIP client over mutually authenticated TLS: one connection, messages sent in
  * order, each response matched to its request by position (KMIP answers requests on a
- * connection in the order they came). Used by the conformance runner and the project's
+ * connection in the order they came). Used by the `kmip` command, the conformance runner and the project's
  * integration tests.
  */
 import tls from 'node:tls';
-import { TtlvFramer, decodeTtlv, encodeTtlv, DEFAULT_MAX_MESSAGE_SIZE } from '../ttlv/index.js';
-import type { TtlvItem } from '../ttlv/index.js';
+import { TtlvFramer, decodeTtlv, encodeTtlv, DEFAULT_MAX_MESSAGE_SIZE } from '../../ttlv/index.js';
+import type { TtlvItem } from '../../ttlv/index.js';
 
 export interface ClientTlsOptions {
   /** Client certificate (PEM). */
