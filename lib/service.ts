@@ -9,6 +9,7 @@ import { enumerationDefinedIn } from './attributes/index.js';
 import type { KmipVersion, TtlvItem } from '../ttlv/index.js';
 import type { Identity } from './auth/identity.js';
 import { StreamTable } from './crypto/streams.js';
+import { AsyncLock } from './operations/lock.js';
 import { KmipError } from './errors.js';
 import type { Logger } from './log.js';
 import { Fields } from './protocol/fields.js';
@@ -65,6 +66,7 @@ export function createKmipService(options: ServiceOptions): KmipService {
   const clock = options.clock ?? ((): bigint => BigInt(Math.floor(Date.now() / 1000)));
   const log = options.log;
   const streams = new StreamTable();
+  const commitLock = new AsyncLock();
 
   const failure = (version: KmipVersion, reason: KmipError, operation?: number): Buffer =>
     encodeTtlv(
@@ -116,6 +118,7 @@ export function createKmipService(options: ServiceOptions): KmipService {
       limits,
       testing: options.interopTesting === true,
       streams,
+      commitLock,
       idPlaceholder: undefined,
     };
     const results: ResponseBatchItem[] = [];

@@ -82,7 +82,12 @@ export function changed(ctx: OperationContext, obj: ManagedObject): ManagedObjec
 /** Commit, translating a concurrent change into a KMIP answer the client can retry. */
 export async function commit(ctx: OperationContext, changes: Changes): Promise<void> {
   try {
-    await ctx.store.commit(changes);
+    // Under the lock, unique values are checked again against the store as it is now:
+    // two requests giving the same Name at the same moment cannot both commit.
+    await ctx.commitLock.run(async () => {
+      await checkUniqueInCommit(ctx, changes);
+      await ctx.store.commit(changes);
+    });
   } catch (error) {
     if (error instanceof Error && error.name === 'StoreConflictError') {
       throw new KmipError('GeneralFailure', 'the object was changed by another request at the same time; retry');
@@ -144,6 +149,29 @@ export async function checkUniqueValues(ctx: OperationContext, object: Pick<Mana
       const other = await ctx.store.loadMetadata(id);
       if (other === undefined || other.owner !== object.owner || !other.hasBody) continue;
       if (holds(other.attributes) > 0) throw nonUnique(def.name, key, 'another of your objects has it');
+    }
+  }
+}
+
+/**
+ * Every object a commit writes, checked for unique values: against the store (objects of
+ * the same commit give up or take values together) and against each other (a Create Key
+ * Pair cannot give one Name to both keys).
+ */
+async function checkUniqueInCommit(ctx: OperationContext, changes: Changes): Promise<void> {
+  const objects = [...(changes.create ?? []), ...(changes.update ?? [])].filter((o) => o.body !== undefined);
+  const ids = objects.map((o) => o.id);
+  const seen = new Map<string, string>();
+  for (const object of objects) {
+    await checkUniqueValues(ctx, object, ids);
+    for (const instance of object.attributes) {
+      const def = attributeByName(instance.name);
+      const key = def?.unique === true ? def.indexKey(instance.value) : undefined;
+      if (def === undefined || key === undefined) continue;
+      const slot = `${object.owner}\u0000${def.name}\u0000${key}`;
+      const holder = seen.get(slot);
+      if (holder !== undefined && holder !== object.id) throw nonUnique(def.name, key, 'two objects of this request would hold it');
+      seen.set(slot, object.id);
     }
   }
 }

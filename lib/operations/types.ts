@@ -3,6 +3,7 @@ import type { Identity } from '../auth/identity.js';
 import type { Logger } from '../log.js';
 import type { Fields } from '../protocol/fields.js';
 import type { StreamTable } from '../crypto/streams.js';
+import type { AsyncLock } from './lock.js';
 import type { Store } from '../store/types.js';
 
 /** Everything an operation handler may use; one per batch item. */
@@ -17,6 +18,8 @@ export interface OperationContext {
   readonly limits: OperationLimits;
   /** The service runs for interoperability testing: `testing` operations (Interop) are offered. */
   readonly testing: boolean;
+  /** Held by every commit (see `commit` in common.ts). */
+  readonly commitLock: AsyncLock;
   /** Multi-part cryptographic operations in progress (Correlation Values). */
   readonly streams: StreamTable;
   /**

@@ -35,6 +35,12 @@ describe('4.32 Name: unique within the server', () => {
     expect(refused?.reason).to.equal('NonUniqueNameAttribute');
   });
 
+  it('twenty requests racing for one name: exactly one gets it', async () => {
+    const answers = await Promise.all(Array.from({ length: 20 }, async () => (await send('alice', register(name('raced'))))[0]));
+    expect(answers.filter((a) => a?.status === 'Success')).to.have.length(1);
+    expect(answers.filter((a) => a?.reason === 'NonUniqueNameAttribute')).to.have.length(19);
+  });
+
   it('an object may not hold one name twice: adding the name it has fails (OASIS BL-M-8)', async () => {
     const id = idOf((await send('alice', register(name('twice'))))[0]);
     const [refused] = await send('alice', onId('AddAttribute', id, `<NewAttribute>${name('twice')}</NewAttribute>`));
