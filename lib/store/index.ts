@@ -4,3 +4,4 @@ export type { Changes, LocateQuery, ObjectMetadata, Store } from './types.js';
 export { OverlayStore } from './overlay.js';
 export { SqliteStore, openSqliteStore, SCHEMA_VERSION as SQLITE_SCHEMA_VERSION } from './sqlite.js';
 export type { IndexKeys, SqliteSettings, SqliteStoreOptions, StoreStats } from './sqlite.js';
+export { PostgresStore, openPostgresStore, SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION, type Migration, type PostgresConnection, type PostgresSettings, type PostgresStoreOptions } from './postgres.js';

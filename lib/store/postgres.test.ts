@@ -1,0 +1,431 @@
+import { expect } from 'chai';
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Pool } from 'pg';
+import { startPostgres } from '../../test/support/postgres.js';
+import type { PostgresCluster } from '../../test/support/postgres.js';
+import { Enum, Tag, encodeTtlv, itemsEqual, leaf, structure } from '../../ttlv/index.js';
+import type { TtlvItem } from '../../ttlv/index.js';
+import { FileKek, KekError, KeyMaterial } from '../crypto/index.js';
+import type { KeyEncryptionKey } from '../crypto/index.js';
+import type { ManagedObject } from '../objects/types.js';
+import { POSTGRES_SCHEMA_VERSION, StoreConflictError, openPostgresStore } from './index.js';
+import type { PostgresStore } from './index.js';
+import { locateSql } from './postgres.js';
+import { storeSuite, suiteIndexKeys } from './store-suite.js';
+import type { LocateQuery } from './types.js';
+
+const newKek = (): FileKek => new FileKek(KeyMaterial.random(32));
+
+function symmetricKey(id: string, material: Buffer, name: string): ManagedObject {
+  return {
+    id,
+    objectType: Enum.ObjectType.SymmetricKey,
+    owner: 'alice',
+    revision: 1,
+    attributes: [
+      { name: 'Name', value: structure(Tag.Name, [leaf(Tag.NameValue, 'TextString', name), leaf(Tag.NameType, 'Enumeration', 1)]) },
+      { name: 'State', value: leaf(Tag.State, 'Enumeration', Enum.State.Active) },
+    ],
+    body: structure(Tag.SymmetricKey, [
+      structure(Tag.KeyBlock, [
+        leaf(Tag.KeyFormatType, 'Enumeration', Enum.KeyFormatType.Raw),
+        structure(Tag.KeyValue, [leaf(Tag.KeyMaterial, 'ByteString', material)]),
+      ]),
+    ]),
+  };
+}
+
+function renamed(object: ManagedObject, name: string): ManagedObject {
+  const nameValue = structure(Tag.Name, [leaf(Tag.NameValue, 'TextString', name), leaf(Tag.NameType, 'Enumeration', 1)]);
+  return { ...object, revision: object.revision + 1, attributes: object.attributes.map((a) => (a.name === 'Name' ? { name: 'Name', value: nameValue } : a)) };
+}
+
+function expectBody(object: ManagedObject | undefined, body: TtlvItem | undefined): void {
+  expect(object?.body).to.not.equal(undefined);
+  if (object?.body === undefined || body === undefined) return;
+  expect(itemsEqual(object.body, body)).to.equal(true);
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).to.be.instanceOf(Error);
+    return error as Error;
+  }
+  expect.fail('expected a rejection');
+}
+
+/** Every file under `dir`, concatenated (table files and WAL segments: tens of megabytes). */
+async function filesUnder(dir: string): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) out.push(await readFile(path.join(entry.parentPath, entry.name)));
+  }
+  return out;
+}
+
+describe('PostgresStore against a throwaway PostgreSQL cluster', function () {
+  let cluster: PostgresCluster | undefined;
+  let admin: Pool | undefined;
+  let schemas = 0;
+
+  before(async function () {
+    this.timeout(60_000);
+    cluster = await startPostgres(); // throws, naming the package, when PostgreSQL is missing
+    admin = new Pool({ connectionString: cluster.connectionString, application_name: 'kmipd-test-admin' });
+  });
+  after(async () => {
+    await admin?.end();
+    await cluster?.stop();
+  });
+
+  const db = (): Pool => {
+    if (admin === undefined) throw new Error('the PostgreSQL cluster did not start');
+    return admin;
+  };
+  const connectionString = (): string => {
+    if (cluster === undefined) throw new Error('the PostgreSQL cluster did not start');
+    return cluster.connectionString;
+  };
+  const freshSchema = (): string => `kmipd_test_${++schemas}`;
+  const openIn = (schema: string, kek: KeyEncryptionKey): Promise<PostgresStore> =>
+    openPostgresStore({ connectionString: connectionString(), kek, indexKeys: suiteIndexKeys, schema });
+
+  /** Waits until `count` kmipd connections are blocked on a lock. */
+  async function lockWaiters(count: number): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const { rows } = await db().query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'kmipd' AND wait_event_type = 'Lock'",
+      );
+      if ((rows[0]?.n ?? 0) >= count) return;
+      if (Date.now() > deadline) expect.fail(`${count} connections never waited on a lock`);
+      await delay(10);
+    }
+  }
+
+  // A fresh schema per test, in one database of one cluster for the whole file.
+  storeSuite('PostgreSQL', async () => {
+    const schema = freshSchema();
+    const store = await openIn(schema, newKek());
+    return {
+      store,
+      async cleanup() {
+        await store.close();
+        await db().query(`DROP SCHEMA ${schema} CASCADE`);
+      },
+    };
+  });
+
+  describe('PostgreSQL specifics', () => {
+    let schema: string;
+    const opened: PostgresStore[] = [];
+    const open = async (kek: KeyEncryptionKey, inSchema = schema): Promise<PostgresStore> => {
+      const store = await openIn(inSchema, kek);
+      opened.push(store);
+      return store;
+    };
+
+    beforeEach(() => {
+      schema = freshSchema();
+    });
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((s) => s.close()));
+      await db().query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    });
+
+    it('never stores key material in clear: not in the bytea columns, the table files or the WAL', async () => {
+      const store = await open(newKek());
+      const canary = Buffer.from('KMIPD-CANARY-0123456789-ABCDEF!!'); // 32 recognisable bytes
+      const object = symmetricKey(store.newId(), canary, 'canary-name');
+      await store.commit({ create: [object] });
+      await store.commit({ update: [renamed(object, 'canary-renamed')] });
+
+      const objects = await db().query<{ id: string; owner: Buffer; attributes: Buffer; body: Buffer | null }>(
+        `SELECT id, owner, attributes, body FROM ${schema}.objects`,
+      );
+      const index = await db().query<{ name: Buffer; key: Buffer | null }>(`SELECT name, key FROM ${schema}.attribute_index`);
+      const columns = Buffer.concat([
+        ...objects.rows.flatMap((r) => [Buffer.from(r.id), r.owner, r.attributes, r.body ?? Buffer.alloc(0)]),
+        ...index.rows.flatMap((r) => [r.name, r.key ?? Buffer.alloc(0)]),
+      ]);
+      expect(objects.rows[0]?.body?.length).to.be.greaterThan(32);
+      await db().query('CHECKPOINT'); // table pages on disk, not only in shared buffers
+      const dataDir = cluster?.dataDir ?? '';
+      const onDisk = [...(await filesUnder(path.join(dataDir, 'base'))), ...(await filesUnder(path.join(dataDir, 'pg_wal')))];
+      for (const bytes of [columns, ...onDisk]) {
+        expect(bytes.includes(canary)).to.equal(false);
+        expect(bytes.includes(canary.subarray(0, 8))).to.equal(false);
+        expect(bytes.includes(encodeTtlv(object.body as TtlvItem))).to.equal(false);
+      }
+      // The check reads the right bytes: attributes are stored in clear, and are found.
+      expect(columns.includes(Buffer.from('canary-renamed'))).to.equal(true);
+      expect(onDisk.some((bytes) => bytes.includes(Buffer.from('canary-renamed')))).to.equal(true);
+      expectBody(await store.load(object.id), object.body);
+    });
+
+    it('two nodes (two pools) on one database see each other\'s commits and conflicts', async () => {
+      const kek = newKek();
+      const [a, b] = [await open(kek), await open(kek)];
+      const object = symmetricKey(a.newId(), Buffer.alloc(32, 8), 'shared');
+      await a.commit({ create: [object] });
+      expectBody(await b.load(object.id), object.body);
+      await b.commit({ update: [renamed(object, 'by-b')] });
+      expect(await a.locate({ equals: [{ name: 'Name', key: 'by-b' }] })).to.deep.equal([object.id]);
+      const error = await rejection(a.commit({ update: [renamed(object, 'stale')] }));
+      expect(error).to.be.instanceOf(StoreConflictError);
+      expect(error.message).to.include('is at revision 2, the update expected revision 1');
+      expect((await a.load(object.id))?.revision).to.equal(2);
+    });
+
+    it('of two nodes updating one object at the same moment, exactly one wins (the other re-checks after the row lock)', async () => {
+      const kek = newKek();
+      const [a, b] = [await open(kek), await open(kek)];
+      const object = symmetricKey(a.newId(), Buffer.alloc(32, 9), 'race');
+      await a.commit({ create: [object] });
+      // Hold the row, so both updates are waiting for it when it is released.
+      const holder = await db().connect();
+      let results: PromiseSettledResult<void>[];
+      try {
+        await holder.query('BEGIN');
+        await holder.query(`SELECT 1 FROM ${schema}.objects WHERE id = $1 FOR UPDATE`, [object.id]);
+        const racing = Promise.allSettled([a.commit({ update: [renamed(object, 'from-a')] }), b.commit({ update: [renamed(object, 'from-b')] })]);
+        await lockWaiters(2);
+        await holder.query('ROLLBACK');
+        results = await racing;
+      } finally {
+        holder.release();
+      }
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(results.filter((r) => r.status === 'fulfilled')).to.have.length(1);
+      expect(lost).to.have.length(1);
+      expect(lost[0]?.reason).to.be.instanceOf(StoreConflictError);
+      expect((lost[0]?.reason as Error).message).to.include('is at revision 2, the update expected revision 1');
+      const winner = results[0]?.status === 'fulfilled' ? 'from-a' : 'from-b';
+      expect((await b.load(object.id))?.revision).to.equal(2);
+      expect(await b.locate({ equals: [{ name: 'Name', key: winner }] })).to.deep.equal([object.id]);
+    });
+
+    it('two nodes updating the same two objects in opposite order do not deadlock: one wins, the other sees a revision conflict', async () => {
+      const kek = newKek();
+      const [a, b] = [await open(kek), await open(kek)];
+      const x = symmetricKey(a.newId(), Buffer.alloc(32, 1), 'x');
+      const y = symmetricKey(a.newId(), Buffer.alloc(32, 2), 'y');
+      await a.commit({ create: [x, y] });
+      const holder = await db().connect();
+      let results: PromiseSettledResult<void>[];
+      try {
+        await holder.query('BEGIN');
+        await holder.query(`SELECT 1 FROM ${schema}.objects WHERE id IN ($1, $2) FOR UPDATE`, [x.id, y.id]);
+        const racing = Promise.allSettled([
+          a.commit({ update: [renamed(x, 'x-a'), renamed(y, 'y-a')] }),
+          b.commit({ update: [renamed(y, 'y-b'), renamed(x, 'x-b')] }),
+        ]);
+        await lockWaiters(2);
+        await holder.query('ROLLBACK');
+        results = await racing;
+      } finally {
+        holder.release();
+      }
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(lost).to.have.length(1);
+      expect(lost[0]?.reason).to.be.instanceOf(StoreConflictError);
+      // A deadlock would also end as a conflict, but only after deadlock_timeout (1 s) and with another message.
+      expect((lost[0]?.reason as Error).message).to.include('the update expected revision 1');
+      const suffix = results[0]?.status === 'fulfilled' ? 'a' : 'b';
+      expect(await a.locate({ equals: [{ name: 'Name', key: `x-${suffix}` }] })).to.deep.equal([x.id]);
+      expect(await a.locate({ equals: [{ name: 'Name', key: `y-${suffix}` }] })).to.deep.equal([y.id]);
+    });
+
+    it('of two nodes creating the same identifier at the same moment, one wins and the other gets StoreConflictError', async () => {
+      const kek = newKek();
+      const [a, b] = [await open(kek), await open(kek)];
+      const id = a.newId();
+      const results = await Promise.allSettled([
+        a.commit({ create: [symmetricKey(id, Buffer.alloc(32, 3), 'create-a')] }),
+        b.commit({ create: [symmetricKey(id, Buffer.alloc(32, 4), 'create-b')] }),
+      ]);
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(lost).to.have.length(1);
+      expect(lost[0]?.reason).to.be.instanceOf(StoreConflictError);
+      expect((lost[0]?.reason as Error).message).to.equal(`object ${id} already exists`);
+      expect(await a.locate({})).to.deep.equal([id]);
+    });
+
+    it('migrates once when four nodes open a new schema at the same moment (advisory lock)', async () => {
+      const kek = newKek();
+      const nodes = await Promise.all([open(kek), open(kek), open(kek), open(kek)]);
+      const migrations = nodes.map((n) => n.migration);
+      expect(migrations.filter((m) => m.from === 0)).to.have.length(1);
+      expect(migrations.every((m) => m.to === POSTGRES_SCHEMA_VERSION)).to.equal(true);
+      expect(migrations.filter((m) => m.from === POSTGRES_SCHEMA_VERSION)).to.have.length(3);
+      const { rows } = await db().query<{ version: number }>(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`);
+      expect(rows.map((r) => r.version)).to.deep.equal(Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1));
+      const object = symmetricKey(nodes[0]?.newId() ?? '', Buffer.alloc(32, 5), 'seen-by-all');
+      await nodes[0]?.commit({ create: [object] });
+      for (const node of nodes) expect(await node.locate({ equals: [{ name: 'Name', key: 'seen-by-all' }] })).to.deep.equal([object.id]);
+      expect(nodes.map((n) => n.settings().schemaVersion)).to.deep.equal([1, 1, 1, 1]);
+    });
+
+    it('refuses a schema written by a newer kmipd', async () => {
+      const store = await open(newKek());
+      await store.close();
+      await db().query(`INSERT INTO ${schema}.schema_migrations (version) VALUES (99)`);
+      const error = await rejection(open(newKek()));
+      expect(error.message).to.match(/schema kmipd_test_\d+ is at version 99, newer than this kmipd understands \(1\)/);
+    });
+
+    it('finds its objects again after close and reopen, without migrating again', async () => {
+      const kek = newKek();
+      let store = await open(kek);
+      const a = symmetricKey(store.newId(), Buffer.alloc(32, 0xa1), 'a');
+      const b = symmetricKey(store.newId(), Buffer.alloc(32, 0xb2), 'b');
+      await store.commit({ create: [a, b] });
+      await store.commit({ update: [{ ...b, revision: 2, body: undefined }] });
+      await store.close();
+
+      store = await open(kek);
+      expect(store.migration).to.deep.equal({ from: 1, to: 1 });
+      expectBody(await store.load(a.id), a.body);
+      expect((await store.load(b.id))?.revision).to.equal(2);
+      expect((await store.load(b.id))?.body).to.equal(undefined);
+      expect(await store.locate({ equals: [{ name: 'Name', key: 'b' }] })).to.deep.equal([b.id]);
+      expect(await store.locate({})).to.deep.equal([a.id, b.id]);
+      expect(await store.stats()).to.deep.equal({ objects: 2 });
+    });
+
+    it('keeps text holding U+0000 (owner, attribute name, index key) as UTF-8 bytea, exactly', async () => {
+      const store = await open(newKek());
+      const owner = 'ali\u0000ce';
+      const object: ManagedObject = {
+        ...symmetricKey(store.newId(), Buffer.alloc(32, 6), 'n\u0000ame'),
+        owner,
+        attributes: [
+          ...symmetricKey('', Buffer.alloc(0), 'n\u0000ame').attributes,
+          { name: 'x-\u0000attr', value: leaf(Tag.AttributeValue, 'TextString', 'v\u0000al') },
+        ],
+      };
+      await store.commit({ create: [object] });
+      const loaded = await store.load(object.id);
+      expect(loaded?.owner).to.equal(owner);
+      expect(loaded?.attributes.map((a) => a.name)).to.deep.equal(['Name', 'State', 'x-\u0000attr']);
+      const found = (query: LocateQuery): Promise<string[]> => store.locate(query);
+      expect(await found({ owner })).to.deep.equal([object.id]);
+      expect(await found({ owner: 'ali' })).to.deep.equal([]);
+      expect(await found({ equals: [{ name: 'Name', key: 'n\u0000ame' }] })).to.deep.equal([object.id]);
+      expect(await found({ equals: [{ name: 'Name', key: 'n' }] })).to.deep.equal([]);
+      expect(await found({ equals: [{ name: 'x-\u0000attr', key: 'v\u0000al' }] })).to.deep.equal([object.id]);
+      expect(await found({ has: ['x-\u0000attr'] })).to.deep.equal([object.id]);
+      expect(await found({ has: ['x-'] })).to.deep.equal([]);
+      const { rows } = await db().query<{ key: Buffer }>(`SELECT key FROM ${schema}.attribute_index WHERE object_id = $1 AND key IS NOT NULL ORDER BY key`, [object.id]);
+      expect(rows.map((r) => r.key)).to.deep.include(Buffer.from('v\u0000al'));
+
+      // Identifiers are TEXT: one holding U+0000 is never found, and cannot be stored.
+      expect(await store.load('\u0000')).to.equal(undefined);
+      expect(await store.loadMetadata(`${object.id}\u0000`)).to.equal(undefined);
+      const nulId = { ...object, id: 'a\u0000b' };
+      expect((await rejection(store.commit({ create: [nulId] }))).message).to.match(/cannot hold U\+0000/);
+      expect(await rejection(store.commit({ update: [{ ...nulId, revision: 2 }] }))).to.be.instanceOf(StoreConflictError);
+    });
+
+    it('runs with synchronous_commit on, and refuses a connection where it is off', async () => {
+      const store = await open(newKek());
+      expect(store.settings()).to.include({ schema, schemaVersion: POSTGRES_SCHEMA_VERSION, synchronousCommit: 'on' });
+      expect(store.settings().serverVersion).to.be.at.least(110000);
+      const error = await rejection(
+        openPostgresStore({
+          pool: { connectionString: connectionString(), options: '-c synchronous_commit=off' },
+          kek: newKek(),
+          indexKeys: suiteIndexKeys,
+          schema,
+        }),
+      );
+      expect(error.message).to.include('synchronous_commit = off').and.include('decision 4');
+    });
+
+    it('refuses a schema name that is not plain lower-case', async () => {
+      for (const bad of ['', 'Kmipd', 'a-b', '1abc', 'a"; DROP TABLE x; --', 'x'.repeat(64)]) {
+        const error = await rejection(openPostgresStore({ connectionString: connectionString(), kek: newKek(), indexKeys: suiteIndexKeys, schema: bad }));
+        expect(error.message).to.include('PostgreSQL schema name');
+      }
+    });
+
+    it('Locate is one query that starts from the attribute index (EXPLAIN) among 1,000 objects', async () => {
+      const store = await open(newKek());
+      const objects = Array.from({ length: 1000 }, (_, i) => symmetricKey(store.newId(), Buffer.alloc(32, i & 0xff), `key-${i}`));
+      for (let i = 0; i < objects.length; i += 250) await store.commit({ create: objects.slice(i, i + 250) });
+      await db().query(`ANALYZE ${schema}.objects, ${schema}.attribute_index`); // autovacuum does this in service
+      const plan = async (query: LocateQuery): Promise<string> => {
+        const { text, values } = locateSql(schema, query);
+        const { rows } = await db().query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, values);
+        return rows.map((r) => r['QUERY PLAN']).join('\n');
+      };
+      for (const query of [{ equals: [{ name: 'Name', key: 'key-537' }] }, { owner: 'alice', equals: [{ name: 'Name', key: 'key-537' }] }]) {
+        const text = await plan(query);
+        expect(text).to.match(/Index (Only )?Scan using attribute_index_name_key/);
+        expect(text).to.not.match(/Seq Scan/);
+      }
+      expect(await store.locate({ owner: 'alice', equals: [{ name: 'Name', key: 'key-537' }] })).to.deep.equal([objects[537]?.id]);
+    });
+
+    it('records which KEK wrapped each body, and NULL when there is none', async () => {
+      const kek = newKek();
+      const store = await open(kek);
+      const withBody = symmetricKey(store.newId(), Buffer.alloc(32, 3), 'with');
+      const without = { ...symmetricKey(store.newId(), Buffer.alloc(32, 4), 'without'), body: undefined };
+      await store.commit({ create: [withBody, without] });
+      const { rows } = await db().query(`SELECT id, kek_id, body IS NULL AS empty FROM ${schema}.objects ORDER BY seq`);
+      expect(rows).to.deep.equal([
+        { id: withBody.id, kek_id: kek.id, empty: false },
+        { id: without.id, kek_id: null, empty: true },
+      ]);
+    });
+
+    it('with another KEK bodies do not load (clear error); a changed body fails its integrity check', async () => {
+      const kek = newKek();
+      const store = await open(kek);
+      const keyed = symmetricKey(store.newId(), Buffer.alloc(32, 5), 'keyed');
+      const tampered = symmetricKey(store.newId(), Buffer.alloc(32, 6), 'tampered');
+      await store.commit({ create: [keyed, tampered] });
+
+      const wrong = newKek();
+      const other = await open(wrong);
+      const mismatch = await rejection(other.load(keyed.id));
+      expect(mismatch).to.be.instanceOf(KekError);
+      expect((mismatch as KekError).code).to.equal('KEK_MISMATCH');
+      expect(mismatch.message).to.include(keyed.id).and.include(kek.id).and.include(wrong.id);
+      expect((await other.loadMetadata(keyed.id))?.hasBody).to.equal(true);
+      expect(await other.locate({ equals: [{ name: 'Name', key: 'keyed' }] })).to.deep.equal([keyed.id]);
+
+      // Flip one bit of the wrapped bytes in place.
+      await db().query(`UPDATE ${schema}.objects SET body = set_bit(body, 160, 1 - get_bit(body, 160)) WHERE id = $1`, [tampered.id]);
+      const changed = await rejection(store.load(tampered.id));
+      expect(changed).to.be.instanceOf(KekError);
+      expect((changed as KekError).code).to.equal('KEK_UNWRAP_FAILED');
+      expect(changed.message).to.include(tampered.id).and.include('wrapped bytes were changed');
+    });
+
+    it('close ends the pool: its connections leave the server, and a second close is harmless', async () => {
+      const applicationName = `kmipd-close-${schema}`;
+      const store = await openPostgresStore({
+        pool: { connectionString: connectionString(), application_name: applicationName },
+        kek: newKek(),
+        indexKeys: suiteIndexKeys,
+        schema,
+      });
+      await Promise.all(Array.from({ length: 5 }, () => store.locate({})));
+      const connections = async (): Promise<number> =>
+        (await db().query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [applicationName])).rows[0]?.n ?? -1;
+      expect(await connections()).to.be.greaterThan(0);
+      await store.close();
+      await store.close();
+      const deadline = Date.now() + 5000;
+      while ((await connections()) > 0 && Date.now() < deadline) await delay(10);
+      expect(await connections()).to.equal(0);
+      await rejection(store.locate({}));
+    });
+  });
+});
