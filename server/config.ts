@@ -116,6 +116,11 @@ function optionalPath(common: Common & { defaultText: string }): SettingDef<stri
   };
 }
 
+/** A text setting with no default value. */
+function optionalText(common: Common & { defaultText: string }): SettingDef<string | undefined> {
+  return { ...optionalPath(common), type: 'string' };
+}
+
 function oneOf<const V extends string>(common: Common & { default: V; values: readonly V[] }): SettingDef<V> {
   const check = (s: string): V => {
     const found = common.values.find((v) => v === s);
@@ -196,6 +201,7 @@ const MIB = 1024 * 1024;
 
 export type IdentitySource = 'subject-cn' | 'subject-dn' | 'san-email';
 export type TlsMinVersion = 'TLSv1.2' | 'TLSv1.3';
+export type StoreKind = 'sqlite' | 'postgres';
 
 export const SETTINGS = {
   dir: text({
@@ -303,6 +309,27 @@ export const SETTINGS = {
     min: 1,
     max: 1_000_000,
     describe: 'Objects a Locate returns when the request sets no Maximum Items.',
+  }),
+  store: oneOf<StoreKind>({
+    flag: 'store',
+    env: 'KMIPD_STORE',
+    default: 'sqlite',
+    values: ['sqlite', 'postgres'],
+    describe: 'Where objects are kept: `sqlite`, the embedded database in the data folder; or `postgres`, a PostgreSQL database that several kmipd nodes share (give `postgresUrl`; every node needs the same key-encryption key file).',
+  }),
+  postgresUrl: optionalText({
+    flag: 'postgres-url',
+    env: 'KMIPD_POSTGRES_URL',
+    defaultText: 'none',
+    describe: 'The PostgreSQL connection string (`postgres://user@host:5432/db`), for `store` `postgres`. Prefer the environment variable or a PGPASSFILE to keep a password off the command line.',
+  }),
+  postgresSchema: text({
+    flag: 'postgres-schema',
+    env: 'KMIPD_POSTGRES_SCHEMA',
+    default: 'kmipd',
+    pattern: /^[a-z_][a-z0-9_]{0,62}$/,
+    patternText: 'a plain lower-case PostgreSQL name',
+    describe: 'The PostgreSQL schema that holds kmipd\'s tables; created and migrated at start.',
   }),
   leaseTimeSeconds: integer({
     flag: 'lease-time-seconds',
@@ -423,6 +450,9 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
     if (name.startsWith('KMIPD_') && !knownEnv.has(name)) warnings.push(`environment variable ${name} is not a kmipd setting (ignored)`);
   }
 
+  if (config['store'] === 'postgres' && config['postgresUrl'] === undefined) {
+    problems.push('store "postgres" needs postgresUrl (--postgres-url or KMIPD_POSTGRES_URL)');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: Object.freeze(config) as KmipdConfig, warnings };
 }

@@ -17,7 +17,7 @@ import type { DataPaths } from './datadir.js';
 import { identityResolver } from './identity.js';
 import { listen } from './listener.js';
 import type { KmipListener, ListenerTls } from './listener.js';
-import { openStore } from './store.js';
+import { openConfiguredStore } from './store.js';
 
 export { ConfigError, SETTINGS, SETTING_KEYS, configReference, configWith, loadConfig, resolveConfig } from './config.js';
 export type { KmipdConfig, ResolvedConfig, SettingKey } from './config.js';
@@ -55,7 +55,7 @@ export async function startServer(config: KmipdConfig, options: StartOptions = {
 
   const tls = await readTls(config, paths);
   const kek = await loadKekFile(paths.kek);
-  const store = await openStore(paths.database, kek).catch((error: unknown) => {
+  const store = await openConfiguredStore(config, paths.database, kek, log).catch((error: unknown) => {
     kek.wipe();
     throw error;
   });

@@ -1,9 +1,24 @@
-/** The embedded store of a data folder: SQLite, key material wrapped under the file KEK. */
+/**
+ * The store kmipd serves from: the embedded SQLite database of the data folder, or a
+ * PostgreSQL database several nodes share. Key material is wrapped under the KEK in both.
+ */
 import { indexKeys } from '../lib/attributes/index.js';
 import type { KeyEncryptionKey } from '../lib/crypto/index.js';
-import { openSqliteStore } from '../lib/store/index.js';
-import type { SqliteStore } from '../lib/store/index.js';
+import type { Logger } from '../lib/log.js';
+import { openPostgresStore, openSqliteStore } from '../lib/store/index.js';
+import type { SqliteStore, Store } from '../lib/store/index.js';
+import type { KmipdConfig } from './config.js';
 
 export function openStore(path: string, kek: KeyEncryptionKey): Promise<SqliteStore> {
   return openSqliteStore({ path, kek, indexKeys });
+}
+
+/** The store `config` asks for; `databasePath` is the data folder's SQLite file. */
+export async function openConfiguredStore(config: KmipdConfig, databasePath: string, kek: KeyEncryptionKey, log: Logger): Promise<Store> {
+  if (config.store === 'postgres' && config.postgresUrl !== undefined) {
+    const store = await openPostgresStore({ connectionString: config.postgresUrl, kek, indexKeys, schema: config.postgresSchema });
+    log.info('store opened', { store: 'postgres', schema: config.postgresSchema });
+    return store;
+  }
+  return openStore(databasePath, kek);
 }
