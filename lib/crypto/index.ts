@@ -1,6 +1,7 @@
 /** Cryptography: key material, the key-encryption key, and (later) the crypto providers. */
 export { KeyMaterial, FileKek, KekError, KEK_SIZE, aesKeyWrapPad, aesKeyUnwrapPad, createKekFile, kekFingerprint, loadKekFile } from './kek.js';
 export type { KeyEncryptionKey, KekErrorCode } from './kek.js';
+export { DEFAULT_MAX_PENDING as PKCS11_DEFAULT_MAX_PENDING, Pkcs11Kek, Pkcs11KekError, openPkcs11Kek, type Pkcs11FailureReason, type Pkcs11KekInfo, type Pkcs11KekOptions } from './pkcs11/index.js';
 export { SYMMETRIC_ALGORITHMS, algorithmName, generateSymmetricKey, isSymmetricAlgorithm, symmetricKeySize } from './symmetric.js';
 export { StreamTable, DEFAULT_STREAM_LIMITS } from './streams.js';
 export type { Stream, StreamLimits } from './streams.js';
