@@ -202,6 +202,7 @@ const MIB = 1024 * 1024;
 export type IdentitySource = 'subject-cn' | 'subject-dn' | 'san-email';
 export type TlsMinVersion = 'TLSv1.2' | 'TLSv1.3';
 export type StoreKind = 'sqlite' | 'postgres';
+export type KekKind = 'file' | 'pkcs11';
 
 export const SETTINGS = {
   dir: text({
@@ -331,6 +332,37 @@ export const SETTINGS = {
     patternText: 'a plain lower-case PostgreSQL name',
     describe: 'The PostgreSQL schema that holds kmipd\'s tables; created and migrated at start.',
   }),
+  kek: oneOf<KekKind>({
+    flag: 'kek',
+    env: 'KMIPD_KEK',
+    default: 'file',
+    values: ['file', 'pkcs11'],
+    describe: 'The key-encryption key that wraps all key material: `file`, the 256-bit key in `<dir>/kek.key`; or `pkcs11`, an AES-256 key that never leaves an HSM (give the pkcs11 settings; the key is generated in the token when the data folder is new).',
+  }),
+  pkcs11Module: optionalPath({
+    flag: 'pkcs11-module',
+    env: 'KMIPD_PKCS11_MODULE',
+    defaultText: 'none',
+    describe: 'The PKCS#11 library of the HSM, e.g. `/usr/lib/softhsm/libsofthsm2.so`, for `kek` `pkcs11`.',
+  }),
+  pkcs11TokenLabel: optionalText({
+    flag: 'pkcs11-token-label',
+    env: 'KMIPD_PKCS11_TOKEN_LABEL',
+    defaultText: 'none',
+    describe: 'The label of the HSM token that holds the key-encryption key (slot numbers are not stable).',
+  }),
+  pkcs11KeyLabel: text({
+    flag: 'pkcs11-key-label',
+    env: 'KMIPD_PKCS11_KEY_LABEL',
+    default: 'kmipd-kek',
+    describe: 'The label of the key-encryption key object in the token.',
+  }),
+  pkcs11PinFile: optionalPath({
+    flag: 'pkcs11-pin-file',
+    env: 'KMIPD_PKCS11_PIN_FILE',
+    defaultText: 'none',
+    describe: 'A file holding the token user PIN (mode 0600, like the KEK file: the server refuses a file others can read). The PIN is never taken from the command line.',
+  }),
   leaseTimeSeconds: integer({
     flag: 'lease-time-seconds',
     env: 'KMIPD_LEASE_TIME_SECONDS',
@@ -452,6 +484,11 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
 
   if (config['store'] === 'postgres' && config['postgresUrl'] === undefined) {
     problems.push('store "postgres" needs postgresUrl (--postgres-url or KMIPD_POSTGRES_URL)');
+  }
+  if (config['kek'] === 'pkcs11') {
+    for (const key of ['pkcs11Module', 'pkcs11TokenLabel', 'pkcs11PinFile'] as const) {
+      if (config[key] === undefined) problems.push(`kek "pkcs11" needs ${key} (--${SETTINGS[key].flag} or ${SETTINGS[key].env})`);
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: Object.freeze(config) as KmipdConfig, warnings };

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { jsonLogger } from '../lib/log.js';
 import type { Logger } from '../lib/log.js';
-import { loadKekFile } from '../lib/crypto/index.js';
 import { createKmipService } from '../lib/service.js';
 import type { KmipService } from '../lib/service.js';
 import type { KmipdConfig } from './config.js';
@@ -17,6 +16,8 @@ import type { DataPaths } from './datadir.js';
 import { identityResolver } from './identity.js';
 import { listen } from './listener.js';
 import type { KmipListener, ListenerTls } from './listener.js';
+import { StartError } from './errors.js';
+import { openConfiguredKek } from './kek.js';
 import { openConfiguredStore } from './store.js';
 
 export { ConfigError, SETTINGS, SETTING_KEYS, configReference, configWith, loadConfig, resolveConfig } from './config.js';
@@ -42,10 +43,7 @@ export interface RunningServer {
   destroy(): Promise<void>;
 }
 
-/** Something outside the configuration keeps the server from starting (a file, the port). */
-export class StartError extends Error {
-  override readonly name = 'StartError';
-}
+export { StartError } from './errors.js';
 
 export async function startServer(config: KmipdConfig, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? jsonLogger(process.stdout, config.logLevel);
@@ -54,16 +52,16 @@ export async function startServer(config: KmipdConfig, options: StartOptions = {
   for (const warning of warnings) log.warn(warning);
 
   const tls = await readTls(config, paths);
-  const kek = await loadKekFile(paths.kek);
-  const store = await openConfiguredStore(config, paths.database, kek, log).catch((error: unknown) => {
-    kek.wipe();
+  const { kek, close: closeKek } = await openConfiguredKek(config, paths.kek, initialised, log);
+  const store = await openConfiguredStore(config, paths.database, kek, log).catch(async (error: unknown) => {
+    await closeKek();
     throw error;
   });
   let released: Promise<void> | undefined;
   const release = (): Promise<void> =>
     (released ??= (async () => {
       await store.close();
-      kek.wipe();
+      await closeKek();
     })());
 
   let listener: KmipListener;

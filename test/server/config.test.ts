@@ -100,7 +100,7 @@ describe('server: configuration', function () {
     expect(new Set(flags).size).to.equal(SETTING_KEYS.length);
     expect(new Set(envs).size).to.equal(SETTING_KEYS.length);
     for (const key of SETTING_KEYS) {
-      expect(SETTINGS[key].env, key).to.match(/^KMIPD_[A-Z_]+$/);
+      expect(SETTINGS[key].env, key).to.match(/^KMIPD_[A-Z0-9_]+$/);
       expect(SETTINGS[key].env, key).to.equal(`KMIPD_${SETTINGS[key].flag.toUpperCase().replace(/-/g, '_')}`);
       expect(SETTINGS[key].describe, key).to.match(/\.$/);
     }
