@@ -3,10 +3,11 @@
  * order, --filter globs, the passing list that only grows, local corrections of errata,
  * starting a server and reading its port, and the report (table, skips, regressions, JSON).
  */
+import { createCipheriv } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { expect } from 'chai';
 import { describeCase, globMatcher, profileOf } from './cases.js';
-import { Corrections } from './corrections.js';
+import { Corrections, DEFAULT_CORRECTIONS_FILE, readCorrections } from './corrections.js';
 import { planRecord } from './lists.js';
 import { launchKmipd, listeningPort } from './launch.js';
 import { buildReport, formatReport, reportJson } from './report.js';
@@ -75,6 +76,15 @@ describe('corrections: errata fixed as the text is read', () => {
     expect(corrections.apply('v1.0/mandatory/X-M-1-10.xml', text)).to.equal('<AttributeName type="TextString" value="Activation Date"/>');
     expect(corrections.apply('v1.4/mandatory/X-M-1-14.xml', text)).to.equal(text);
     expect(corrections.usage()[0]).to.include({ replacements: 1, files: 1 });
+  });
+
+  it('CS-BC-M-6-13 expects the ciphertext AES-128-ECB gives (FIPS 197), not the one the 1.3 file recorded', async () => {
+    const cipher = createCipheriv('aes-128-ecb', Buffer.from('0123456789abcdef0123456789abcdef', 'hex'), null).setAutoPadding(false);
+    const aes = Buffer.concat([cipher.update(Buffer.from('01020304050607080910111213141516', 'hex')), cipher.final()]).toString('hex');
+    const corrections = await readCorrections(DEFAULT_CORRECTIONS_FILE);
+    const recorded = '<Data type="ByteString" value="fd912d102dbb482f6f6e91bd57119095"/>';
+    expect(corrections.apply('v1.3/mandatory/CS-BC-M-6-13.xml', recorded)).to.equal(`<Data type="ByteString" value="${aes}"/>`);
+    expect(corrections.apply('v1.4/mandatory/CS-BC-M-6-14.xml', recorded)).to.equal(recorded);
   });
 });
 

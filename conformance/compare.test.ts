@@ -4,7 +4,7 @@
  * other difference is reported with its path and both values.
  */
 import { expect } from 'chai';
-import { isConcrete, parseXml } from '../ttlv/index.js';
+import { Enum, isConcrete, parseXml } from '../ttlv/index.js';
 import type { TemplateItem, TtlvItem } from '../ttlv/index.js';
 import { compareResponse } from './compare.js';
 import type { Comparison } from './compare.js';
@@ -56,7 +56,7 @@ interface CheckOptions {
 }
 
 function check(expected: string, actual: string, options: CheckOptions = {}): Comparison {
-  const known = new Map(Object.entries(options.objects ?? {}).map(([uid, info]) => [uid, { origin: 'client', objectType: undefined, algorithm: undefined, ...info } as ObjectInfo]));
+  const known = new Map(Object.entries(options.objects ?? {}).map(([uid, info]) => [uid, { origin: 'client', objectType: undefined, algorithm: undefined, padding: undefined, signatureAlgorithm: undefined, ...info } as ObjectInfo]));
   const objects: ObjectKnowledge = { info: (uid) => known.get(uid) };
   const sent = options.request ?? request('Get', '<UniqueIdentifier type="TextString" value="uid-1"/>');
   return compareResponse(template(expected), concrete(actual), {
@@ -271,6 +271,17 @@ describe('compare: 8.4.1 variable items', () => {
       differs(check(response(item('Sign', sig('aa'))), response(item('Sign', sig('bb'))), { request: request('Sign', params('PKCS1V1_5')) }), `${PAYLOAD}/SignatureData`);
     });
 
+    it('a Sign that names no parameters signs with the key\'s own: PSS given at Register varies (CS-AC-M-1-13), unless the request asks for PKCS#1 v1.5', () => {
+      const sig = (v: string): string => `${uid('uid-1')}<SignatureData type="ByteString" value="${v}"/>`;
+      const bare = request('Sign', `${uid('uid-1')}<Data type="ByteString" value="01"/>`);
+      const v15 = request('Sign', `${uid('uid-1')}<CryptographicParameters><PaddingMethod type="Enumeration" value="PKCS1V1_5"/></CryptographicParameters><Data type="ByteString" value="01"/>`);
+      const rsaKey = { objectType: Enum.ObjectType.PrivateKey, algorithm: Enum.CryptographicAlgorithm.RSA };
+      const pssKey = { 'uid-1': { ...rsaKey, padding: Enum.PaddingMethod.PSS } };
+      passes(check(response(item('Sign', sig('aa'))), response(item('Sign', sig('bb'))), { request: bare, objects: pssKey }));
+      differs(check(response(item('Sign', sig('aa'))), response(item('Sign', sig('bb'))), { request: v15, objects: pssKey }), `${PAYLOAD}/SignatureData`);
+      differs(check(response(item('Sign', sig('aa'))), response(item('Sign', sig('bb'))), { request: bare, objects: { 'uid-1': rsaKey } }), `${PAYLOAD}/SignatureData`);
+    });
+
     it('MAC of a registered key must be the expected one', () => {
       const mac = (v: string): string => `${uid('uid-1')}<MACData type="ByteString" value="${v}"/>`;
       differs(check(response(item('MAC', mac('aa'))), response(item('MAC', mac('bb'))), { request: request('MAC', `${uid('uid-1')}<Data type="ByteString" value="01"/>`) }), `${PAYLOAD}/MACData`);
@@ -465,6 +476,16 @@ describe('compare: 8.4.1 variable items', () => {
       differs(check(response(item('Query', expected)), response(item('Query', actual)), { request: query, caseName: 'SASED-M-1-14' }), `${PAYLOAD}/Operation[1]`, 'Enumeration Poll', 'absent');
     });
 
+    it('8.4.1 "Operation Types reported in Query other than those noted as required in this profile" may vary: SUITEB_*-M-1 may lack Poll or Template, never Re-key or Private Key', () => {
+      const objectType = (name: string): string => `<ObjectType type="Enumeration" value="${name}"/>`;
+      const expected = `${op('Create')}${op('Poll')}${op('ReKey')}${op('Notify')}${objectType('PrivateKey')}${objectType('Template')}`;
+      const caseName = 'SUITEB_128-M-1-14';
+      passes(check(response(item('Query', expected)), response(item('Query', `${op('Create')}${op('ReKey')}${objectType('PrivateKey')}`)), { request: query, caseName }));
+      passes(check(response(item('Query', expected)), response(item('Query', `${op('Create')}${op('ReKey')}${objectType('PrivateKey')}`)), { request: query, caseName: 'SUITEB_192-M-1-13' }));
+      differs(check(response(item('Query', expected)), response(item('Query', `${op('Create')}${objectType('PrivateKey')}`)), { request: query, caseName }), `${PAYLOAD}/Operation[2]`, 'Enumeration ReKey', 'absent');
+      differs(check(response(item('Query', expected)), response(item('Query', `${op('Create')}${op('ReKey')}`)), { request: query, caseName }), `${PAYLOAD}/ObjectType[0]`, 'Enumeration PrivateKey', 'absent');
+    });
+
     const versions = (...list: [number, number][]): string => list.map(([major, minor]) => version(minor, major)).join('');
 
     it('Discover Versions without a client list may report extra versions', () => {
@@ -528,5 +549,19 @@ describe('objects: who generated what', () => {
     expect(objects.info('c')).to.include({ origin: 'server', objectType: 3 });
     expect(objects.info('d')).to.include({ origin: 'client', objectType: 7 });
     expect(objects.record(10, undefined, payload(uid('a')))).to.deep.equal([]);
+  });
+
+  it('a Register with Cryptographic Parameters records their Padding Method and Digital Signature Algorithm, the defaults of a later Sign', () => {
+    const objects = new ObjectRegistry();
+    const registered = concrete(`<RequestPayload><ObjectType type="Enumeration" value="PrivateKey"/><TemplateAttribute><Attribute><AttributeName type="TextString" value="Cryptographic Parameters"/>
+      <AttributeValue><PaddingMethod type="Enumeration" value="PSS"/><HashingAlgorithm type="Enumeration" value="SHA_256"/><CryptographicAlgorithm type="Enumeration" value="RSA"/></AttributeValue></Attribute></TemplateAttribute></RequestPayload>`);
+    objects.record(3, registered, concrete(`<ResponsePayload>${uid('k')}</ResponsePayload>`));
+    expect(objects.info('k')).to.include({
+      origin: 'client',
+      objectType: Enum.ObjectType.PrivateKey,
+      algorithm: Enum.CryptographicAlgorithm.RSA,
+      padding: Enum.PaddingMethod.PSS,
+      signatureAlgorithm: undefined,
+    });
   });
 });

@@ -200,7 +200,14 @@ class Comparer {
         Tag.VendorIdentification,
         ...(scope.batch?.queryListsVary === true ? [Tag.Operation, Tag.ObjectType] : []),
       ]);
-      rules = { unordered: 'all', extra: () => true, optional: (item) => optional.has(item.tag) };
+      const required = scope.batch?.queryRequired;
+      // Where the profile's requirements are known, what it does not require may be absent.
+      const unrequired = (item: Item): boolean =>
+        required !== undefined &&
+        item.type === 'Enumeration' &&
+        typeof item.value === 'number' &&
+        ((item.tag === Tag.Operation && !required.operations.has(item.value)) || (item.tag === Tag.ObjectType && !required.objectTypes.has(item.value)));
+      rules = { unordered: 'all', extra: () => true, optional: (item) => optional.has(item.tag) || unrequired(item) };
     } else if (operation === Op.DiscoverVersions && scope.batch?.extraVersions) {
       // 8.4.1: "may include additional protocol versions if the request has not specified a list".
       rules = { extra: (item) => item.tag === Tag.ProtocolVersion };

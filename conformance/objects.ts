@@ -18,6 +18,13 @@ export interface ObjectInfo {
   readonly objectType: number | undefined;
   /** Cryptographic Algorithm enumeration value, when the request said. */
   readonly algorithm: number | undefined;
+  /**
+   * The Padding Method and Digital Signature Algorithm of the Cryptographic Parameters the
+   * creating request gave the object: the defaults of a later Sign that names none (a PSS
+   * key signs with a random salt, 8.4.1 "inherently contains variable output").
+   */
+  readonly padding: number | undefined;
+  readonly signatureAlgorithm: number | undefined;
 }
 
 /** Read-only view used by the comparison. */
@@ -55,6 +62,8 @@ export class ObjectRegistry implements ObjectKnowledge {
     }
     if (origin === undefined) return [];
     const algorithm = requestPayload ? findEnum(requestPayload, Tag.CryptographicAlgorithm) : undefined;
+    const padding = requestPayload ? findEnum(requestPayload, Tag.PaddingMethod) : undefined;
+    const signatureAlgorithm = requestPayload ? findEnum(requestPayload, Tag.DigitalSignatureAlgorithm) : undefined;
     const requestedType = requestPayload ? findEnum(requestPayload, Tag.ObjectType) : undefined;
     const created: string[] = [];
     for (const child of responsePayload.value) {
@@ -66,7 +75,7 @@ export class ObjectRegistry implements ObjectKnowledge {
           : child.tag === Tag.PublicKeyUniqueIdentifier
             ? Enum.ObjectType.PublicKey
             : (findEnum(responsePayload, Tag.ObjectType) ?? requestedType);
-      this.objects.set(child.value, { origin, objectType, algorithm });
+      this.objects.set(child.value, { origin, objectType, algorithm, padding, signatureAlgorithm });
     }
     return created;
   }

@@ -67,6 +67,52 @@ export const OPTIONAL_IN_PAYLOAD: ReadonlySet<number> = new Set([
  */
 export const QUERY_LISTS_VARY = /^(?:MSGENC-(?:HTTPS|JSON|XML)-M-1|QS-M-1)-[0-9]{2}$/;
 
+/** What a server profile requires a server to report in Query (8.4.1, below). */
+export interface QueryRequirements {
+  readonly operations: ReadonlySet<number>;
+  readonly objectTypes: ReadonlySet<number>;
+}
+
+/** KMIP Profiles 1.x, Baseline Server: the client-to-server operations every server SHALL support. */
+const BASELINE_SERVER_OPERATIONS: readonly number[] = [
+  Op.Locate,
+  Op.Check,
+  Op.Get,
+  Op.GetAttributes,
+  Op.GetAttributeList,
+  Op.AddAttribute,
+  Op.ModifyAttribute,
+  Op.DeleteAttribute,
+  Op.Activate,
+  Op.Revoke,
+  Op.Destroy,
+  Op.Query,
+  Op.DiscoverVersions,
+];
+
+/**
+ * KMIP Profiles 1.3 and 1.4, Suite B minLOS_128 and minLOS_192 Server: the Baseline Server,
+ * and the objects and operations of keys made and renewed by the server.
+ */
+const SUITE_B_SERVER: QueryRequirements = {
+  operations: new Set([...BASELINE_SERVER_OPERATIONS, Op.Create, Op.CreateKeyPair, Op.Register, Op.ReKey, Op.ReKeyKeyPair]),
+  objectTypes: new Set([Enum.ObjectType.Certificate, Enum.ObjectType.SymmetricKey, Enum.ObjectType.PublicKey, Enum.ObjectType.PrivateKey]),
+};
+
+/**
+ * 8.4.1: "Object Types reported in Query other than those noted as required in this
+ * profile" and "Operation Types reported in Query other than those noted as required in
+ * this profile (or any referenced profile documents)" MAY vary. Where the runner knows what
+ * a case's profile requires, an expected Operation or Object Type outside that may be
+ * absent. SUITEB_*-M-1 expect the reference server's whole list (Poll, Cancel, Notify,
+ * Put...), which no profile requires.
+ */
+export const QUERY_REQUIREMENTS: readonly (readonly [RegExp, QueryRequirements])[] = [[/^SUITEB_(?:128|192)-M-1-[0-9]{2}$/, SUITE_B_SERVER]];
+
+export function queryRequirements(caseName: string | undefined): QueryRequirements | undefined {
+  return caseName === undefined ? undefined : QUERY_REQUIREMENTS.find(([pattern]) => pattern.test(caseName))?.[1];
+}
+
 /** A Test identifier as the profiles write them: BL-M-1-21, CS-BC-M-GCM-2-14, SUITEB_128-M-1-13. */
 export const TEST_IDENTIFIER = /[A-Z][A-Z0-9_]*(?:-[A-Z0-9_]+)*-[MO]-[0-9]+-[0-9]+/;
 
@@ -90,6 +136,8 @@ export interface BatchRules {
   readonly generatorVaries: boolean;
   /** Query's Operation and Object Type items may be left out (QUERY_LISTS_VARY). */
   readonly queryListsVary: boolean;
+  /** Query's Operation and Object Type items outside these may be left out (QUERY_REQUIREMENTS). */
+  readonly queryRequired: QueryRequirements | undefined;
 }
 
 /** What the rules of one batch item are decided from. */
@@ -152,6 +200,7 @@ export function batchRules(input: BatchInput): BatchRules {
     // 800-131A); another server answers with its own.
     generatorVaries: serverMade,
     queryListsVary: operation === Op.Query && input.caseName !== undefined && QUERY_LISTS_VARY.test(input.caseName),
+    queryRequired: operation === Op.Query ? queryRequirements(input.caseName) : undefined,
   };
 }
 
@@ -186,14 +235,18 @@ const RANDOMIZED_SIGNATURES: ReadonlySet<number> = new Set([
   Enum.DigitalSignatureAlgorithm.ECDSAWithSHA512,
 ]);
 
-/** PSS, DSA and ECDSA signatures differ every time; PKCS#1 v1.5 and EdDSA do not. */
+/**
+ * PSS, DSA and ECDSA signatures differ every time; PKCS#1 v1.5 and EdDSA do not. A Sign
+ * request without a Padding Method or Digital Signature Algorithm signs with the key's own
+ * Cryptographic Parameters, which the creating request gave (objects.ts).
+ */
 function randomizedSignature(object: ObjectInfo | undefined, request: TtlvItem | undefined): boolean {
   if (object?.algorithm !== undefined && RANDOMIZED_ALGORITHMS.has(object.algorithm)) return true;
-  if (request === undefined) return false;
-  const algorithm = findEnum(request, Tag.CryptographicAlgorithm);
-  const signature = findEnum(request, Tag.DigitalSignatureAlgorithm);
+  const algorithm = request === undefined ? undefined : findEnum(request, Tag.CryptographicAlgorithm);
+  const padding = (request === undefined ? undefined : findEnum(request, Tag.PaddingMethod)) ?? object?.padding;
+  const signature = (request === undefined ? undefined : findEnum(request, Tag.DigitalSignatureAlgorithm)) ?? object?.signatureAlgorithm;
   return (
-    findEnum(request, Tag.PaddingMethod) === Enum.PaddingMethod.PSS ||
+    padding === Enum.PaddingMethod.PSS ||
     (algorithm !== undefined && RANDOMIZED_ALGORITHMS.has(algorithm)) ||
     (signature !== undefined && RANDOMIZED_SIGNATURES.has(signature))
   );

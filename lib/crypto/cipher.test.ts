@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Enum } from '../../ttlv/index.js';
 import { KmipError } from '../errors.js';
-import { aesCmac, decrypt, encrypt, mac } from './index.js';
+import { aesCmac, decrypt, encrypt, mac, startDecrypt, startEncrypt, unwrapKey, wrapKey } from './index.js';
 import type { CipherParameters } from './index.js';
 import { StreamTable } from './streams.js';
 
@@ -132,5 +132,57 @@ describe('bad cipher inputs are the client\'s Invalid Field, never a crash', () 
     expect(() => encrypt({ key: Buffer.alloc(16), params: params({ mode: M.CBC }), data: Buffer.alloc(16), iv: Buffer.alloc(5), aad: undefined }))
       .to.throw(KmipError)
       .with.property('reason', 'InvalidField');
+  });
+});
+
+describe('key wrapping', () => {
+  it('NIST Key Wrap is RFC 3394: section 4.1, 128 bits of key data under a 128-bit KEK', () => {
+    const kek = hex('000102030405060708090A0B0C0D0E0F');
+    const wrapped = wrapKey(kek, M.NISTKeyWrap, hex('00112233445566778899AABBCCDDEEFF'));
+    expect(wrapped.toString('hex')).to.equal('1fa68b0a8112b447aef34bd8fb5a7b829d3e862371d2cfe5');
+    expect(unwrapKey(kek, M.NISTKeyWrap, wrapped).toString('hex')).to.equal('00112233445566778899aabbccddeeff');
+  });
+
+  it('AES Key Wrap Padding is RFC 5649: section 6, a 7-octet key under a 192-bit KEK', () => {
+    const kek = hex('5840df6e29b02af1 ab493b705bf16ea1 ae8338f4dcc176a8');
+    const wrapped = wrapKey(kek, M.AESKeyWrapPadding, hex('466f7250617369'));
+    expect(wrapped.toString('hex')).to.equal('afbeb0f07dfbf5419200f2ccb50bb24f');
+    expect(unwrapKey(kek, M.AESKeyWrapPadding, wrapped).toString('hex')).to.equal('466f7250617369');
+  });
+
+  it('NIST Key Wrap takes whole 8-byte blocks only; a changed byte fails the integrity check', () => {
+    const kek = hex('000102030405060708090A0B0C0D0E0F');
+    expect(() => wrapKey(kek, M.NISTKeyWrap, Buffer.alloc(20))).to.throw(KmipError).with.property('reason', 'BadCryptographicParameters');
+    const wrapped = wrapKey(kek, M.NISTKeyWrap, Buffer.alloc(16, 7));
+    wrapped.writeUInt8(wrapped.readUInt8(3) ^ 1, 3);
+    expect(() => unwrapKey(kek, M.NISTKeyWrap, wrapped)).to.throw(KmipError).with.property('reason', 'CryptographicFailure');
+  });
+
+  it('other modes cannot wrap keys: Feature Not Supported', () => {
+    expect(() => wrapKey(Buffer.alloc(16), M.CBC, Buffer.alloc(16))).to.throw(KmipError).with.property('reason', 'FeatureNotSupported');
+  });
+});
+
+describe('XTS-AES (IEEE 1619)', () => {
+  // IEEE 1619-2007 annex B, vector 2: Key1 = 11..11, Key2 = 22..22, data unit 0x3333333333, 32 bytes of 0x44.
+  const key = Buffer.concat([Buffer.alloc(16, 0x11), Buffer.alloc(16, 0x22)]);
+  const tweak = Buffer.concat([Buffer.alloc(5, 0x33), Buffer.alloc(11)]);
+  const xts = params({ mode: M.XTS });
+
+  it('a 256-bit XTS key is XTS-AES-128: vector 2, and back', () => {
+    const out = encrypt({ key, params: xts, data: Buffer.alloc(32, 0x44), iv: tweak, aad: undefined });
+    expect(out.data.toString('hex')).to.equal('c454185e6a16936e39334038acef838bfb186fff7480adc4289382ecd6d394f0');
+    expect(decrypt({ key, params: xts, data: out.data, iv: tweak, aad: undefined, tag: undefined }).toString('hex')).to.equal('44'.repeat(32));
+  });
+
+  it('less than one block, or a key whose two halves are equal, is Invalid Field; a 128-bit key is not an XTS key', () => {
+    expect(() => encrypt({ key, params: xts, data: Buffer.alloc(15), iv: tweak, aad: undefined })).to.throw(KmipError).with.property('reason', 'InvalidField');
+    expect(() => encrypt({ key: Buffer.alloc(32, 7), params: xts, data: Buffer.alloc(16), iv: tweak, aad: undefined })).to.throw(KmipError).with.property('reason', 'InvalidField');
+    expect(() => encrypt({ key: Buffer.alloc(16, 1), params: xts, data: Buffer.alloc(16), iv: tweak, aad: undefined })).to.throw(KmipError).with.property('reason', 'InvalidField');
+  });
+
+  it('a data unit goes in one request: multi-part XTS is Feature Not Supported', () => {
+    expect(() => startEncrypt({ key, params: xts, iv: tweak, aad: undefined })).to.throw(KmipError).with.property('reason', 'FeatureNotSupported');
+    expect(() => startDecrypt({ key, params: xts, iv: tweak, aad: undefined, tag: undefined })).to.throw(KmipError).with.property('reason', 'FeatureNotSupported');
   });
 });

@@ -33,6 +33,8 @@ export interface CipherSpec {
   readonly aead: boolean;
   /** Whether PKCS#5 padding applies (block modes ECB and CBC). */
   readonly padded: boolean;
+  /** XTS (IEEE 1619): one data unit of a block or more, in one call; no multi-part operation. */
+  readonly wholeUnit: boolean;
 }
 
 const AVAILABLE = new Set(getCiphers());
@@ -50,11 +52,12 @@ const MODE_NAMES = new Map<number, string>([
 /** The node cipher for a key and its parameters; Feature Not Supported names what is missing. */
 export function cipherSpec(params: CipherParameters, keyBytes: number): CipherSpec {
   const { algorithm } = params;
-  if (algorithm === A.ChaCha20) return { name: 'chacha20', ivBytes: 16, blockBytes: 1, aead: false, padded: false };
-  if (algorithm === A.ChaCha20Poly1305) return { name: 'chacha20-poly1305', ivBytes: 12, blockBytes: 1, aead: true, padded: false };
-  const family = familyName(algorithm, keyBytes);
+  if (algorithm === A.ChaCha20) return { name: 'chacha20', ivBytes: 16, blockBytes: 1, aead: false, padded: false, wholeUnit: false };
+  if (algorithm === A.ChaCha20Poly1305) return { name: 'chacha20-poly1305', ivBytes: 12, blockBytes: 1, aead: true, padded: false, wholeUnit: false };
   // AEAD in KMIP 2.x names the algorithm's own authenticated mode; for AES that is GCM.
   const mode = params.mode === M.AEAD ? M.GCM : (params.mode ?? M.CBC);
+  if (mode === M.XTS) return xtsSpec(algorithm, keyBytes);
+  const family = familyName(algorithm, keyBytes);
   const modeName = MODE_NAMES.get(mode);
   if (modeName === undefined) throw new KmipError('FeatureNotSupported', `Block Cipher Mode ${enumName(Enum.BlockCipherMode, mode)} is not supported for encryption`);
   const name = `${family}-${modeName}`;
@@ -62,7 +65,28 @@ export function cipherSpec(params: CipherParameters, keyBytes: number): CipherSp
   const blockBytes = algorithm === A.DES3 ? 8 : 16;
   const aead = mode === M.GCM || mode === M.CCM;
   const ivBytes = mode === M.ECB ? 0 : aead ? 12 : blockBytes;
-  return { name, ivBytes, blockBytes, aead, padded: mode === M.ECB || mode === M.CBC };
+  return { name, ivBytes, blockBytes, aead, padded: mode === M.ECB || mode === M.CBC, wholeUnit: false };
+}
+
+/**
+ * XTS-AES (IEEE 1619, KMIP 1.4 Block Cipher Mode XTS): the key is the two AES keys side by
+ * side, so a 256-bit XTS key is XTS-AES-128; the IV/Counter/Nonce is the 16-byte tweak.
+ */
+function xtsSpec(algorithm: number, keyBytes: number): CipherSpec {
+  if (algorithm !== A.AES) throw new KmipError('FeatureNotSupported', `XTS mode is offered with AES keys only, not ${algorithmName(algorithm)}`);
+  if (keyBytes !== 32 && keyBytes !== 64) throw new KmipError('InvalidField', `an XTS-AES key is 256 or 512 bits (two AES keys), not ${keyBytes * 8}`);
+  return { name: `aes-${keyBytes * 4}-xts`, ivBytes: 16, blockBytes: 16, aead: false, padded: false, wholeUnit: true };
+}
+
+/** XTS takes at least one block (IEEE 1619 section 5.3.1). */
+function checkUnit(spec: CipherSpec, data: Buffer): void {
+  if (spec.wholeUnit && data.length < spec.blockBytes) {
+    throw new KmipError('InvalidField', `XTS encrypts a data unit of ${spec.blockBytes} bytes or more, not ${data.length}`);
+  }
+}
+
+function refuseParts(spec: CipherSpec): void {
+  if (spec.wholeUnit) throw new KmipError('FeatureNotSupported', 'XTS takes a data unit in one request: multi-part encryption and decryption are not offered');
 }
 
 function familyName(algorithm: number, keyBytes: number): string {
@@ -164,7 +188,13 @@ export function setTag(decipher: Decipher, tag: Buffer): void {
   fits(() => (decipher as DecipherGCM).setAuthTag(tag));
 }
 
+/** A cipher for a multi-part encryption (Init Indicator). */
 export function startEncrypt(input: Omit<EncryptInput, 'data'>): { cipher: Cipher; spec: CipherSpec; generatedIv: Buffer | undefined } {
+  refuseParts(cipherSpec(input.params, input.key.length));
+  return openEncrypt(input);
+}
+
+function openEncrypt(input: Omit<EncryptInput, 'data'>): { cipher: Cipher; spec: CipherSpec; generatedIv: Buffer | undefined } {
   const spec = cipherSpec(input.params, input.key.length);
   const { iv, generated } = chooseIv(spec, input.params, input.iv);
   const cipher: Cipher = fits(() =>
@@ -179,7 +209,8 @@ export function startEncrypt(input: Omit<EncryptInput, 'data'>): { cipher: Ciphe
 }
 
 export function encrypt(input: EncryptInput): EncryptOutput {
-  const { cipher, spec, generatedIv } = startEncrypt(input);
+  const { cipher, spec, generatedIv } = openEncrypt(input);
+  checkUnit(spec, input.data);
   const data = Buffer.concat([cipher.update(input.data), finish(() => cipher.final(), spec)]);
   return { data, generatedIv, tag: spec.aead ? (cipher as CipherGCM).getAuthTag() : undefined };
 }
@@ -194,7 +225,13 @@ export interface DecryptInput {
   readonly tag: Buffer | undefined;
 }
 
+/** A decipher for a multi-part decryption (Init Indicator). */
 export function startDecrypt(input: Omit<DecryptInput, 'data'>): { decipher: Decipher; spec: CipherSpec } {
+  refuseParts(cipherSpec(input.params, input.key.length));
+  return openDecrypt(input);
+}
+
+function openDecrypt(input: Omit<DecryptInput, 'data'>): { decipher: Decipher; spec: CipherSpec } {
   const spec = cipherSpec(input.params, input.key.length);
   if (spec.ivBytes > 0 && input.iv === undefined) {
     throw new KmipError('MissingInitializationVector', 'this mode needs the IV/Counter/Nonce the data was encrypted with');
@@ -215,7 +252,8 @@ export function startDecrypt(input: Omit<DecryptInput, 'data'>): { decipher: Dec
 }
 
 export function decrypt(input: DecryptInput): Buffer {
-  const { decipher, spec } = startDecrypt(input);
+  const { decipher, spec } = openDecrypt(input);
+  checkUnit(spec, input.data);
   if (spec.aead && input.tag === undefined) throw new KmipError('InvalidField', 'authenticated decryption needs the Authenticated Encryption Tag');
   return Buffer.concat([finishUpdate(() => decipher.update(input.data)), finish(() => decipher.final(), spec)]);
 }
@@ -237,5 +275,52 @@ export function finish(run: () => Buffer, spec: CipherSpec): Buffer {
       'CryptographicFailure',
       spec.aead ? 'authentication failed: the tag does not match the data' : 'the data is not a whole number of blocks or its padding is wrong',
     );
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Key wrapping (Get with a Key Wrapping Specification)
+
+/** The initial value of RFC 3394 section 2.2.3.1, and RFC 5649's alternative one (section 3), which node takes as the IV. */
+const RFC3394_IV = Buffer.from('a6a6a6a6a6a6a6a6', 'hex');
+const RFC5649_AIV = Buffer.from('a65959a6', 'hex');
+
+/**
+ * The node cipher for AES key wrap under a key of `keyBytes`: Block Cipher Mode NIST Key
+ * Wrap is RFC 3394 (SP 800-38F KW), AES Key Wrap Padding is RFC 5649 (KWP).
+ */
+function keyWrapCipher(mode: number, keyBytes: number): { name: string; iv: Buffer } {
+  if (keyBytes !== 16 && keyBytes !== 24 && keyBytes !== 32) {
+    throw new KmipError('InvalidField', `an AES wrapping key is 16, 24 or 32 bytes, not ${keyBytes}`);
+  }
+  const bits = keyBytes * 8;
+  if (mode === M.NISTKeyWrap) return { name: `id-aes${bits}-wrap`, iv: RFC3394_IV };
+  if (mode === M.AESKeyWrapPadding) return { name: `id-aes${bits}-wrap-pad`, iv: RFC5649_AIV };
+  throw new KmipError('FeatureNotSupported', `Block Cipher Mode ${enumName(Enum.BlockCipherMode, mode)} cannot wrap keys on this server: use NISTKeyWrap or AESKeyWrapPadding`);
+}
+
+/** `plain` wrapped under the AES key `kek` in `mode` (NIST Key Wrap or AES Key Wrap Padding). */
+export function wrapKey(kek: Buffer, mode: number, plain: Buffer): Buffer {
+  // RFC 3394 section 2: n >= 2 blocks of 64 bits; RFC 5649 takes any length from one byte.
+  if (mode === M.NISTKeyWrap && (plain.length < 16 || plain.length % 8 !== 0)) {
+    throw new KmipError('BadCryptographicParameters', `NIST Key Wrap takes whole 8-byte blocks, 16 bytes or more, not ${plain.length} bytes: use AESKeyWrapPadding`);
+  }
+  if (plain.length === 0) throw new KmipError('InvalidField', 'there is nothing to wrap');
+  const { name, iv } = keyWrapCipher(mode, kek.length);
+  const cipher = createCipheriv(name, kek, iv);
+  return Buffer.concat([cipher.update(plain), cipher.final()]);
+}
+
+/** The key bytes `wrapped` holds; Cryptographic Failure when the integrity check fails. */
+export function unwrapKey(kek: Buffer, mode: number, wrapped: Buffer): Buffer {
+  const { name, iv } = keyWrapCipher(mode, kek.length);
+  if (wrapped.length < 16 || wrapped.length % 8 !== 0) {
+    throw new KmipError('CryptographicFailure', `a wrapped key is whole 8-byte blocks, 16 bytes or more, not ${wrapped.length} bytes`);
+  }
+  const decipher = createDecipheriv(name, kek, iv);
+  try {
+    return Buffer.concat([decipher.update(wrapped), decipher.final()]);
+  } catch {
+    throw new KmipError('CryptographicFailure', 'the wrapped key does not unwrap under this key: wrong key, or the bytes were changed');
   }
 }

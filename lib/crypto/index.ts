@@ -5,7 +5,7 @@ export { DEFAULT_MAX_PENDING as PKCS11_DEFAULT_MAX_PENDING, Pkcs11Kek, Pkcs11Kek
 export { SYMMETRIC_ALGORITHMS, algorithmName, generateSymmetricKey, isSymmetricAlgorithm, symmetricKeySize } from './symmetric.js';
 export { StreamTable, DEFAULT_STREAM_LIMITS } from './streams.js';
 export type { Stream, StreamLimits } from './streams.js';
-export { cipherSpec, decrypt, encrypt, setTag, startDecrypt, startEncrypt, finish } from './cipher.js';
+export { cipherSpec, decrypt, encrypt, setTag, startDecrypt, startEncrypt, finish, unwrapKey, wrapKey } from './cipher.js';
 export type { CipherParameters, CipherSpec, DecryptInput, EncryptInput, EncryptOutput } from './cipher.js';
 export { aesCmac, digest, hashName, mac, macMatches } from './mac.js';
 export {

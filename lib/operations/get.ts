@@ -14,6 +14,8 @@ import { bool, bytes, enumeration, struct, text } from '../protocol/build.js';
 import { atLeast } from '../protocol/versions.js';
 import { requireOnline } from './archive.js';
 import { changed, commit, loadObject, optionalRequestId } from './common.js';
+import { decodeWrappingSpec, wrapObject } from './key-wrapping.js';
+import type { WrappingSpec } from './key-wrapping.js';
 import { operation } from './types.js';
 import type { OperationContext } from './types.js';
 
@@ -21,7 +23,8 @@ interface GetRequest {
   id: string | undefined;
   formatType: number | undefined;
   compressionType: number | undefined;
-  wrapping: boolean;
+  wrapping: WrappingSpec | undefined;
+  wrapType: number | undefined;
 }
 
 const F = Enum.KeyFormatType;
@@ -29,30 +32,47 @@ const F = Enum.KeyFormatType;
 export const get = operation<GetRequest>({
   code: Enum.Operation.Get,
   since: '1.0',
-  decode: (payload) => ({
-    id: optionalRequestId(payload),
-    formatType: payload.optionalEnumeration(Tag.KeyFormatType),
-    compressionType: payload.optionalEnumeration(Tag.KeyCompressionType),
-    wrapping: payload.has(Tag.KeyWrappingSpecification) || payload.has(Tag.KeyWrapType),
-  }),
+  decode: (payload, ctx) => {
+    const spec = payload.optional(Tag.KeyWrappingSpecification);
+    return {
+      id: optionalRequestId(payload),
+      formatType: payload.optionalEnumeration(Tag.KeyFormatType),
+      compressionType: payload.optionalEnumeration(Tag.KeyCompressionType),
+      wrapping: spec === undefined ? undefined : decodeWrappingSpec(spec, ctx.version),
+      wrapType: payload.optionalEnumeration(Tag.KeyWrapType),
+    };
+  },
   handle: async (ctx, request) => {
     const obj = await loadObject(ctx, request.id);
-    const body = servable(ctx, obj);
-    if (request.wrapping) {
-      throw new KmipError('FeatureNotSupported', 'Get with key wrapping is not offered yet: ask for the key unwrapped');
-    }
+    const body = servable(ctx, obj, { wrapped: request.wrapping !== undefined });
+    checkWrapType(obj, body, request);
     const formatType = request.formatType ?? formatForVersion(body, ctx.version);
     const converted = formatType === undefined ? body : inFormat(body, formatType);
+    const served = request.wrapping === undefined ? converted : await wrapObject(ctx, obj, converted, request.wrapping);
     // 1.4 section 3.34: Fresh turns False once the object has been served to a client.
     if (leafValue(obj, 'Fresh', 'Boolean') === true) {
       await commit(ctx, { update: [changed(ctx, withAttribute(obj, 'Fresh', bool(Tag.Fresh, false)))] });
     }
-    return [enumeration(Tag.ObjectType, obj.objectType), text(Tag.UniqueIdentifier, obj.id), converted];
+    return [enumeration(Tag.ObjectType, obj.objectType), text(Tag.UniqueIdentifier, obj.id), served];
   },
 });
 
-/** The object's structure, if it may leave the server now. */
-export function servable(ctx: OperationContext, obj: ManagedObject): TtlvItem {
+/**
+ * 2.1 section 6.1.19 Key Wrap Type: As Registered is the key as it is stored; Not Wrapped
+ * asks for plain material, which a key registered wrapped does not have here (kmipd keeps
+ * it as registered, without the client's wrapping key).
+ */
+function checkWrapType(obj: ManagedObject, body: TtlvItem, request: GetRequest): void {
+  if (request.wrapType !== Enum.KeyWrapType.NotWrapped) return;
+  if (request.wrapping !== undefined) throw new KmipError('InvalidField', 'Key Wrap Type Not Wrapped contradicts the Key Wrapping Specification');
+  if (keyBlockOf(body)?.wrapped === true) throw new KmipError('KeyWrapTypeNotSupported', `object ${obj.id} was registered wrapped; it is served only as registered`);
+}
+
+/**
+ * The object's structure, if it may leave the server now. A Sensitive object leaves only
+ * `wrapped` (2.1 section 4.55).
+ */
+export function servable(ctx: OperationContext, obj: ManagedObject, options: { wrapped: boolean } = { wrapped: false }): TtlvItem {
   if (obj.body === undefined) {
     // 2.1 names the case; older versions only know Item Not Found (INTEROP.md).
     throw new KmipError(atLeast(ctx.version, '2.1') ? 'ObjectDestroyed' : 'ItemNotFound', `object ${obj.id} has been destroyed`);
@@ -61,7 +81,7 @@ export function servable(ctx: OperationContext, obj: ManagedObject): TtlvItem {
   if (leafValue(obj, 'Extractable', 'Boolean') === false) {
     throw new KmipError('NotExtractable', `object ${obj.id} is not extractable`);
   }
-  if (leafValue(obj, 'Sensitive', 'Boolean') === true) {
+  if (leafValue(obj, 'Sensitive', 'Boolean') === true && !options.wrapped) {
     throw new KmipError('Sensitive', `object ${obj.id} is sensitive: it may only leave the server wrapped`);
   }
   return obj.body;

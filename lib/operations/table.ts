@@ -30,7 +30,7 @@ import { register } from './register.js';
 import { revoke } from './revoke.js';
 import { signOperation } from './sign.js';
 import { signatureVerifyOperation } from './signature-verify.js';
-import { rngRetrieve } from './rng.js';
+import { rngRetrieve, rngSeed } from './rng.js';
 import type { Operation } from './types.js';
 
 // Each entry's request type differs; the table only needs the common shape.
@@ -67,6 +67,7 @@ const ALL = [
   macOperation,
   macVerifyOperation,
   rngRetrieve,
+  rngSeed,
   hashOperation,
   signOperation,
   signatureVerifyOperation,

@@ -87,6 +87,33 @@ describe('cryptographic services', () => {
     expect(hexOf(r, Tag.Data)).to.have.length(96);
   });
 
+  it('AES XTS Server: a 256-bit key created for XTS encrypts a data unit under its tweak with its own parameters, and decrypts it back', async () => {
+    const [created] = await send(
+      '1.4',
+      `<Operation type="Enumeration" value="Create"/><RequestPayload><ObjectType type="Enumeration" value="SymmetricKey"/><TemplateAttribute>
+        ${attr('Cryptographic Algorithm', '<AttributeValue type="Enumeration" value="AES"/>')}${attr('Cryptographic Length', '<AttributeValue type="Integer" value="256"/>')}
+        ${attr('Cryptographic Usage Mask', '<AttributeValue type="Integer" value="Encrypt Decrypt"/>')}${attr('Cryptographic Parameters', '<AttributeValue><BlockCipherMode type="Enumeration" value="XTS"/></AttributeValue>')}
+        ${attr('Activation Date', `<AttributeValue type="DateTime" value="${iso(-3600)}"/>`)}</TemplateAttribute></RequestPayload>`,
+    );
+    const id = textOf(findValue(created?.payload, Tag.UniqueIdentifier));
+    const tweak = '<IVCounterNonce type="ByteString" value="00000000000000000000000000000001"/>';
+    const unit = Buffer.alloc(512, 0xa5).toString('hex');
+    const [enc] = await send('1.4', op('Encrypt', id, `<Data type="ByteString" value="${unit}"/>${tweak}`));
+    expect(enc?.status, enc?.message).to.equal('Success');
+    expect(hexOf(enc, Tag.Data)).to.have.length(1024).and.not.equal(unit);
+    const [dec] = await send('1.4', op('Decrypt', id, `<Data type="ByteString" value="${hexOf(enc, Tag.Data)}"/>${tweak}`));
+    expect(hexOf(dec, Tag.Data)).to.equal(unit);
+  });
+
+  it('2.1 section 6.1.50 RNG Seed: the seed is not used (node:crypto cannot add it to OpenSSL\'s DRBG), and the answer says so with Data Length 0; Data is required', async () => {
+    const seed = (data: string): string => `<Operation type="Enumeration" value="RNGSeed"/><RequestPayload>${data}</RequestPayload>`;
+    const [r] = await send('1.4', seed('<Data type="ByteString" value="333c06587706225099a67438f263f8f932f64b860c3a7dbb21bc2bd56685d8bc"/>'));
+    expect(r?.status, r?.message).to.equal('Success');
+    expect(findValue(r?.payload, Tag.DataLength)).to.deep.include({ type: 'Integer', value: 0 });
+    const [none] = await send('2.1', seed(''));
+    expect(none?.reason).to.equal('InvalidField');
+  });
+
   describe('a key is used only as its attributes allow', () => {
     it('not for a usage its Cryptographic Usage Mask lacks', async () => {
       const id = await registered('Decrypt');
