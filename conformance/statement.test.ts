@@ -13,7 +13,7 @@ import {
   BLOCK_END,
   BLOCK_START,
   DEFAULT_FILES,
-  NOT_YET_IMPLEMENTED,
+  NOT_PASSING_YET,
   computeStatement,
   parseReasons,
   reasonsFromResults,
@@ -120,7 +120,7 @@ describe('statement: the computation', () => {
 
   it('the name decides mandatory or optional: an -O- case in the mandatory folder is optional', () => {
     const c = statement.cases.find((x) => x.file === 'v1.4/mandatory/AKLC-O-1-14.xml');
-    expect(c).to.deep.include({ mandatory: false, misfiled: true, state: 'open', reason: NOT_YET_IMPLEMENTED });
+    expect(c).to.deep.include({ mandatory: false, misfiled: true, state: 'open', reason: NOT_PASSING_YET });
     expect(row(statement, '1.4', 'AKLC').mandatory.total).to.equal(0);
   });
 
@@ -147,7 +147,7 @@ describe('statement: the computation', () => {
     expect(doc).to.include('| **total** |  | 10 | 7 | 1 | 1 | 1 |  |');
     // The skip's reason, with its | escaped for the table.
     expect(doc).to.include('| `v2.1/mandatory/PKCS11-M-1-21.xml` | PKCS11 | yes | needs the reference server \\| its own bytes |');
-    expect(doc).to.include(`#### AES XTS Server (AX)\n\n- \`v1.4/mandatory/AX-M-2-14.xml\`: ${NOT_YET_IMPLEMENTED}\n`);
+    expect(doc).to.include(`#### AES XTS Server (AX)\n\n- \`v1.4/mandatory/AX-M-2-14.xml\`: ${NOT_PASSING_YET}\n`);
     expect(doc).to.include('The 1.4 mandatory folder also holds 1 optional case (-O- in the name: AKLC-O-1-14)');
     expect(doc).to.include('The 1.0 case set replays its cases in protocol versions 1.0 and 1.1');
     expect(doc).to.include('Not claimed: HTTPS, JSON and XML Server (MSGENC)');

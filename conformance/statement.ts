@@ -12,7 +12,7 @@
  *
  * `--results FILE` is a `npm run conformance -- --json FILE` run: the reasons of the cases that
  * do not pass come from it. Without it, each reason is kept from the current
- * docs/conformance.md, else it is "not yet implemented"; so a regeneration, and `--check`,
+ * docs/conformance.md, else it is "does not pass yet"; so a regeneration, and `--check`,
  * need no server and give the same bytes. `--check` writes nothing and exits 1 when either
  * file differs from what would be written. Exit 2: the statement could not be made.
  */
@@ -42,7 +42,7 @@ export const BLOCK_END = '<!-- conformance:end -->';
 export const REGENERATE = 'npm run conformance:statement';
 
 /** What a case that does not pass says when no run told why. */
-export const NOT_YET_IMPLEMENTED = 'not yet implemented';
+export const NOT_PASSING_YET = 'does not pass yet';
 
 /**
  * The server profiles the test-case prefixes stand for, by their names in the Profile Name
@@ -189,7 +189,7 @@ export function computeStatement(input: StatementInput): Statement {
     const { mandatory, misfiled, protocol } = classify(c.file);
     const skip = input.skips.get(c.file);
     const state: CaseState = recorded.has(c.file) ? 'pass' : skip !== undefined ? 'skip' : 'open';
-    const reason = state === 'skip' ? skip : state === 'open' ? (input.reasons?.get(c.file) ?? NOT_YET_IMPLEMENTED) : undefined;
+    const reason = state === 'skip' ? skip : state === 'open' ? (input.reasons?.get(c.file) ?? NOT_PASSING_YET) : undefined;
     return {
       file: c.file,
       version: c.version,
@@ -458,12 +458,12 @@ export function renderStatement(statement: Statement): string {
       out.push(`None${skipped.some((c) => c.mandatory === mandatory) ? ' besides the skipped cases' : ''}.`, '');
       continue;
     }
-    out.push(`${plural(open.length, 'case')}, by profile; the reason is the first difference of the last run that was given to the generator (\`--results\`), or "${NOT_YET_IMPLEMENTED}".`, '');
+    out.push(`${plural(open.length, 'case')}, by profile; the reason is the first difference of the last run that was given to the generator (\`--results\`), or "${NOT_PASSING_YET}".`, '');
     for (const profile of statement.profiles) {
       const mine = open.filter((c) => c.profile === profile);
       if (mine.length === 0) continue;
       out.push(`#### ${label(profile)}`, '');
-      out.push(...mine.map((c) => `- \`${c.file}\`: ${c.reason ?? NOT_YET_IMPLEMENTED}`), '');
+      out.push(...mine.map((c) => `- \`${c.file}\`: ${c.reason ?? NOT_PASSING_YET}`), '');
     }
   }
   const listProblems: string[] = [
