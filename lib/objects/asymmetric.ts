@@ -12,7 +12,7 @@ import { KmipError } from '../errors.js';
 import { bytes, enumeration, int, struct } from '../protocol/build.js';
 import { Fields } from '../protocol/fields.js';
 import { atLeast } from '../protocol/versions.js';
-import { keyBlockOf } from './structures.js';
+import { keyBlockOf, replaceKeyMaterial } from './structures.js';
 
 const T = Enum.ObjectType;
 const F = Enum.KeyFormatType;
@@ -73,27 +73,6 @@ export function keyObjectOf(side: KeySide, body: TtlvItem): KeyObject {
 export function inKeyFormat(side: KeySide, body: TtlvItem, format: number): TtlvItem {
   const key = keyObjectOf(side, body);
   return replaceKeyMaterial(body, format, keyMaterialItem(exportKey(key, format)));
-}
-
-/** A copy of a Key Block structure with new Key Material in `format`. */
-export function replaceKeyMaterial(body: TtlvItem, format: number, material: TtlvItem): TtlvItem {
-  if (body.type !== 'Structure') return body;
-  return {
-    ...body,
-    value: body.value.map((child) => {
-      if (child.tag !== Tag.KeyBlock || child.type !== 'Structure') return child;
-      return {
-        ...child,
-        value: child.value.map((field) => {
-          if (field.tag === Tag.KeyFormatType) return enumeration(Tag.KeyFormatType, format);
-          if (field.tag === Tag.KeyValue && field.type === 'Structure') {
-            return { ...field, value: field.value.map((part) => (part.tag === Tag.KeyMaterial ? material : part)) };
-          }
-          return field;
-        }),
-      };
-    }),
-  };
 }
 
 const big = (tag: number, value: bigint): TtlvItem => ({ tag, type: 'BigInteger', value });

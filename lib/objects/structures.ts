@@ -136,3 +136,24 @@ export function rawKeyBytes(body: TtlvItem): Uint8Array | undefined {
   }
   return undefined;
 }
+
+/** A copy of a Key Block structure with new Key Material in `format`. */
+export function replaceKeyMaterial(body: TtlvItem, format: number, material: TtlvItem): TtlvItem {
+  if (body.type !== 'Structure') return body;
+  return {
+    ...body,
+    value: body.value.map((child) => {
+      if (child.tag !== Tag.KeyBlock || child.type !== 'Structure') return child;
+      return {
+        ...child,
+        value: child.value.map((field) => {
+          if (field.tag === Tag.KeyFormatType) return enumeration(Tag.KeyFormatType, format);
+          if (field.tag === Tag.KeyValue && field.type === 'Structure') {
+            return { ...field, value: field.value.map((part) => (part.tag === Tag.KeyMaterial ? material : part)) };
+          }
+          return field;
+        }),
+      };
+    }),
+  };
+}

@@ -9,7 +9,7 @@ import { KmipError } from '../errors.js';
 import { leafValue, withAttribute } from '../objects/managed.js';
 import type { ManagedObject } from '../objects/types.js';
 import { formatForVersion, inKeyFormat, sideOfStructure } from '../objects/asymmetric.js';
-import { keyBlockOf } from '../objects/structures.js';
+import { keyBlockOf, replaceKeyMaterial } from '../objects/structures.js';
 import { bool, bytes, enumeration, struct, text } from '../protocol/build.js';
 import { atLeast } from '../protocol/versions.js';
 import { requireOnline } from './archive.js';
@@ -103,7 +103,7 @@ function inFormat(body: TtlvItem, formatType: number): TtlvItem {
   const raw = rawMaterial(view.formatType, view.material);
   if (raw !== undefined && (formatType === F.Raw || formatType === F.Opaque || formatType === F.TransparentSymmetricKey)) {
     const material = formatType === F.TransparentSymmetricKey ? struct(Tag.KeyMaterial, [bytes(Tag.Key, raw)]) : bytes(Tag.KeyMaterial, raw);
-    return replaceKeyBlock(body, formatType, material);
+    return replaceKeyMaterial(body, formatType, material);
   }
   throw new KmipError('KeyFormatTypeNotSupported', `the key cannot be converted to Key Format Type 0x${formatType.toString(16).padStart(8, '0')}`);
 }
@@ -118,22 +118,3 @@ function rawMaterial(formatType: number, material: TtlvItem): Uint8Array | undef
   return undefined;
 }
 
-function replaceKeyBlock(body: TtlvItem, formatType: number, material: TtlvItem): TtlvItem {
-  if (body.type !== 'Structure') return body;
-  return {
-    ...body,
-    value: body.value.map((child) => {
-      if (child.tag !== Tag.KeyBlock || child.type !== 'Structure') return child;
-      return {
-        ...child,
-        value: child.value.map((field) => {
-          if (field.tag === Tag.KeyFormatType) return enumeration(Tag.KeyFormatType, formatType);
-          if (field.tag === Tag.KeyValue && field.type === 'Structure') {
-            return { ...field, value: field.value.map((part) => (part.tag === Tag.KeyMaterial ? material : part)) };
-          }
-          return field;
-        }),
-      };
-    }),
-  };
-}
