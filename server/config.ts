@@ -225,6 +225,14 @@ export const SETTINGS = {
     max: 65535,
     describe: 'The TCP port for KMIP over TLS (5696 is the IANA port). 0 picks a free port; the `listening` log line tells which.',
   }),
+  workers: integer({
+    flag: 'workers',
+    env: 'KMIPD_WORKERS',
+    default: 1,
+    min: 0,
+    max: 64,
+    describe: 'Processes that serve KMIP, sharing the port (node:cluster); each has its own store connection. 0 runs one per CPU core. With more than one, a primary process starts them, restarts one that dies, and passes SIGTERM and SIGINT on; worker log lines carry their `pid`.',
+  }),
   logLevel: oneOf<LogLevel>({
     flag: 'log-level',
     env: 'KMIPD_LOG_LEVEL',

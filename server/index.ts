@@ -30,6 +30,8 @@ export interface StartOptions {
   readonly log?: Logger;
   /** Wraps the KMIP service (tests slow it down or watch what reaches it). */
   readonly wrapService?: (service: KmipService) => KmipService;
+  /** The message of the log line said once listening (a cluster worker's is not the server's). */
+  readonly listeningMessage?: string;
 }
 
 export interface RunningServer {
@@ -96,7 +98,7 @@ export async function startServer(config: KmipdConfig, options: StartOptions = {
     }
     throw error;
   }
-  log.info('listening', { host: listener.host, port: listener.port, dir: paths.dir });
+  log.info(options.listeningMessage ?? 'listening', { host: listener.host, port: listener.port, dir: paths.dir });
 
   const bound = listener;
   let stopped: Promise<void> | undefined;
@@ -113,6 +115,27 @@ export async function startServer(config: KmipdConfig, options: StartOptions = {
     close: () => stop(() => bound.close()),
     destroy: () => stop(() => bound.destroy()),
   };
+}
+
+/**
+ * What startServer does before it listens, done once and undone: initialise the data folder
+ * when absent or empty, open the key-encryption key (generating an HSM key for a new folder)
+ * and open the store (creating or migrating its tables). A cluster primary runs this before
+ * it forks, so that its workers never race on any of it.
+ */
+export async function prepareServer(config: KmipdConfig, log: Logger): Promise<DataPaths> {
+  const { paths, initialised, warnings } = await prepareDataDir(config.dir, { hostnames: certificateHostnames(config.host) });
+  if (initialised) log.info('data folder initialised', { dir: paths.dir });
+  for (const warning of warnings) log.warn(warning);
+  await readTls(config, paths);
+  const { kek, close: closeKek } = await openConfiguredKek(config, paths.kek, initialised, log);
+  try {
+    const store = await openConfiguredStore(config, paths.database, kek, log);
+    await store.close();
+  } finally {
+    await closeKek();
+  }
+  return paths;
 }
 
 /** The listening host goes into the server certificate that `serve` makes on a new folder. */

@@ -1,7 +1,8 @@
 /** `kmipd serve`: configuration from flags, environment and file; a server; clean stop on SIGTERM/SIGINT. */
-import { constants } from 'node:os';
+import { availableParallelism, constants } from 'node:os';
 import { jsonLogger } from '../../lib/log.js';
 import type { Logger } from '../../lib/log.js';
+import { isClusterWorker, runClusterPrimary, runClusterWorker } from '../cluster.js';
 import { SETTINGS, SETTING_KEYS, loadConfig } from '../config.js';
 import type { SettingKey } from '../config.js';
 import { startServer } from '../index.js';
@@ -18,6 +19,7 @@ export function settingOptions(): Record<string, { type: 'string'; describe: str
 }
 
 export async function runServe(args: Readonly<Record<string, unknown>>, env: Readonly<Record<string, string | undefined>>): Promise<void> {
+  if (isClusterWorker(env)) return runClusterWorker(env);
   const flags: Partial<Record<SettingKey, string>> = {};
   for (const key of SETTING_KEYS) {
     const value = args[SETTINGS[key].flag];
@@ -27,6 +29,8 @@ export async function runServe(args: Readonly<Record<string, unknown>>, env: Rea
   const { config, warnings } = await loadConfig({ configFile, env, flags });
   const log = jsonLogger(process.stdout, config.logLevel);
   for (const warning of warnings) log.warn(warning);
+  const workers = config.workers === 0 ? availableParallelism() : config.workers;
+  if (workers > 1) return runClusterPrimary(config, workers, log);
   const running = await startServer(config, { log });
   stopOnSignals(running, log);
 }

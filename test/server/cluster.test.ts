@@ -1,0 +1,81 @@
+/**
+ * `kmipd serve --workers 2` (DESIGN.md decision 7): one port, served by two worker processes
+ * of the built kmipd, each with its own connection to the data folder's SQLite store.
+ */
+import { expect } from 'chai';
+import { join } from 'node:path';
+import { Enum, encodeTtlv, isConcrete, parseXml } from '../../ttlv/index.js';
+import { ensureBuilt, serve } from './built.js';
+import type { Served } from './built.js';
+import { TestClient, answer, discoverVersions, eventually, pkiFiles, removeDir, tempDir } from './helpers.js';
+
+function createAes(name: string): Buffer {
+  const [item] = parseXml(`<RequestMessage><RequestHeader><ProtocolVersion><ProtocolVersionMajor type="Integer" value="2"/><ProtocolVersionMinor type="Integer" value="1"/></ProtocolVersion>
+    <BatchCount type="Integer" value="1"/></RequestHeader><BatchItem><Operation type="Enumeration" value="Create"/><RequestPayload><ObjectType type="Enumeration" value="SymmetricKey"/><Attributes>
+    <CryptographicAlgorithm type="Enumeration" value="AES"/><CryptographicLength type="Integer" value="256"/><CryptographicUsageMask type="Integer" value="Encrypt Decrypt"/>
+    <Name><NameValue type="TextString" value="${name}"/><NameType type="Enumeration" value="UninterpretedTextString"/></Name></Attributes></RequestPayload></BatchItem></RequestMessage>`);
+  if (item === undefined || !isConcrete(item)) throw new Error('bad test message');
+  return encodeTtlv(item);
+}
+
+describe('server: kmipd serve --workers (node:cluster)', function () {
+  this.timeout(60_000);
+  let parent: string;
+  let running: Served | undefined;
+
+  before(async function () {
+    this.timeout(180_000);
+    await ensureBuilt();
+  });
+
+  beforeEach(async function () {
+    parent = await tempDir('cluster');
+  });
+
+  afterEach(async function () {
+    if (running !== undefined && running.child.exitCode === null && running.child.signalCode === null) {
+      running.child.kill('SIGKILL');
+      await running.exited;
+    }
+    running = undefined;
+    await removeDir(parent);
+  });
+
+  it('two workers share --port 0, both answer DiscoverVersions and Create, and SIGTERM stops them all with exit 0', async function () {
+    const dir = join(parent, 'data');
+    running = await serve(['--dir', dir, '--port', '0', '--workers', '2']);
+    const served = running;
+    // The primary initialised the folder once and says `listening` once, as a single process does.
+    expect(served.lines.filter((l) => l.msg === 'data folder initialised')).to.have.length(1);
+    const listening = await served.line('listening');
+    expect(Object.keys(listening)).to.deep.equal(['time', 'level', 'msg', 'host', 'port', 'dir']);
+    expect(listening).to.include({ level: 'info', host: '127.0.0.1', dir });
+    expect(served.port).to.be.a('number').above(0);
+    expect(served.lines.filter((l) => l.msg === 'listening')).to.have.length(1);
+    const workerPorts = served.lines.filter((l) => l.msg === 'worker listening').map((l) => l.port);
+    expect(workerPorts).to.deep.equal([served.port, served.port]);
+
+    // Connections are handed to the workers in turn; ten connections of two requests each.
+    const clients = await Promise.all(Array.from({ length: 10 }, () => TestClient.connect(served.port, pkiFiles(dir))));
+    const results = await Promise.all(
+      clients.map(async (client, i) => [answer(await client.call(discoverVersions())).status, answer(await client.call(createAes(`key-${i}`))).status]),
+    );
+    expect(results.flat()).to.deep.equal(Array.from({ length: 20 }, () => Enum.ResultStatus.Success));
+
+    await eventually(() => served.lines.filter((l) => l.msg === 'connection opened').length === 10, 5000, 'ten connection lines');
+    const opened = served.lines.filter((l) => l.msg === 'connection opened');
+    expect(opened).to.have.length(10);
+    const pids = new Set(opened.map((l) => l.pid));
+    expect(pids.size, JSON.stringify(opened)).to.be.at.least(2);
+    expect([...pids].every((pid) => typeof pid === 'number' && pid !== served.child.pid)).to.equal(true);
+
+    served.child.kill('SIGTERM');
+    expect(await served.exited).to.deep.equal({ code: 0, signal: null });
+    await Promise.all(clients.map((client) => client.closed));
+    await eventually(() => served.lines.filter((l) => l.msg === 'stopped').length === 3, 5000, 'three stopped lines');
+    const stopped = served.lines.filter((l) => l.msg === 'stopped');
+    // Each worker closes its store, then the primary says it has stopped.
+    expect(stopped).to.have.length(3);
+    expect(stopped.at(-1)?.pid).to.equal(undefined);
+  });
+});
