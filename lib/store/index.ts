@@ -3,5 +3,6 @@ export { StoreConflictError } from './types.js';
 export type { Changes, LocateQuery, ObjectMetadata, Store } from './types.js';
 export { OverlayStore } from './overlay.js';
 export { SqliteStore, openSqliteStore, SCHEMA_VERSION as SQLITE_SCHEMA_VERSION } from './sqlite.js';
+export { decodeAttributes, encodeAttributes } from './codec.js';
 export type { IndexKeys, SqliteSettings, SqliteStoreOptions, StoreStats } from './sqlite.js';
 export { PostgresStore, openPostgresStore, SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION, type Migration, type PostgresConnection, type PostgresSettings, type PostgresStoreOptions } from './postgres.js';

@@ -13,15 +13,14 @@
 import { randomUUID } from 'node:crypto';
 import { DatabaseError, Pool, escapeIdentifier } from 'pg';
 import type { PoolClient, PoolConfig } from 'pg';
-import { decodeTtlv, encodeTtlv } from '../../ttlv/index.js';
+import { encodeTtlv } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
 import type { AttributeInstance } from '../attributes/types.js';
-import { KekError } from '../crypto/index.js';
 import type { KeyEncryptionKey } from '../crypto/index.js';
 import { silentLogger } from '../log.js';
 import type { Logger } from '../log.js';
 import type { ManagedObject } from '../objects/types.js';
-import { decodeAttributes, encodeAttributes } from './sqlite.js';
+import { decodeAttributes, encodeAttributes, unwrapBody } from './codec.js';
 import type { IndexKeys, StoreStats } from './sqlite.js';
 import { StoreConflictError } from './types.js';
 import type { Changes, LocateQuery, ObjectMetadata, Store } from './types.js';
@@ -55,8 +54,6 @@ export interface Migration {
 
 export const DEFAULT_SCHEMA = 'kmipd';
 
-// Stored values were accepted by the codec inside a message, so they are already bounded.
-const STORED_MAX_DEPTH = 64;
 
 /** hashtextextended (PostgreSQL 11) names the migration lock; identity columns need 10. */
 const MIN_SERVER_VERSION = 110000;
@@ -423,22 +420,9 @@ export class PostgresStore implements Store {
   }
 
   async #unwrapBody(id: string, wrapped: Buffer, kekId: string | null): Promise<TtlvItem> {
-    if (kekId !== this.#kek.id) {
-      throw new KekError(
-        'KEK_MISMATCH',
-        `object ${id}: its key material is wrapped under KEK ${String(kekId)}, but this store has KEK ${this.#kek.id}: start kmipd with the KEK it was created with`,
-      );
-    }
-    let clear: Buffer;
-    try {
-      clear = await this.#kek.unwrap(wrapped);
-    } catch (error) {
-      if (error instanceof KekError) throw new KekError(error.code, `object ${id}: ${error.message}`, { cause: error });
-      throw error;
-    }
-    // The body's Byte Strings view `clear`, a buffer of its own: nothing else holds it.
-    return decodeTtlv(clear, { maxDepth: STORED_MAX_DEPTH });
+    return unwrapBody(this.#kek, id, wrapped, kekId);
   }
+
 }
 
 /** The fixed statements, for one quoted schema name. */

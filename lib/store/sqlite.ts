@@ -8,14 +8,14 @@
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { chmod, open } from 'node:fs/promises';
-import { Tag, decodeTtlv, encodeTtlv, structure, leaf } from '../../ttlv/index.js';
+import { encodeTtlv } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
 import type { AttributeInstance } from '../attributes/types.js';
-import { KekError } from '../crypto/index.js';
 import type { KeyEncryptionKey } from '../crypto/index.js';
 import type { ManagedObject } from '../objects/types.js';
 import { StoreConflictError } from './types.js';
 import type { Changes, LocateQuery, ObjectMetadata, Store } from './types.js';
+import { decodeAttributes, encodeAttributes, unwrapBody } from './codec.js';
 
 /** The (name, key) pairs an object is found by; computed by the attribute module. */
 export type IndexKeys = (attributes: readonly AttributeInstance[]) => { name: string; key: string }[];
@@ -43,9 +43,6 @@ export interface SqliteSettings {
   readonly schemaVersion: number;
 }
 
-// Stored values were accepted by the codec inside a message, so they are already bounded;
-// the attribute encoding adds two levels (Attributes, Attribute) around each value.
-const STORED_MAX_DEPTH = 64;
 
 /** Schema migrations: entry i takes the schema (`user_version`) from version i to i + 1. */
 const MIGRATIONS: readonly string[] = [
@@ -192,26 +189,6 @@ interface PreparedRow {
   readonly body: Buffer | null;
   readonly kekId: string | null;
   readonly index: readonly { readonly name: string; readonly key: string | null }[];
-}
-
-/** Attributes as one TTLV structure; each value keeps its own tag, so decoding is exact. */
-export function encodeAttributes(attributes: readonly AttributeInstance[]): Buffer {
-  const items: TtlvItem[] = attributes.map((a) => structure<never>(Tag.Attribute, [leaf(Tag.AttributeName, 'TextString', a.name), a.value]));
-  return encodeTtlv(structure(Tag.Attributes, items));
-}
-
-export function decodeAttributes(bytes: Buffer, id: string): AttributeInstance[] {
-  const corrupt = (why: string): Error => new Error(`object ${id}: stored attributes are corrupt (${why})`);
-  const root = decodeTtlv(bytes, { maxDepth: STORED_MAX_DEPTH });
-  if (root.tag !== Tag.Attributes || root.type !== 'Structure') throw corrupt('no Attributes structure');
-  return root.value.map((attribute) => {
-    if (attribute.tag !== Tag.Attribute || attribute.type !== 'Structure' || attribute.value.length !== 2) {
-      throw corrupt('an Attribute is not { Attribute Name, value }');
-    }
-    const [name, value] = attribute.value as [TtlvItem, TtlvItem];
-    if (name.tag !== Tag.AttributeName || name.type !== 'TextString') throw corrupt('an Attribute Name is missing');
-    return { name: name.value, value };
-  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -437,22 +414,9 @@ export class SqliteStore implements Store {
   }
 
   async #unwrapBody(id: string, wrapped: Buffer, kekId: string | null): Promise<TtlvItem> {
-    if (kekId !== this.#kek.id) {
-      throw new KekError(
-        'KEK_MISMATCH',
-        `object ${id}: its key material is wrapped under KEK ${String(kekId)}, but this store has KEK ${this.#kek.id}: start kmipd with the KEK it was created with`,
-      );
-    }
-    let clear: Buffer;
-    try {
-      clear = await this.#kek.unwrap(wrapped);
-    } catch (error) {
-      if (error instanceof KekError) throw new KekError(error.code, `object ${id}: ${error.message}`, { cause: error });
-      throw error;
-    }
-    // The body's Byte Strings view `clear`, a buffer of its own: nothing else holds it.
-    return decodeTtlv(clear, { maxDepth: STORED_MAX_DEPTH });
+    return unwrapBody(this.#kek, id, wrapped, kekId);
   }
+
 
   #locateStatement(sql: string): Database.Statement<(string | number)[], string> {
     let statement = this.#locateStatements.get(sql);

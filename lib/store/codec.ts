@@ -1,0 +1,52 @@
+/**
+ * How every store back end persists an object: attributes as one TTLV structure, the body
+ * wrapped under the KEK and unwrapped with a check of which KEK wrapped it.
+ */
+import { Tag, decodeTtlv, encodeTtlv, leaf, structure } from '../../ttlv/index.js';
+import type { TtlvItem } from '../../ttlv/index.js';
+import type { AttributeInstance } from '../attributes/types.js';
+import { KekError } from '../crypto/index.js';
+import type { KeyEncryptionKey } from '../crypto/index.js';
+
+// Stored values were accepted by the codec inside a message, so they are already bounded;
+// the attribute encoding adds two levels (Attributes, Attribute) around each value.
+export const STORED_MAX_DEPTH = 64;
+
+/** Attributes as one TTLV structure; each value keeps its own tag, so decoding is exact. */
+export function encodeAttributes(attributes: readonly AttributeInstance[]): Buffer {
+  const items: TtlvItem[] = attributes.map((a) => structure<never>(Tag.Attribute, [leaf(Tag.AttributeName, 'TextString', a.name), a.value]));
+  return encodeTtlv(structure(Tag.Attributes, items));
+}
+
+export function decodeAttributes(bytes: Buffer, id: string): AttributeInstance[] {
+  const corrupt = (why: string): Error => new Error(`object ${id}: stored attributes are corrupt (${why})`);
+  const root = decodeTtlv(bytes, { maxDepth: STORED_MAX_DEPTH });
+  if (root.tag !== Tag.Attributes || root.type !== 'Structure') throw corrupt('no Attributes structure');
+  return root.value.map((attribute) => {
+    if (attribute.tag !== Tag.Attribute || attribute.type !== 'Structure' || attribute.value.length !== 2) {
+      throw corrupt('an Attribute is not { Attribute Name, value }');
+    }
+    const [name, value] = attribute.value as [TtlvItem, TtlvItem];
+    if (name.tag !== Tag.AttributeName || name.type !== 'TextString') throw corrupt('an Attribute Name is missing');
+    return { name: name.value, value };
+  });
+}
+
+/** The stored body of object `id`, unwrapped; a KEK other than the one that wrapped it is refused by name. */
+export async function unwrapBody(kek: KeyEncryptionKey, id: string, wrapped: Buffer, kekId: string | null): Promise<TtlvItem> {
+  if (kekId !== kek.id) {
+    throw new KekError(
+      'KEK_MISMATCH',
+      `object ${id}: its key material is wrapped under KEK ${String(kekId)}, but this store has KEK ${kek.id}: start kmipd with the KEK it was created with`,
+    );
+  }
+  let clear: Buffer;
+  try {
+    clear = await kek.unwrap(wrapped);
+  } catch (error) {
+    if (error instanceof KekError) throw new KekError(error.code, `object ${id}: ${error.message}`, { cause: error });
+    throw error;
+  }
+  // The body's Byte Strings view `clear`, a buffer of its own: nothing else holds it.
+  return decodeTtlv(clear, { maxDepth: STORED_MAX_DEPTH });
+}
