@@ -92,22 +92,31 @@ describe('the runner against pykmip-server over TLS', function () {
       '',
     ].join('\n');
     await writeFile(path.join(dir, 'server.conf'), config);
-    child = spawn(PYKMIP_SERVER, ['-f', path.join(dir, 'server.conf'), '-l', path.join(dir, 'server.log')], { stdio: 'ignore' });
+    // Its own process group: PyKMIP forks, and the forks must go when the test ends.
+    child = spawn(PYKMIP_SERVER, ['-f', path.join(dir, 'server.conf'), '-l', path.join(dir, 'server.log')], { stdio: 'ignore', detached: true });
     await waitForPort(port, child, 20_000);
     const [cert, key, ca] = await Promise.all(['client.pem', 'client-key.pem', 'ca.pem'].map((name) => readFile(path.join(dir, name))));
     target = { host: '127.0.0.1', port, tls: { cert: cert as Buffer, key: key as Buffer, ca: ca as Buffer }, description: 'pykmip-server' };
   });
 
   after(async () => {
-    // PyKMIP takes seconds to stop on SIGTERM: give it one, then kill it.
+    // PyKMIP takes seconds to stop on SIGTERM: give its whole group one, then kill the group.
     const server = child;
+    const group = (signal: NodeJS.Signals): void => {
+      try {
+        if (server?.pid !== undefined) process.kill(-server.pid, signal);
+      } catch {
+        // the group is gone already
+      }
+    };
     if (server && server.exitCode === null) {
       const exited = new Promise((resolve) => server.once('exit', resolve));
-      server.kill('SIGTERM');
-      const timer = setTimeout(() => server.kill('SIGKILL'), 1_000);
+      group('SIGTERM');
+      const timer = setTimeout(() => group('SIGKILL'), 1_000);
       await exited;
       clearTimeout(timer);
     }
+    group('SIGKILL');
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
