@@ -21,5 +21,3 @@ export class KmipError extends Error {
 
 export const notFound = (id: string): KmipError => new KmipError('ItemNotFound', `no object with Unique Identifier ${JSON.stringify(id)}`);
 export const invalidField = (message: string): KmipError => new KmipError('InvalidField', message);
-export const invalidMessage = (message: string): KmipError => new KmipError('InvalidMessage', message);
-export const permissionDenied = (message: string): KmipError => new KmipError('PermissionDenied', message);

@@ -34,12 +34,3 @@ export function withAttribute<T extends WithAttributes>(obj: T, name: string, ..
   const attributes = at < 0 ? [...kept, ...added] : [...kept.slice(0, at), ...added, ...kept.slice(at)];
   return { ...obj, attributes };
 }
-
-export function withAttributes(obj: ManagedObject, attributes: readonly AttributeInstance[]): ManagedObject {
-  return { ...obj, attributes };
-}
-
-/** The next revision of an object, to be committed as an update. */
-export function nextRevision(obj: ManagedObject): ManagedObject {
-  return { ...obj, revision: obj.revision + 1 };
-}

@@ -12,15 +12,6 @@ import type { Changes } from '../store/types.js';
 import { generatedBy } from './server-rng.js';
 import type { OperationContext } from './types.js';
 
-/** The Unique Identifier of a request, or the batch's ID Placeholder when it has none. */
-export function requestId(ctx: OperationContext, payload: Fields): string {
-  const id = payload.optionalText(Tag.UniqueIdentifier) ?? ctx.idPlaceholder;
-  if (id === undefined) {
-    throw new KmipError('InvalidField', 'Unique Identifier is required: the request names no object and no earlier batch item set the ID Placeholder');
-  }
-  return id;
-}
-
 /** The identifier as given, to be resolved with the ID Placeholder when the handler runs. */
 export function optionalRequestId(payload: Fields): string | undefined {
   return payload.optionalText(Tag.UniqueIdentifier);

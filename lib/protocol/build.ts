@@ -15,7 +15,3 @@ export const bool = (tag: number, value: boolean): TtlvItem => ({ tag, type: 'Bo
 export const dateTime = (tag: number, seconds: bigint): TtlvItem => ({ tag, type: 'DateTime', value: seconds });
 export const interval = (tag: number, seconds: number): TtlvItem => ({ tag, type: 'Interval', value: seconds });
 
-/** The item when the value is defined, otherwise undefined (for optional response fields). */
-export function maybe<T>(value: T | undefined, make: (value: T) => TtlvItem): TtlvItem | undefined {
-  return value === undefined ? undefined : make(value);
-}

@@ -50,3 +50,33 @@ export async function unwrapBody(kek: KeyEncryptionKey, id: string, wrapped: Buf
   // The body's Byte Strings view `clear`, a buffer of its own: nothing else holds it.
   return decodeTtlv(clear, { maxDepth: STORED_MAX_DEPTH });
 }
+
+/** What a back end is given to index attributes for Locate (see LocateQuery in types.ts). */
+export type IndexKeys = (attributes: readonly AttributeInstance[]) => { name: string; key: string }[];
+
+export interface IndexRow {
+  readonly name: string;
+  /** NULL marks "has an instance of `name`", for LocateQuery.has. */
+  readonly key: string | null;
+}
+
+/** A row's identity, for comparing stored rows with wanted ones. */
+export const indexRowKey = (row: IndexRow): string => JSON.stringify([row.name, row.key]);
+
+/** The index rows of an object: one NULL-key row per attribute name, one per (name, key). */
+export function indexRows(attributes: readonly AttributeInstance[], indexKeys: IndexKeys): IndexRow[] {
+  const seen = new Set<string>();
+  const rows: IndexRow[] = [];
+  const add = (row: IndexRow): void => {
+    const id = indexRowKey(row);
+    if (seen.has(id)) return;
+    seen.add(id);
+    rows.push(row);
+  };
+  for (const attribute of attributes) add({ name: attribute.name, key: null });
+  for (const { name, key } of indexKeys(attributes)) {
+    if (typeof name !== 'string' || typeof key !== 'string') throw new TypeError('indexKeys must return string names and keys');
+    add({ name, key });
+  }
+  return rows;
+}

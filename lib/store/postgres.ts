@@ -20,8 +20,9 @@ import type { KeyEncryptionKey } from '../crypto/index.js';
 import { silentLogger } from '../log.js';
 import type { Logger } from '../log.js';
 import type { ManagedObject } from '../objects/types.js';
-import { decodeAttributes, encodeAttributes, unwrapBody } from './codec.js';
-import type { IndexKeys, StoreStats } from './sqlite.js';
+import { decodeAttributes, encodeAttributes, indexRows, unwrapBody } from './codec.js';
+import type { IndexKeys } from './codec.js';
+import type { StoreStats } from './sqlite.js';
 import { StoreConflictError } from './types.js';
 import type { Changes, LocateQuery, ObjectMetadata, Store } from './types.js';
 
@@ -388,7 +389,7 @@ export class PostgresStore implements Store {
         clear.fill(0);
       }
     }
-    const index = this.#indexRows(object.attributes);
+    const index = indexRows(object.attributes, this.#indexKeys);
     return {
       id: object.id,
       objectType: object.objectType,
@@ -402,22 +403,7 @@ export class PostgresStore implements Store {
     };
   }
 
-  #indexRows(attributes: readonly AttributeInstance[]): { name: string; key: string | null }[] {
-    const seen = new Set<string>();
-    const rows: { name: string; key: string | null }[] = [];
-    const add = (name: string, key: string | null): void => {
-      const id = JSON.stringify([name, key]);
-      if (seen.has(id)) return;
-      seen.add(id);
-      rows.push({ name, key });
-    };
-    for (const attribute of attributes) add(attribute.name, null);
-    for (const { name, key } of this.#indexKeys(attributes)) {
-      if (typeof name !== 'string' || typeof key !== 'string') throw new TypeError('indexKeys must return string names and keys');
-      add(name, key);
-    }
-    return rows;
-  }
+
 
   async #unwrapBody(id: string, wrapped: Buffer, kekId: string | null): Promise<TtlvItem> {
     return unwrapBody(this.#kek, id, wrapped, kekId);

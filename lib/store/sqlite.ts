@@ -15,10 +15,12 @@ import type { KeyEncryptionKey } from '../crypto/index.js';
 import type { ManagedObject } from '../objects/types.js';
 import { StoreConflictError } from './types.js';
 import type { Changes, LocateQuery, ObjectMetadata, Store } from './types.js';
-import { decodeAttributes, encodeAttributes, unwrapBody } from './codec.js';
+import { decodeAttributes, encodeAttributes, indexRowKey, indexRows, unwrapBody } from './codec.js';
+import type { IndexKeys, IndexRow } from './codec.js';
+
+export type { IndexKeys } from './codec.js';
 
 /** The (name, key) pairs an object is found by; computed by the attribute module. */
-export type IndexKeys = (attributes: readonly AttributeInstance[]) => { name: string; key: string }[];
 
 export interface SqliteStoreOptions {
   /** The database file; created (mode 0600) when missing. */
@@ -177,8 +179,6 @@ interface ObjectRow {
   readonly kek_id: string | null;
 }
 
-const indexRowKey = (row: { readonly name: string; readonly key: string | null }): string => JSON.stringify([row.name, row.key]);
-
 /** An object ready to be written: everything encoded and wrapped, nothing left to await. */
 interface PreparedRow {
   readonly id: string;
@@ -188,7 +188,7 @@ interface PreparedRow {
   readonly attributes: Buffer;
   readonly body: Buffer | null;
   readonly kekId: string | null;
-  readonly index: readonly { readonly name: string; readonly key: string | null }[];
+  readonly index: readonly IndexRow[];
 }
 
 // ---------------------------------------------------------------------------------------
@@ -345,26 +345,11 @@ export class SqliteStore implements Store {
       attributes: encodeAttributes(object.attributes),
       body,
       kekId: body === null ? null : this.#kek.id,
-      index: this.#indexRows(object.attributes),
+      index: indexRows(object.attributes, this.#indexKeys),
     };
   }
 
-  #indexRows(attributes: readonly AttributeInstance[]): PreparedRow['index'] {
-    const seen = new Set<string>();
-    const rows: { name: string; key: string | null }[] = [];
-    const add = (name: string, key: string | null): void => {
-      const id = indexRowKey({ name, key });
-      if (seen.has(id)) return;
-      seen.add(id);
-      rows.push({ name, key });
-    };
-    for (const attribute of attributes) add(attribute.name, null);
-    for (const { name, key } of this.#indexKeys(attributes)) {
-      if (typeof name !== 'string' || typeof key !== 'string') throw new TypeError('indexKeys must return string names and keys');
-      add(name, key);
-    }
-    return rows;
-  }
+
 
   /** Runs inside the transaction; a throw rolls everything back. */
   #write(creates: readonly PreparedRow[], updates: readonly PreparedRow[]): void {
