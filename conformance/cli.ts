@@ -12,7 +12,7 @@ import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { findCases, globMatcher } from './cases.js';
-import { KmipClient } from '../server/client/kmip-client.js';
+import { KmipConnection } from '../lib/client/index.js';
 import { DEFAULT_CORRECTIONS_FILE, readCorrections } from './corrections.js';
 import { launchKmipd, projectRoot } from './launch.js';
 import type { KmipdBuild, LaunchedServer } from './launch.js';
@@ -134,7 +134,7 @@ async function main(argv: string[]): Promise<number> {
 
   // One connection first: a wrong certificate or port is one clear error, not a failure per case.
   try {
-    await (await KmipClient.connect(target.host, target.port, { ...target.tls, connectTimeoutMs: 10_000 })).close();
+    await (await KmipConnection.connect(target.host, target.port, { ...target.tls, connectTimeoutMs: 10_000 })).close();
   } catch (error) {
     await stopAll();
     throw new UsageError(`cannot reach ${target.description}: ${error instanceof Error ? error.message : String(error)}`);

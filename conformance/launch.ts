@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { ClientTlsOptions } from '../server/client/kmip-client.js';
+import type { ClientTlsOptions } from '../lib/client/index.js';
 
 /** The repository root (this file is conformance/launch.ts). */
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

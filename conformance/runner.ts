@@ -9,8 +9,8 @@ import { Enum, Tag, leaf, parseXml, structure } from '../ttlv/index.js';
 import type { TemplateItem, TtlvItem } from '../ttlv/index.js';
 import { compareVersions } from './cases.js';
 import type { CaseFile } from './cases.js';
-import { KmipClient } from '../server/client/kmip-client.js';
-import type { ClientTlsOptions } from '../server/client/kmip-client.js';
+import { KmipConnection } from '../lib/client/index.js';
+import type { ClientTlsOptions } from '../lib/client/index.js';
 import { compareResponse } from './compare.js';
 import type { Difference } from './compare.js';
 import { ObjectRegistry, childOf } from './objects.js';
@@ -31,7 +31,7 @@ export interface FreshTarget {
   stop(): Promise<void>;
 }
 
-/** One connection as the runner uses it (KmipClient, or a stand-in in tests). */
+/** One connection as the runner uses it (KmipConnection, or a stand-in in tests). */
 export interface Connection {
   send(message: TtlvItem): Promise<TtlvItem>;
   close(): Promise<void>;
@@ -194,7 +194,7 @@ async function replaySteps(
 }
 
 function connectTls(timeoutMs: number): Connect {
-  return (target) => KmipClient.connect(target.host, target.port, { ...target.tls, requestTimeoutMs: timeoutMs });
+  return (target) => KmipConnection.connect(target.host, target.port, { ...target.tls, requestTimeoutMs: timeoutMs });
 }
 
 /** Record the objects every successful batch item created; returns their identifiers. */

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { Enum, Tag, isConcrete, parseXml } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
 import { silentLogger } from '../../lib/log.js';
-import { KmipClient } from '../../server/client/kmip-client.js';
+import { KmipConnection } from '../../lib/client/index.js';
 import { configWith } from '../../server/config.js';
 import { startServer } from '../../server/index.js';
 import type { RunningServer } from '../../server/index.js';
@@ -57,7 +57,7 @@ describe('kmipd with its key-encryption key in an HSM (PKCS#11, SoftHSM2)', func
 
   async function send(server: RunningServer, body: string): Promise<TtlvItem> {
     const read = (name: string): Promise<string> => readFile(join(dir, 'certs', name), 'utf8');
-    const client = await KmipClient.connect(server.host, server.port, { cert: await read('admin.pem'), key: await read('admin-key.pem'), ca: await read('ca.pem') });
+    const client = await KmipConnection.connect(server.host, server.port, { cert: await read('admin.pem'), key: await read('admin-key.pem'), ca: await read('ca.pem') });
     try {
       return await client.send(request(body));
     } finally {

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { Enum, Tag, parseXml, isConcrete } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
 import { silentLogger } from '../../lib/log.js';
-import { KmipClient } from '../../server/client/kmip-client.js';
+import { KmipConnection } from '../../lib/client/index.js';
 import { ConfigError, configWith, resolveConfig } from '../../server/config.js';
 import { startServer } from '../../server/index.js';
 import type { RunningServer } from '../../server/index.js';
@@ -64,10 +64,10 @@ describe('two kmipd nodes sharing one PostgreSQL database', function () {
     await removeDir(dirB);
   });
 
-  async function client(node: RunningServer): Promise<KmipClient> {
+  async function client(node: RunningServer): Promise<KmipConnection> {
     const certs = join(dirA, 'certs');
     const read = (name: string): Promise<string> => readFile(join(certs, name), 'utf8');
-    return KmipClient.connect(node.host, node.port, { cert: await read('admin.pem'), key: await read('admin-key.pem'), ca: await read('ca.pem') });
+    return KmipConnection.connect(node.host, node.port, { cert: await read('admin.pem'), key: await read('admin-key.pem'), ca: await read('ca.pem') });
   }
 
   it('a key created on node A is found, served and destroyed through node B', async () => {
