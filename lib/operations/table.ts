@@ -30,6 +30,7 @@ import { register } from './register.js';
 import { revoke } from './revoke.js';
 import { signOperation } from './sign.js';
 import { signatureVerifyOperation } from './signature-verify.js';
+import { deriveKey } from './derive-key.js';
 import { rngRetrieve, rngSeed } from './rng.js';
 import type { Operation } from './types.js';
 
@@ -71,6 +72,7 @@ const ALL = [
   hashOperation,
   signOperation,
   signatureVerifyOperation,
+  deriveKey,
 ] as unknown as readonly AnyOperation[];
 
 export const OPERATIONS: ReadonlyMap<number, AnyOperation> = new Map(ALL.map((op) => [op.code, op]));
