@@ -1,8 +1,9 @@
 /**
- * Asymmetric keys with node:crypto: RSA and EC key pairs and their KMIP key formats (KMIP
- * 2.1 section 3, 1.4 section 2.2: PKCS#1, PKCS#8, X.509 SubjectPublicKeyInfo, SEC1 EC
- * Private Key, Transparent RSA and EC keys). Signatures are in signature.ts, RSA encryption
- * and the RSA encodings in rsa.ts.
+ * Asymmetric keys with node:crypto: RSA and EC key pairs, Edwards (Ed25519, Ed448) and
+ * Montgomery (X25519, X448) key pairs, and their KMIP key formats (KMIP 2.1 section 3, 1.4
+ * section 2.2: Raw, PKCS#1, PKCS#8, X.509 SubjectPublicKeyInfo, SEC1 EC Private Key,
+ * Transparent RSA and EC keys). Signatures are in signature.ts, RSA encryption and the RSA
+ * encodings in rsa.ts.
  */
 import { ECDH, createECDH, createPrivateKey, createPublicKey, generateKeyPair as nodeGenerateKeyPair } from 'node:crypto';
 import type { JsonWebKey, KeyObject } from 'node:crypto';
@@ -17,13 +18,77 @@ const C = Enum.RecommendedCurve;
 // ---------------------------------------------------------------------------------------
 // Key families and curves
 
-export type KeyFamily = 'RSA' | 'EC';
+/**
+ * RSA, EC over the NIST and SEC curves, EdDSA (RFC 8032: Ed25519, Ed448) and XDH (RFC
+ * 7748: X25519, X448, the Diffie-Hellman functions on the Montgomery curves).
+ */
+export type KeyFamily = 'RSA' | 'EC' | 'EdDSA' | 'XDH';
 
-/** The family of keys a KMIP Cryptographic Algorithm names; undefined for symmetric ones. */
+/**
+ * The family of keys a KMIP Cryptographic Algorithm names; undefined for symmetric ones.
+ * ECDH on CURVE25519 or CURVE448 is XDH: the caller decides that from the curve (okpCurve).
+ */
 export function keyFamily(algorithm: number): KeyFamily | undefined {
   if (algorithm === A.RSA) return 'RSA';
   if (algorithm === A.EC || algorithm === A.ECDSA || algorithm === A.ECDH || algorithm === A.ECMQV) return 'EC';
+  if (algorithm === A.Ed25519 || algorithm === A.Ed448) return 'EdDSA';
   return undefined;
+}
+
+/** An Edwards or Montgomery curve: node's "OKP" (octet key pair) keys, RFC 8037. */
+export interface OkpCurve {
+  /** node's asymmetricKeyType. */
+  readonly type: 'ed25519' | 'ed448' | 'x25519' | 'x448';
+  readonly family: 'EdDSA' | 'XDH';
+  /** Recommended Curve enumeration value (2.x): CURVE25519 or CURVE448 for both uses of a curve. */
+  readonly code: number;
+  /** Cryptographic Algorithm of a key generated on it: Ed25519 / Ed448, or ECDH. */
+  readonly algorithm: number;
+  /** Cryptographic Length: the bit size of the curve's field (2^255 - 19, 2^448 - 2^224 - 1). */
+  readonly bits: number;
+  /** Bytes of the private key and of the public key (RFC 8032 section 5, RFC 7748 section 5). */
+  readonly privateBytes: number;
+  readonly publicBytes: number;
+  /** The last byte of the algorithm's OID, 1.3.101.x (RFC 8410 section 3). */
+  readonly oidArc: number;
+}
+
+export const OKP_CURVES: readonly OkpCurve[] = [
+  { type: 'ed25519', family: 'EdDSA', code: C.CURVE25519, algorithm: A.Ed25519, bits: 255, privateBytes: 32, publicBytes: 32, oidArc: 112 },
+  { type: 'ed448', family: 'EdDSA', code: C.CURVE448, algorithm: A.Ed448, bits: 448, privateBytes: 57, publicBytes: 57, oidArc: 113 },
+  { type: 'x25519', family: 'XDH', code: C.CURVE25519, algorithm: A.ECDH, bits: 255, privateBytes: 32, publicBytes: 32, oidArc: 110 },
+  { type: 'x448', family: 'XDH', code: C.CURVE448, algorithm: A.ECDH, bits: 448, privateBytes: 56, publicBytes: 56, oidArc: 111 },
+];
+
+/** Whether a Recommended Curve is an Edwards/Montgomery one (CURVE25519, CURVE448). */
+export function isOkpCurveCode(code: number): boolean {
+  return code === C.CURVE25519 || code === C.CURVE448;
+}
+
+/**
+ * The curve of a key from its Cryptographic Algorithm and Recommended Curve: Ed25519 / Ed448
+ * name their curve; ECDH or EC on CURVE25519 / CURVE448 is X25519 / X448 (RFC 7748 calls
+ * the Montgomery curves "curve25519" and "curve448"). Undefined when neither says so.
+ */
+export function okpCurve(algorithm: number | undefined, curveCode: number | undefined): OkpCurve | undefined {
+  const byType = (type: OkpCurve['type']): OkpCurve => OKP_CURVES.find((c) => c.type === type) as OkpCurve;
+  if (algorithm === A.Ed25519 || algorithm === A.Ed448) {
+    const curve = byType(algorithm === A.Ed25519 ? 'ed25519' : 'ed448');
+    if (curveCode !== undefined && curveCode !== curve.code) {
+      throw new KmipError('InvalidField', `Cryptographic Algorithm ${enumName(A, algorithm)} is on ${enumName(C, curve.code)}, not ${enumName(C, curveCode)}`);
+    }
+    return curve;
+  }
+  if (curveCode === undefined || !isOkpCurveCode(curveCode)) return undefined;
+  if (algorithm === A.ECDSA) {
+    throw new KmipError('InvalidField', `ECDSA is not defined on ${enumName(C, curveCode)}: use Cryptographic Algorithm ${curveCode === C.CURVE25519 ? 'Ed25519' : 'Ed448'} for signatures`);
+  }
+  return byType(curveCode === C.CURVE25519 ? 'x25519' : 'x448');
+}
+
+/** The Edwards/Montgomery curve of a node key; undefined for RSA and EC keys. */
+export function okpCurveOfKey(key: KeyObject): OkpCurve | undefined {
+  return OKP_CURVES.find((c) => c.type === key.asymmetricKeyType);
 }
 
 export interface Curve {
@@ -68,11 +133,15 @@ export function curveOfKey(key: KeyObject): Curve {
 export function familyOfKey(key: KeyObject): KeyFamily {
   if (key.asymmetricKeyType === 'rsa') return 'RSA';
   if (key.asymmetricKeyType === 'ec') return 'EC';
+  const okp = okpCurveOfKey(key);
+  if (okp !== undefined) return okp.family;
   throw new KmipError('FeatureNotSupported', `${key.asymmetricKeyType ?? 'unknown'} keys are not supported`);
 }
 
 /** Cryptographic Length of a key: the modulus bits of RSA, the order bits of an EC curve. */
 export function keyBits(key: KeyObject): number {
+  const okp = okpCurveOfKey(key);
+  if (okp !== undefined) return okp.bits;
   if (familyOfKey(key) === 'EC') return curveOfKey(key).bits;
   const bits = key.asymmetricKeyDetails?.modulusLength;
   if (bits === undefined) throw new KmipError('CryptographicFailure', 'the RSA key has no modulus length');
@@ -84,7 +153,8 @@ export function keyBits(key: KeyObject): number {
 
 export type KeyPairSpec =
   | { readonly family: 'RSA'; readonly bits: number; readonly publicExponent: number }
-  | { readonly family: 'EC'; readonly curve: Curve };
+  | { readonly family: 'EC'; readonly curve: Curve }
+  | { readonly family: 'EdDSA' | 'XDH'; readonly curve: OkpCurve };
 
 export interface KeyPair {
   readonly privateKey: KeyObject;
@@ -100,6 +170,7 @@ const generate = promisify(nodeGenerateKeyPair);
 /** A fresh key pair. RSA generation takes seconds for large moduli, so it runs off the event loop. */
 export async function generateKeyPair(spec: KeyPairSpec): Promise<KeyPair> {
   if (spec.family === 'EC') return generate('ec', { namedCurve: spec.curve.name });
+  if (spec.family !== 'RSA') return generateOkp(spec.curve.type);
   if (!Number.isInteger(spec.bits) || spec.bits < RSA_MIN_BITS || spec.bits > RSA_MAX_BITS || spec.bits % 8 !== 0) {
     throw new KmipError('InvalidField', `Cryptographic Length ${spec.bits} is not valid for RSA: ${RSA_MIN_BITS} to ${RSA_MAX_BITS} bits, a multiple of 8`);
   }
@@ -110,8 +181,24 @@ export async function generateKeyPair(spec: KeyPairSpec): Promise<KeyPair> {
   return generate('rsa', { modulusLength: spec.bits, publicExponent: e });
 }
 
+/** Edwards and Montgomery key pairs are quick to make; node still does it on its thread pool. */
+function generateOkp(type: OkpCurve['type']): Promise<KeyPair> {
+  switch (type) {
+    case 'ed25519':
+      return generate('ed25519', undefined);
+    case 'ed448':
+      return generate('ed448', undefined);
+    case 'x25519':
+      return generate('x25519', undefined);
+    case 'x448':
+      return generate('x448', undefined);
+  }
+}
+
 /** The spec of a pair like `key`'s: same modulus size and public exponent, or same curve (Re-key Key Pair). */
 export function pairSpecOf(key: KeyObject): KeyPairSpec {
+  const okp = okpCurveOfKey(key);
+  if (okp !== undefined) return { family: okp.family, curve: okp };
   if (familyOfKey(key) === 'EC') return { family: 'EC', curve: curveOfKey(key) };
   const exponent = key.asymmetricKeyDetails?.publicExponent;
   return { family: 'RSA', bits: keyBits(key), publicExponent: exponent === undefined ? DEFAULT_PUBLIC_EXPONENT : Number(exponent) };
@@ -189,8 +276,14 @@ function badKey(what: string): KmipError {
   return new KmipError('InvalidField', `the key material is not a valid ${what}`);
 }
 
-/** A private key from its KMIP encoding. */
-export function importPrivateKey(format: number, material: EncodedKey): KeyObject {
+/**
+ * A private key from its KMIP encoding. `algorithm` is the Key Block's Cryptographic
+ * Algorithm: Raw and Transparent EC keys of CURVE25519 / CURVE448 need it to tell Ed25519
+ * from X25519 (Ed448 from X448).
+ */
+export function importPrivateKey(format: number, material: EncodedKey, algorithm?: number): KeyObject {
+  const okp = okpImport('private', format, material, algorithm);
+  if (okp !== undefined) return okp;
   if (Buffer.isBuffer(material)) {
     const type = privateDerType(format);
     if (type === undefined) throw formatNotSupported(format, 'a private key as bytes');
@@ -205,8 +298,10 @@ export function importPrivateKey(format: number, material: EncodedKey): KeyObjec
   throw formatNotSupported(format, 'this private key');
 }
 
-/** A public key from its KMIP encoding. */
-export function importPublicKey(format: number, material: EncodedKey): KeyObject {
+/** A public key from its KMIP encoding (`algorithm` as for importPrivateKey). */
+export function importPublicKey(format: number, material: EncodedKey, algorithm?: number): KeyObject {
+  const okp = okpImport('public', format, material, algorithm);
+  if (okp !== undefined) return okp;
   if (Buffer.isBuffer(material)) {
     const type = publicDerType(format);
     if (type === undefined) throw formatNotSupported(format, 'a public key as bytes');
@@ -234,6 +329,8 @@ function importJwk(jwk: JsonWebKey, side: 'private' | 'public'): KeyObject {
 /** The key in a KMIP format; Key Format Type Not Supported when the format cannot hold it. */
 export function exportKey(key: KeyObject, format: number): EncodedKey {
   const side = key.type === 'private' ? 'private' : 'public';
+  const okp = okpCurveOfKey(key);
+  if (okp !== undefined) return exportOkp(key, okp, side, format);
   const family = familyOfKey(key);
   const type = side === 'private' ? privateDerType(format) : publicDerType(format);
   if (type === 'pkcs1' && family !== 'RSA') throw formatNotSupported(format, `an ${family} key`);
@@ -268,6 +365,7 @@ export function exportKey(key: KeyObject, format: number): EncodedKey {
 
 /** The formats a key of this family and side can be served in. */
 export function formatsFor(family: KeyFamily, side: 'private' | 'public'): readonly number[] {
+  if (family === 'EdDSA' || family === 'XDH') return side === 'private' ? [F.Raw, F.PKCS_8, F.TransparentECPrivateKey] : [F.Raw, F.X_509, F.TransparentECPublicKey];
   if (family === 'RSA') return side === 'private' ? [F.PKCS_1, F.PKCS_8, F.TransparentRSAPrivateKey] : [F.PKCS_1, F.X_509, F.TransparentRSAPublicKey];
   return side === 'private' ? [F.PKCS_8, F.ECPrivateKey, ...PRIVATE_TRANSPARENT_EC] : [F.X_509, ...PUBLIC_TRANSPARENT_EC];
 }
@@ -275,6 +373,8 @@ export function formatsFor(family: KeyFamily, side: 'private' | 'public'): reado
 /** The format a server stores a generated key in (2.1 section 4.26, table 81). */
 export function defaultFormat(family: KeyFamily, side: 'private' | 'public'): number {
   if (family === 'RSA') return F.PKCS_1;
+  // Edwards and Montgomery keys: the RFC 8410 encodings every library reads.
+  if (family === 'EdDSA' || family === 'XDH') return side === 'private' ? F.PKCS_8 : F.X_509;
   return side === 'private' ? F.TransparentECPrivateKey : F.TransparentECPublicKey;
 }
 
@@ -360,6 +460,72 @@ function ecPublicJwk(key: TransparentEcPublicKey): JsonWebKey {
   }
   if (!Buffer.isBuffer(point) || point.length !== 1 + 2 * size) throw badKey(`Transparent EC Public Key on ${curve.jwk}`);
   return { kty: 'EC', crv: curve.jwk, x: point.subarray(1, 1 + size).toString('base64url'), y: point.subarray(1 + size).toString('base64url') };
+}
+
+// ---------------------------------------------------------------------------------------
+// Edwards and Montgomery keys (RFC 8410 encodings; node reads and writes them as OKP keys)
+
+/**
+ * The key when `material` is an Edwards or Montgomery key: PKCS#8 / SPKI DER with its RFC
+ * 8410 OID, Raw bytes (RFC 8032 / RFC 7748 encodings), or Transparent EC with Recommended
+ * Curve CURVE25519 / CURVE448, whose D is the private key's bytes read as a big-endian
+ * integer and whose Q String is the public key's bytes. Undefined for other keys.
+ */
+function okpImport(side: 'private' | 'public', format: number, material: EncodedKey, algorithm: number | undefined): KeyObject | undefined {
+  if (Buffer.isBuffer(material)) {
+    if (format === F.Raw) {
+      const curve = okpCurve(algorithm, undefined) ?? rawMontgomery(algorithm, material.length, side);
+      if (curve === undefined) throw formatNotSupported(format, `a ${side} key of Cryptographic Algorithm ${algorithm === undefined ? '(none)' : enumName(A, algorithm)}`);
+      return okpFromRaw(curve, side, material);
+    }
+    // PKCS#8 and SPKI name their algorithm: node reads them with the other DER keys.
+    return undefined;
+  }
+  if (material.kind !== 'ec-private' && material.kind !== 'ec-public') return undefined;
+  if (!isOkpCurveCode(material.curve)) return undefined;
+  const curve = okpCurve(algorithm === A.Ed25519 || algorithm === A.Ed448 ? algorithm : undefined, material.curve);
+  if (curve === undefined) return undefined;
+  if (material.kind === 'ec-private') {
+    if (side !== 'private' || !PRIVATE_TRANSPARENT_EC.has(format)) throw formatNotSupported(format, 'this key');
+    return okpFromRaw(curve, side, toBytes(material.d, curve.privateBytes));
+  }
+  if (side !== 'public' || !PUBLIC_TRANSPARENT_EC.has(format)) throw formatNotSupported(format, 'this key');
+  return okpFromRaw(curve, side, material.q);
+}
+
+/** Raw bytes of an ECDH (or EC) key: X25519 or X448 by their length. */
+function rawMontgomery(algorithm: number | undefined, length: number, side: 'private' | 'public'): OkpCurve | undefined {
+  if (algorithm !== A.ECDH && algorithm !== A.EC) return undefined;
+  return OKP_CURVES.find((c) => c.family === 'XDH' && (side === 'private' ? c.privateBytes : c.publicBytes) === length);
+}
+
+/** A key from its raw bytes, through the fixed RFC 8410 DER around them. */
+function okpFromRaw(curve: OkpCurve, side: 'private' | 'public', raw: Buffer): KeyObject {
+  const size = side === 'private' ? curve.privateBytes : curve.publicBytes;
+  if (raw.length !== size) throw badKey(`${curve.type} ${side} key: it must be ${size} bytes, not ${raw.length}`);
+  const algorithmId = Buffer.from([0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, curve.oidArc]);
+  try {
+    if (side === 'private') {
+      // OneAsymmetricKey v1: version 0, AlgorithmIdentifier, OCTET STRING { OCTET STRING raw }.
+      const inner = Buffer.concat([Buffer.from([0x02, 0x01, 0x00]), algorithmId, Buffer.from([0x04, size + 2, 0x04, size]), raw]);
+      return createPrivateKey({ key: Buffer.concat([Buffer.from([0x30, inner.length]), inner]), format: 'der', type: 'pkcs8' });
+    }
+    const inner = Buffer.concat([algorithmId, Buffer.from([0x03, size + 1, 0x00]), raw]);
+    return createPublicKey({ key: Buffer.concat([Buffer.from([0x30, inner.length]), inner]), format: 'der', type: 'spki' });
+  } catch {
+    throw badKey(`${curve.type} ${side} key`);
+  }
+}
+
+function exportOkp(key: KeyObject, curve: OkpCurve, side: 'private' | 'public', format: number): EncodedKey {
+  if (side === 'private' && format === F.PKCS_8) return key.export({ format: 'der', type: 'pkcs8' });
+  if (side === 'public' && format === F.X_509) return key.export({ format: 'der', type: 'spki' });
+  const jwk = key.export({ format: 'jwk' });
+  const raw = fromB64Bytes(side === 'private' ? jwk.d : jwk.x);
+  if (format === F.Raw) return raw;
+  if (side === 'private' && PRIVATE_TRANSPARENT_EC.has(format)) return { kind: 'ec-private', curve: curve.code, d: fromBytes(raw) };
+  if (side === 'public' && PUBLIC_TRANSPARENT_EC.has(format)) return { kind: 'ec-public', curve: curve.code, q: raw };
+  throw formatNotSupported(format, `an ${curve.type} ${side} key`);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,13 +1,14 @@
 /**
  * Signatures (KMIP 2.1 sections 6.1.55 and 6.1.56): which scheme the Cryptographic
- * Parameters and the key select (RSA PKCS#1 v1.5 or PSS, ECDSA), over data given whole or in
- * parts, or over a digest the client computed. ECDSA signatures are DER (X9.62).
+ * Parameters and the key select (RSA PKCS#1 v1.5 or PSS, ECDSA, EdDSA), over data given
+ * whole or in parts, or over a digest the client computed. ECDSA signatures are DER (X9.62);
+ * EdDSA signatures are RFC 8032's bytes (64 for Ed25519, 114 for Ed448).
  */
-import { createHash, createSign, createVerify } from 'node:crypto';
+import { createHash, createSign, createVerify, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import type { Hash, KeyObject } from 'node:crypto';
 import { Enum } from '../../ttlv/index.js';
 import { KmipError } from '../errors.js';
-import { curveOfKey, enumName, familyOfKey } from './asymmetric.js';
+import { curveOfKey, enumName, familyOfKey, okpCurveOfKey } from './asymmetric.js';
 import type { Curve, KeyFamily } from './asymmetric.js';
 import { hashInfo, rsaSignDigest, rsaVerifyDigest } from './rsa.js';
 import type { RsaSignatureScheme } from './rsa.js';
@@ -16,7 +17,13 @@ const H = Enum.HashingAlgorithm;
 const P = Enum.PaddingMethod;
 const DSA = Enum.DigitalSignatureAlgorithm;
 
-export type SignatureScheme = RsaSignatureScheme | { readonly kind: 'ecdsa'; readonly hash: number };
+export type SignatureScheme = RsaSignatureScheme | { readonly kind: 'ecdsa'; readonly hash: number } | { readonly kind: 'eddsa' };
+
+/**
+ * PureEdDSA (RFC 8032) signs the whole message in one pass: data given in parts is gathered
+ * until the Final Indicator, up to this many bytes.
+ */
+export const EDDSA_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** What a request (over the key's Cryptographic Parameters) says about a signature. */
 export interface SignatureParameters {
@@ -58,6 +65,8 @@ const ECDSA_BY_DSA = new Map<number, number>([
  */
 export function signatureScheme(key: KeyObject, params: SignatureParameters): SignatureScheme {
   const family = familyOfKey(key);
+  if (family === 'EdDSA') return eddsaScheme(key, params);
+  if (family === 'XDH') throw new KmipError('BadCryptographicParameters', `${okpCurveOfKey(key)?.type ?? 'XDH'} keys agree on secrets (RFC 7748); they cannot sign: use an Ed25519 or Ed448 key`);
   const dsa = params.digitalSignatureAlgorithm;
   if (dsa !== undefined) {
     const rsaHash = RSA_PKCS1_BY_DSA.get(dsa);
@@ -73,6 +82,25 @@ export function signatureScheme(key: KeyObject, params: SignatureParameters): Si
   if (params.padding === P.PSS) return pssScheme(params);
   if (params.padding === undefined || params.padding === P.PKCS1V1_5) return { kind: 'pkcs1', hash: requiredHash(params.hash, 'an RSA signature') };
   throw new KmipError('BadCryptographicParameters', `Padding Method ${enumName(P, params.padding)} is not a signature padding: use PKCS1 v1.5 or PSS`);
+}
+
+/**
+ * EdDSA: PureEdDSA over the message (RFC 8032 sections 5.1 and 5.2). KMIP has no Digital
+ * Signature Algorithm value for it, so none may be named; a Hashing Algorithm, when given,
+ * must be the one the scheme uses inside (SHA-512 for Ed25519).
+ */
+function eddsaScheme(key: KeyObject, params: SignatureParameters): SignatureScheme {
+  const curve = okpCurveOfKey(key);
+  const name = curve?.type === 'ed448' ? 'Ed448' : 'Ed25519';
+  if (params.digitalSignatureAlgorithm !== undefined) {
+    throw new KmipError('BadCryptographicParameters', `Digital Signature Algorithm ${enumName(DSA, params.digitalSignatureAlgorithm)} does not apply to an ${name} key: leave it out`);
+  }
+  // KMIP has no SHAKE256 Hashing Algorithm: an Ed448 request names none.
+  const inner = name === 'Ed448' ? undefined : H.SHA_512;
+  if (params.hash !== undefined && params.hash !== inner) {
+    throw new KmipError('BadCryptographicParameters', `${name} hashes with ${name === 'Ed448' ? 'SHAKE256' : 'SHA-512'} (RFC 8032); Hashing Algorithm ${enumName(H, params.hash)} cannot be used`);
+  }
+  return { kind: 'eddsa' };
 }
 
 /** The SHA-2 hash of a curve's security strength (NIST SP 800-57 part 1, table 3). */
@@ -119,7 +147,38 @@ export interface Verifier extends SignatureStream {
   final(key: KeyObject, signature: Buffer): boolean;
 }
 
+/** The message of an EdDSA signature, gathered part by part up to EDDSA_MAX_MESSAGE_BYTES. */
+class MessageParts {
+  readonly #parts: Buffer[] = [];
+  #size = 0;
+
+  add(data: Buffer): void {
+    if (this.#size + data.length > EDDSA_MAX_MESSAGE_BYTES) {
+      throw new KmipError('ServerLimitExceeded', `an EdDSA signature covers at most ${EDDSA_MAX_MESSAGE_BYTES} bytes of data given in parts`);
+    }
+    this.#parts.push(Buffer.from(data));
+    this.#size += data.length;
+  }
+
+  whole(): Buffer {
+    return Buffer.concat(this.#parts, this.#size);
+  }
+}
+
 export function startSign(scheme: SignatureScheme): Signer {
+  if (scheme.kind === 'eddsa') {
+    const message = new MessageParts();
+    return {
+      update: (data) => message.add(data),
+      final: (key) => {
+        try {
+          return nodeSign(null, message.whole(), key);
+        } catch {
+          throw new KmipError('CryptographicFailure', 'the EdDSA signature could not be computed with this key');
+        }
+      },
+    };
+  }
   if (scheme.kind === 'ecdsa') {
     const signer = createSign(hashInfo(scheme.hash).name);
     return { update: (data) => void signer.update(data), final: (key) => finishEcdsa(() => signer.sign({ key, dsaEncoding: 'der' })) };
@@ -129,6 +188,19 @@ export function startSign(scheme: SignatureScheme): Signer {
 }
 
 export function startVerify(scheme: SignatureScheme): Verifier {
+  if (scheme.kind === 'eddsa') {
+    const message = new MessageParts();
+    return {
+      update: (data) => message.add(data),
+      final: (key, signature) => {
+        try {
+          return nodeVerify(null, message.whole(), key, signature);
+        } catch {
+          return false;
+        }
+      },
+    };
+  }
   if (scheme.kind === 'ecdsa') {
     const verifier = createVerify(hashInfo(scheme.hash).name);
     return {
@@ -176,9 +248,10 @@ export function verifyDigest(key: KeyObject, scheme: SignatureScheme, digest: Bu
   return rsaVerifyDigest(key, digestScheme(scheme, digest), digest, signature);
 }
 
-/** node's ECDSA always hashes what it signs: only RSA signs a digest given. */
+/** node's ECDSA always hashes what it signs, and PureEdDSA signs messages: only RSA signs a digest given. */
 function digestScheme(scheme: SignatureScheme, digest: Buffer): RsaSignatureScheme {
   if (scheme.kind === 'ecdsa') throw new KmipError('FeatureNotSupported', 'ECDSA over Digested Data is not offered: send the Data itself');
+  if (scheme.kind === 'eddsa') throw new KmipError('FeatureNotSupported', 'EdDSA signs the message itself (PureEdDSA, RFC 8032); HashEdDSA over Digested Data is not offered: send the Data');
   const { name, bytes } = hashInfo(scheme.hash);
   if (digest.length !== bytes) throw new KmipError('InvalidField', `Digested Data is ${digest.length} bytes; a ${name} digest is ${bytes}`);
   return scheme;

@@ -66,7 +66,7 @@ export function keyObjectOf(side: KeySide, body: TtlvItem): KeyObject {
   if (view === undefined) throw new KmipError('InvalidObjectType', 'the object holds no Key Block');
   if (view.wrapped || view.material === undefined) throw new KmipError('KeyValueNotPresent', 'the key material is wrapped or absent: it cannot be used here');
   const encoded = encodedKeyOf(view.material);
-  return side === 'private' ? importPrivateKey(view.formatType, encoded) : importPublicKey(view.formatType, encoded);
+  return side === 'private' ? importPrivateKey(view.formatType, encoded, view.algorithm) : importPublicKey(view.formatType, encoded, view.algorithm);
 }
 
 /** The structure with its Key Material re-encoded in `format`. */
