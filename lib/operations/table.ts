@@ -31,6 +31,7 @@ import { revoke } from './revoke.js';
 import { signOperation } from './sign.js';
 import { signatureVerifyOperation } from './signature-verify.js';
 import { deriveKey } from './derive-key.js';
+import { createSplitKey, joinSplitKey } from './split-key.js';
 import { rngRetrieve, rngSeed } from './rng.js';
 import type { Operation } from './types.js';
 
@@ -73,6 +74,8 @@ const ALL = [
   signOperation,
   signatureVerifyOperation,
   deriveKey,
+  createSplitKey,
+  joinSplitKey,
 ] as unknown as readonly AnyOperation[];
 
 export const OPERATIONS: ReadonlyMap<number, AnyOperation> = new Map(ALL.map((op) => [op.code, op]));
