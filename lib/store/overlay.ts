@@ -7,7 +7,7 @@
  */
 import type { ManagedObject } from '../objects/types.js';
 import { StoreConflictError } from './types.js';
-import type { Changes, LocateQuery, ObjectMetadata, Store } from './types.js';
+import type { Changes, GrantFilter, GrantRecord, LocateQuery, ObjectMetadata, Store } from './types.js';
 
 export class OverlayStore implements Store {
   /** Objects created in the batch, latest version. */
@@ -52,6 +52,8 @@ export class OverlayStore implements Store {
     const held = [...this.#updated.values()].map(({ object }) => object).concat([...this.#created.values()]);
     const extra = held
       .filter((object) => (query.owner === undefined || object.owner === query.owner) && (query.objectType === undefined || object.objectType === query.objectType))
+      // Held objects are shown to their owner; one it may see through a grant is found in the underlying store.
+      .filter((object) => query.visibleTo === undefined || object.owner === query.visibleTo.identity)
       .map((object) => object.id)
       .filter((id) => !found.includes(id));
     return [...found, ...extra];
@@ -59,6 +61,19 @@ export class OverlayStore implements Store {
 
   newId(): string {
     return this.base.newId();
+  }
+
+  /** Grant changes are not held back: the grant operations refuse to run in an Undo batch. */
+  async addGrants(_grants: readonly GrantRecord[]): Promise<void> {
+    throw new Error('grants cannot be changed inside a batch that may be undone');
+  }
+
+  async removeGrants(_filter: GrantFilter): Promise<number> {
+    throw new Error('grants cannot be changed inside a batch that may be undone');
+  }
+
+  findGrants(filter: GrantFilter): Promise<GrantRecord[]> {
+    return this.base.findGrants(filter);
   }
 
   /** The underlying store is not this overlay's to close. */

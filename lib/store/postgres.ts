@@ -25,6 +25,9 @@ import type { IndexKeys } from './codec.js';
 import type { StoreStats } from './sqlite.js';
 import { StoreConflictError } from './types.js';
 import type { Changes, LocateQuery, ObjectMetadata, Store } from './types.js';
+import { checkGrant, grantConditions, grantFromRow, scopeColumn, visibleCondition } from './grants-sql.js';
+import type { GrantRow } from './grants-sql.js';
+import type { GrantFilter, GrantRecord } from './types.js';
 
 /** Where the database is: a connection string, or pg's pool settings (host, user, ssl, max, ...). */
 export type PostgresConnection = { readonly connectionString: string } | { readonly pool: PoolConfig };
@@ -90,6 +93,23 @@ const MIGRATIONS: readonly ((schema: string) => string)[] = [
   );
   CREATE UNIQUE INDEX attribute_index_name_key ON ${s}.attribute_index (name, key, object_id);
   CREATE INDEX attribute_index_object ON ${s}.attribute_index (object_id);
+  `,
+  // Grants (lib/store/grants-sql.ts): one row per permission; scope_owner '' is every owner.
+  // Client-chosen text as UTF-8 bytea, as owner.
+  (s) => `
+  CREATE TABLE ${s}.grants (
+    target_kind text NOT NULL CHECK (target_kind IN ('object', 'group')),
+    target bytea NOT NULL,          -- Unique Identifier, or Object Group name
+    scope_owner bytea NOT NULL,
+    grantee_kind text NOT NULL CHECK (grantee_kind IN ('identity', 'group')),
+    grantee bytea NOT NULL,
+    permission bytea NOT NULL,
+    granted_by bytea NOT NULL,
+    created bigint NOT NULL,        -- ms since the epoch
+    seq bigint GENERATED ALWAYS AS IDENTITY,
+    PRIMARY KEY (target, target_kind, scope_owner, grantee, grantee_kind, permission)
+  );
+  CREATE INDEX grants_grantee ON ${s}.grants (grantee, grantee_kind, target_kind, target);
   `,
 ];
 
@@ -190,6 +210,9 @@ type Param = string | number | Buffer;
 
 const utf8 = (text: string): Buffer => Buffer.from(text, 'utf8');
 
+/** An object grant's target as text, to compare with objects.id (the guard keeps group names, which may hold U+0000, out of convert_from). */
+const OBJECT_TARGET = "CASE WHEN target_kind = 'object' THEN convert_from(target, 'UTF8') END";
+
 /** The one SQL query for a LocateQuery; exported so tests can EXPLAIN it. */
 export function locateSql(schema: string, query: LocateQuery): { text: string; values: Param[] } {
   const s = escapeIdentifier(schema);
@@ -200,6 +223,9 @@ export function locateSql(schema: string, query: LocateQuery): { text: string; v
     return `$${values.length}`;
   };
   if (query.owner !== undefined) where.push(`owner = ${param(utf8(query.owner))}`);
+  if (query.visibleTo !== undefined) {
+    where.push(visibleCondition(query.visibleTo, (value) => param(utf8(value)), { objects: `${s}.objects`, grants: `${s}.grants`, attributeIndex: `${s}.attribute_index` }, OBJECT_TARGET));
+  }
   if (query.objectType !== undefined) where.push(`object_type = ${param(query.objectType)}`);
   for (const { name, key } of query.equals ?? []) {
     where.push(`id IN (SELECT object_id FROM ${s}.attribute_index WHERE name = ${param(utf8(name))} AND key = ${param(utf8(key))})`);
@@ -325,6 +351,52 @@ export class PostgresStore implements Store {
 
   settings(): PostgresSettings {
     return this.#settings;
+  }
+
+  // Grants -------------------------------------------------------------------------------
+
+  async addGrants(grants: readonly GrantRecord[]): Promise<void> {
+    grants.forEach(checkGrant);
+    // Object identifiers never hold U+0000 here (see commit): such a grant could name no object.
+    if (grants.some((g) => g.targetKind === 'object' && g.target.includes('\u0000'))) throw new Error('an object grant names an identifier holding U+0000');
+    if (grants.length === 0) return;
+    const s = escapeIdentifier(this.#settings.schema);
+    await this.#pool.query(
+      `INSERT INTO ${s}.grants (target_kind, target, scope_owner, grantee_kind, grantee, permission, granted_by, created)
+       SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[], $5::bytea[], $6::bytea[], $7::bytea[], $8::bigint[])
+       ON CONFLICT DO NOTHING`,
+      [
+        grants.map((g) => g.targetKind),
+        grants.map((g) => utf8(g.target)),
+        grants.map((g) => utf8(scopeColumn(g))),
+        grants.map((g) => g.granteeKind),
+        grants.map((g) => utf8(g.grantee)),
+        grants.map((g) => utf8(g.permission)),
+        grants.map((g) => utf8(g.grantedBy)),
+        grants.map((g) => g.created),
+      ],
+    );
+  }
+
+  async removeGrants(filter: GrantFilter): Promise<number> {
+    const { where, values } = this.#grantWhere(filter);
+    const result = await this.#pool.query(`DELETE FROM ${escapeIdentifier(this.#settings.schema)}.grants${where}`, values);
+    return result.rowCount ?? 0;
+  }
+
+  async findGrants(filter: GrantFilter): Promise<GrantRecord[]> {
+    const { where, values } = this.#grantWhere(filter);
+    const { rows } = await this.#pool.query<GrantRow<Buffer>>(`SELECT * FROM ${escapeIdentifier(this.#settings.schema)}.grants${where} ORDER BY created, seq`, values);
+    return rows.map((row) => grantFromRow(row, (bytes) => bytes.toString('utf8')));
+  }
+
+  #grantWhere(filter: GrantFilter): { where: string; values: Buffer[] } {
+    const values: Buffer[] = [];
+    const where = grantConditions(filter, (value) => {
+      values.push(utf8(value));
+      return `$${values.length}`;
+    });
+    return { where: where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '', values };
   }
 
   /** Ends the pool: waits for checked-out connections to come back, then closes them all. */

@@ -177,6 +177,14 @@ describe('SqliteStore (SQLite specifics)', () => {
       expect(plan({ has: ['Name'] })).to.match(/attribute_index_name_key \(name=\? AND key=\?\)/);
       expect(plan({ owner: 'alice' })).to.match(/USING INDEX objects_owner \(owner=\?\)/);
       expect(plan({ objectType: 2 })).to.match(/USING INDEX objects_object_type \(object_type=\?\)/);
+      // A non-administrator's Locate: the owner index, the grantee index, the attribute index by group name; no scan of objects.
+      const visible = plan({ visibleTo: { identity: 'bob', groups: ['dba'] } });
+      expect(visible).to.match(/objects_owner \(owner=\?\)/);
+      expect(visible).to.match(/grants_grantee|sqlite_autoindex_grants/);
+      expect(visible).to.not.match(/SCAN objects\b(?! USING)/);
+      expect(visible).to.not.match(/SCAN grants\b(?! USING)/);
+      const visibleByName = plan({ visibleTo: { identity: 'bob', groups: [] }, equals: [{ name: 'Name', key: 'key-537' }] });
+      expect(visibleByName).to.match(/attribute_index_name_key/);
     } finally {
       db.close();
     }

@@ -17,6 +17,9 @@ import { StoreConflictError } from './types.js';
 import type { Changes, LocateQuery, ObjectMetadata, Store } from './types.js';
 import { decodeAttributes, encodeAttributes, indexRowKey, indexRows, unwrapBody } from './codec.js';
 import type { IndexKeys, IndexRow } from './codec.js';
+import { checkGrant, grantConditions, grantFromRow, scopeColumn, sqliteParam, visibleCondition } from './grants-sql.js';
+import type { GrantRow } from './grants-sql.js';
+import type { GrantFilter, GrantRecord } from './types.js';
 
 export type { IndexKeys } from './codec.js';
 
@@ -74,6 +77,21 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE UNIQUE INDEX attribute_index_name_key ON attribute_index (name, key, object_id);
   CREATE INDEX attribute_index_object ON attribute_index (object_id);
+  `,
+  // Grants (lib/store/grants-sql.ts): one row per permission; scope_owner '' is every owner.
+  `
+  CREATE TABLE grants (
+    target_kind TEXT NOT NULL CHECK (target_kind IN ('object', 'group')),
+    target TEXT NOT NULL,             -- Unique Identifier, or Object Group name
+    scope_owner TEXT NOT NULL,
+    grantee_kind TEXT NOT NULL CHECK (grantee_kind IN ('identity', 'group')),
+    grantee TEXT NOT NULL,
+    permission TEXT NOT NULL,
+    granted_by TEXT NOT NULL,
+    created INTEGER NOT NULL,         -- ms since the epoch
+    PRIMARY KEY (target, target_kind, scope_owner, grantee, grantee_kind, permission)
+  ) STRICT;
+  CREATE INDEX grants_grantee ON grants (grantee, grantee_kind, target_kind, target);
   `,
 ];
 
@@ -151,6 +169,9 @@ export function locateSql(query: LocateQuery): { sql: string; params: (string | 
     where.push('owner = ?');
     params.push(query.owner);
   }
+  if (query.visibleTo !== undefined) {
+    where.push(visibleCondition(query.visibleTo, sqliteParam(params), { objects: 'objects', grants: 'grants', attributeIndex: 'attribute_index', ownedFrom: 'objects INDEXED BY objects_owner' }, 'target', 'CROSS JOIN'));
+  }
   if (query.objectType !== undefined) {
     where.push('object_type = ?');
     params.push(query.objectType);
@@ -199,6 +220,7 @@ export class SqliteStore implements Store {
   readonly #kek: KeyEncryptionKey;
   readonly #indexKeys: IndexKeys;
   readonly #locateStatements = new Map<string, Database.Statement<(string | number)[], string>>();
+  readonly #grantStatements = new Map<string, Database.Statement<string[], GrantRow<string>>>();
   readonly #insert: Database.Statement<
     [id: string, objectType: number, owner: string, revision: number, attributes: Buffer, body: Buffer | null, kekId: string | null, created: number, updated: number]
   >;
@@ -316,6 +338,44 @@ export class SqliteStore implements Store {
     } catch (error) {
       if (!(error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY'))) throw error;
     }
+  }
+
+  // Grants -------------------------------------------------------------------------------
+
+  async addGrants(grants: readonly GrantRecord[]): Promise<void> {
+    grants.forEach(checkGrant);
+    const insert = this.#db.prepare(
+      `INSERT OR IGNORE INTO grants (target_kind, target, scope_owner, grantee_kind, grantee, permission, granted_by, created)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#db
+      .transaction(() => {
+        for (const g of grants) insert.run(g.targetKind, g.target, scopeColumn(g), g.granteeKind, g.grantee, g.permission, g.grantedBy, g.created);
+      })
+      .immediate();
+  }
+
+  async removeGrants(filter: GrantFilter): Promise<number> {
+    const params: string[] = [];
+    const where = grantConditions(filter, sqliteParam(params));
+    const sql = `DELETE FROM grants${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`;
+    return this.#db.prepare<string[]>(sql).run(...params).changes;
+  }
+
+  async findGrants(filter: GrantFilter): Promise<GrantRecord[]> {
+    const params: string[] = [];
+    const where = grantConditions(filter, sqliteParam(params));
+    const sql = `SELECT * FROM grants${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created, rowid`;
+    // Every access check of a non-owner runs one of a few shapes: keep them prepared.
+    let statement = this.#grantStatements.get(sql);
+    if (statement === undefined) {
+      if (this.#grantStatements.size >= 64) this.#grantStatements.clear();
+      statement = this.#db.prepare<string[], GrantRow<string>>(sql);
+      this.#grantStatements.set(sql, statement);
+    }
+    return statement
+      .all(...params)
+      .map((row) => grantFromRow(row, (text) => text));
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,7 @@ import type { TtlvItem } from '../../ttlv/index.js';
 import type { AttributeInstance } from '../attributes/types.js';
 import type { ManagedObject } from '../objects/types.js';
 import { StoreConflictError } from './types.js';
-import type { Store } from './types.js';
+import type { GrantRecord, Store } from './types.js';
 
 /**
  * The index keys the suite's expectations assume (the real ones come from the attribute
@@ -395,6 +395,100 @@ export function storeSuite(name: string, open: () => Promise<OpenedStore>): void
         expect(await store.locate({ owner: 'odd', equals: [{ name: 'Name', key: 'key-537' }] })).to.deep.equal([objects[537]?.id]);
         expect(await store.locate({ owner: 'even', equals: [{ name: 'Name', key: 'key-537' }] })).to.deep.equal([]);
         expect(await store.locate({ has: ['Name'] })).to.deep.equal(objects.map((o) => o.id));
+      });
+    });
+
+    describe('grants', () => {
+      const grant = (change: Partial<GrantRecord> = {}): GrantRecord => ({
+        targetKind: 'object',
+        target: 'object-1',
+        scopeOwner: null,
+        granteeKind: 'identity',
+        grantee: 'bob',
+        permission: 'get',
+        grantedBy: 'alice',
+        created: 1_700_000_000_000,
+        ...change,
+      });
+      const group = (name: string): AttributeInstance => ({ name: 'Object Group', value: leaf(Tag.ObjectGroup, 'TextString', name) });
+      const summary = (grants: readonly GrantRecord[]): string[] => grants.map((g) => `${g.targetKind}:${g.target}:${g.scopeOwner ?? '*'}:${g.granteeKind}:${g.grantee}:${g.permission}`);
+
+      it('stores grants durably and finds them by target, grantee and principal, oldest first', async () => {
+        await store.addGrants([grant(), grant({ permission: 'encrypt', created: 1_700_000_000_001 })]);
+        await store.addGrants([grant({ grantee: 'dba', granteeKind: 'group', permission: 'decrypt', created: 1_700_000_000_002 })]);
+        await store.addGrants([grant({ targetKind: 'group', target: 'payroll', scopeOwner: 'alice', grantee: 'carol', created: 1_700_000_000_003 })]);
+        expect(summary(await store.findGrants({ targetKind: 'object', target: 'object-1' }))).to.deep.equal([
+          'object:object-1:*:identity:bob:get',
+          'object:object-1:*:identity:bob:encrypt',
+          'object:object-1:*:group:dba:decrypt',
+        ]);
+        expect(summary(await store.findGrants({ principal: { identity: 'bob', groups: [] } }))).to.deep.equal(['object:object-1:*:identity:bob:get', 'object:object-1:*:identity:bob:encrypt']);
+        expect(summary(await store.findGrants({ principal: { identity: 'zed', groups: ['dba', 'ops'] } }))).to.deep.equal(['object:object-1:*:group:dba:decrypt']);
+        expect(summary(await store.findGrants({ principal: { identity: 'dba', groups: [] } })), 'an identity named like a group is not its member').to.deep.equal([]);
+        expect(summary(await store.findGrants({ targetKind: 'group', scopeOwner: 'alice' }))).to.deep.equal(['group:payroll:alice:identity:carol:get']);
+        expect(summary(await store.findGrants({ targetKind: 'group', scopeOwner: null }))).to.deep.equal([]);
+        const [stored] = await store.findGrants({ grantee: 'carol' });
+        expect(stored).to.deep.equal(grant({ targetKind: 'group', target: 'payroll', scopeOwner: 'alice', grantee: 'carol', created: 1_700_000_000_003 }));
+      });
+
+      it('granting the same permission twice keeps one grant; removing takes only what the filter names', async () => {
+        await store.addGrants([grant(), grant(), grant({ permission: 'sign' })]);
+        await store.addGrants([grant({ grantedBy: 'admin', created: 1 })]);
+        expect(summary(await store.findGrants({}))).to.deep.equal(['object:object-1:*:identity:bob:get', 'object:object-1:*:identity:bob:sign']);
+        expect(await store.removeGrants({ target: 'object-1', grantee: 'bob', permissions: ['sign', 'mac'] })).to.equal(1);
+        expect(summary(await store.findGrants({}))).to.deep.equal(['object:object-1:*:identity:bob:get']);
+        expect(await store.removeGrants({ target: 'object-1', grantee: 'bob', permissions: [] })).to.equal(0);
+        expect(await store.removeGrants({ target: 'object-2' })).to.equal(0);
+        expect(await store.removeGrants({ target: 'object-1' })).to.equal(1);
+        expect(await store.findGrants({})).to.deep.equal([]);
+      });
+
+      it('refuses a grant with an empty name or an object grant with a scope', async () => {
+        for (const bad of [grant({ grantee: '' }), grant({ target: '' }), grant({ scopeOwner: 'alice' }), grant({ targetKind: 'group', scopeOwner: '' })]) {
+          let failed = false;
+          await store.addGrants([bad]).catch(() => (failed = true));
+          expect(failed, JSON.stringify(bad)).to.equal(true);
+        }
+        expect(await store.findGrants({})).to.deep.equal([]);
+      });
+
+      it('keeps text a certificate or a client chose exactly (quotes, U+0000, non-ASCII)', async () => {
+        const odd = "o'b\u0000\u00e9\"; DROP TABLE grants; --";
+        await store.addGrants([grant({ grantee: odd, targetKind: 'group', target: odd, scopeOwner: odd })]);
+        const [stored] = await store.findGrants({ principal: { identity: odd, groups: [odd] } });
+        expect(stored?.grantee).to.equal(odd);
+        expect(stored?.target).to.equal(odd);
+        expect(stored?.scopeOwner).to.equal(odd);
+      });
+
+      it('locate visibleTo: owned objects, objects granted to the identity or its groups, and Object Groups within their scope', async () => {
+        const own = await create(store, { owner: 'bob' });
+        const byId = await create(store, { owner: 'alice' });
+        const byGroupOfBob = await create(store, { owner: 'alice' });
+        const inPayroll = await create(store, { owner: 'alice', attributes: [group('payroll')] });
+        const carolsPayroll = await create(store, { owner: 'carol', attributes: [group('payroll')] });
+        const inFinance = await create(store, { owner: 'carol', attributes: [group('finance')] });
+        const hidden = await create(store, { owner: 'alice', attributes: [group('other')] });
+        await store.addGrants([
+          grant({ target: byId.id, grantee: 'bob', permission: 'get' }),
+          grant({ target: byGroupOfBob.id, granteeKind: 'group', grantee: 'dba', permission: 'decrypt' }),
+          // alice's grant on payroll covers her objects only; an administrator's covers every owner.
+          grant({ targetKind: 'group', target: 'payroll', scopeOwner: 'alice', grantee: 'bob', permission: 'encrypt' }),
+          grant({ targetKind: 'group', target: 'finance', scopeOwner: null, granteeKind: 'group', grantee: 'dba', permission: 'locate' }),
+          grant({ target: hidden.id, grantee: 'someone-else' }),
+        ]);
+        const bob = { identity: 'bob', groups: ['dba'] };
+        expect(await store.locate({ visibleTo: bob })).to.deep.equal([own.id, byId.id, byGroupOfBob.id, inPayroll.id, inFinance.id]);
+        expect(await store.locate({ visibleTo: { identity: 'bob', groups: [] } })).to.deep.equal([own.id, byId.id, inPayroll.id]);
+        expect(await store.locate({ visibleTo: { identity: 'carol', groups: [] } })).to.deep.equal([carolsPayroll.id, inFinance.id]);
+        expect(await store.locate({ visibleTo: { identity: 'nobody', groups: ['nothing'] } })).to.deep.equal([]);
+        // Other conditions still apply to what is visible.
+        expect(await store.locate({ visibleTo: bob, equals: [{ name: 'Object Group', key: 'payroll' }] })).to.deep.equal([inPayroll.id]);
+        // Leaving a group (an update of its attributes) takes the group's grant away.
+        await store.commit({ update: [changed(inPayroll, { attributes: inPayroll.attributes.filter((a) => a.name !== 'Object Group') })] });
+        expect(await store.locate({ visibleTo: { identity: 'bob', groups: [] } })).to.deep.equal([own.id, byId.id]);
+        await store.removeGrants({ target: byId.id });
+        expect(await store.locate({ visibleTo: { identity: 'bob', groups: [] } })).to.deep.equal([own.id]);
       });
     });
   });

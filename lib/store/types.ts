@@ -23,6 +23,44 @@ export interface Store {
   /** A new unique identifier (not yet used by any object). */
   newId(): string;
   close(): Promise<void>;
+  // Grants (lib/auth): who else may do what with an object or an Object Group.
+  /** Store grants durably; a grant already stored (same key and permission) is kept as it is. */
+  addGrants(grants: readonly GrantRecord[]): Promise<void>;
+  /** Remove the grants that match every condition of the filter; how many were removed. */
+  removeGrants(filter: GrantFilter): Promise<number>;
+  /** The grants that match every condition of the filter, oldest first. */
+  findGrants(filter: GrantFilter): Promise<GrantRecord[]>;
+}
+
+/**
+ * One permission given to one grantee on one target. A group grant (`targetKind` `group`,
+ * target an Object Group name) covers the objects of that group owned by `scopeOwner`, or
+ * every object of the group when `scopeOwner` is null (a grant made by an administrator).
+ */
+export interface GrantRecord {
+  readonly targetKind: 'object' | 'group';
+  /** The object's Unique Identifier, or the Object Group. */
+  readonly target: string;
+  readonly scopeOwner: string | null;
+  readonly granteeKind: 'identity' | 'group';
+  readonly grantee: string;
+  readonly permission: string;
+  readonly grantedBy: string;
+  /** When it was granted, ms since the epoch. */
+  readonly created: number;
+}
+
+/** Conditions on grants, all of which must hold; an empty filter matches every grant. */
+export interface GrantFilter {
+  readonly targetKind?: 'object' | 'group';
+  readonly target?: string;
+  /** Only group grants of this scope (null: the administrators' grants, of every owner). */
+  readonly scopeOwner?: string | null;
+  readonly granteeKind?: 'identity' | 'group';
+  readonly grantee?: string;
+  readonly permissions?: readonly string[];
+  /** Grants to this identity, or to any of these identity groups. */
+  readonly principal?: { readonly identity: string; readonly groups: readonly string[] };
 }
 
 export type ObjectMetadata = Omit<ManagedObject, 'body'> & {
@@ -48,6 +86,12 @@ export interface Changes {
 export interface LocateQuery {
   /** Only objects owned by this identity; undefined for all (administrators). */
   readonly owner?: string;
+  /**
+   * Only objects this principal may see: owned by the identity, or covered by a grant (of
+   * any permission) to the identity or one of its groups, on the object or on an Object
+   * Group the object has (index key of 'Object Group' = the group name).
+   */
+  readonly visibleTo?: { readonly identity: string; readonly groups: readonly string[] };
   readonly objectType?: number;
   /** Each condition: the object has an instance of `name` whose index key equals `key`. */
   readonly equals?: readonly { readonly name: string; readonly key: string }[];
