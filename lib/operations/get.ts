@@ -11,61 +11,91 @@ import type { ManagedObject } from '../objects/types.js';
 import { formatForVersion, inKeyFormat, sideOfStructure } from '../objects/asymmetric.js';
 import { keyBlockOf, replaceKeyMaterial } from '../objects/structures.js';
 import { bool, bytes, enumeration, struct, text } from '../protocol/build.js';
+import type { Fields } from '../protocol/fields.js';
 import { atLeast } from '../protocol/versions.js';
 import { requireOnline } from './archive.js';
 import { changed, commit, loadObject, optionalRequestId } from './common.js';
-import { decodeWrappingSpec, wrapObject } from './key-wrapping.js';
+import { decodeWrappingSpec, encrypts, unwrapObject, wrapObject } from './key-wrapping.js';
 import type { WrappingSpec } from './key-wrapping.js';
 import { operation } from './types.js';
 import type { OperationContext } from './types.js';
 
-interface GetRequest {
-  id: string | undefined;
-  formatType: number | undefined;
-  compressionType: number | undefined;
-  wrapping: WrappingSpec | undefined;
-  wrapType: number | undefined;
+/** What Get and Export share (2.1 section 6.1.18: "the same semantics as for the Get operation"). */
+export interface ServeRequest {
+  readonly formatType: number | undefined;
+  readonly compressionType: number | undefined;
+  readonly wrapping: WrappingSpec | undefined;
+  readonly wrapType: number | undefined;
+}
+
+interface GetRequest extends ServeRequest {
+  readonly id: string | undefined;
 }
 
 const F = Enum.KeyFormatType;
 
+export function decodeServeRequest(payload: Fields, ctx: OperationContext): ServeRequest {
+  const spec = payload.optional(Tag.KeyWrappingSpecification);
+  return {
+    formatType: payload.optionalEnumeration(Tag.KeyFormatType),
+    compressionType: payload.optionalEnumeration(Tag.KeyCompressionType),
+    wrapping: spec === undefined ? undefined : decodeWrappingSpec(spec, ctx.version),
+    wrapType: payload.optionalEnumeration(Tag.KeyWrapType),
+  };
+}
+
 export const get = operation<GetRequest>({
   code: Enum.Operation.Get,
   since: '1.0',
-  decode: (payload, ctx) => {
-    const spec = payload.optional(Tag.KeyWrappingSpecification);
-    return {
-      id: optionalRequestId(payload),
-      formatType: payload.optionalEnumeration(Tag.KeyFormatType),
-      compressionType: payload.optionalEnumeration(Tag.KeyCompressionType),
-      wrapping: spec === undefined ? undefined : decodeWrappingSpec(spec, ctx.version),
-      wrapType: payload.optionalEnumeration(Tag.KeyWrapType),
-    };
-  },
+  decode: (payload, ctx) => ({ id: optionalRequestId(payload), ...decodeServeRequest(payload, ctx) }),
   handle: async (ctx, request) => {
     const obj = await loadObject(ctx, request.id);
-    const body = servable(ctx, obj, { wrapped: request.wrapping !== undefined });
-    checkWrapType(obj, body, request);
-    const formatType = request.formatType ?? formatForVersion(body, ctx.version);
-    const converted = formatType === undefined ? body : inFormat(body, formatType);
-    const served = request.wrapping === undefined ? converted : await wrapObject(ctx, obj, converted, request.wrapping);
-    // 1.4 section 3.34: Fresh turns False once the object has been served to a client.
-    if (leafValue(obj, 'Fresh', 'Boolean') === true) {
-      await commit(ctx, { update: [changed(ctx, withAttribute(obj, 'Fresh', bool(Tag.Fresh, false)))] });
-    }
+    const served = await serveObject(ctx, obj, request);
+    await markServed(ctx, obj);
     return [enumeration(Tag.ObjectType, obj.objectType), text(Tag.UniqueIdentifier, obj.id), served];
   },
 });
 
+/** The object's structure as the request asks: in its key format, wrapped or unwrapped. */
+export async function serveObject(ctx: OperationContext, obj: ManagedObject, request: ServeRequest): Promise<TtlvItem> {
+  // Only an encrypted Key Value keeps a Sensitive key secret; MAC/sign alone does not.
+  const stored = servable(ctx, obj, { wrapped: request.wrapping !== undefined && encrypts(request.wrapping) });
+  const body = await withWrapType(ctx, obj, stored, request);
+  const formatType = request.formatType ?? formatForVersion(body, ctx.version);
+  const converted = formatType === undefined ? body : inFormat(body, formatType);
+  return request.wrapping === undefined ? converted : wrapObject(ctx, obj, converted, request.wrapping);
+}
+
+/** 1.4 section 3.34: Fresh turns False once the object has been served to a client. */
+export async function markServed(ctx: OperationContext, obj: ManagedObject): Promise<ManagedObject> {
+  if (leafValue(obj, 'Fresh', 'Boolean') !== true) return obj;
+  const updated = changed(ctx, withAttribute(obj, 'Fresh', bool(Tag.Fresh, false)));
+  await commit(ctx, { update: [updated] });
+  return updated;
+}
+
 /**
  * 2.1 section 6.1.19 Key Wrap Type: As Registered is the key as it is stored; Not Wrapped
- * asks for plain material, which a key registered wrapped does not have here (kmipd keeps
- * it as registered, without the client's wrapping key).
+ * asks for plain material: a key stored wrapped is unwrapped when its wrapping keys are
+ * the owner's keys on this server and allow Unwrap Key, and refused otherwise.
  */
-function checkWrapType(obj: ManagedObject, body: TtlvItem, request: GetRequest): void {
-  if (request.wrapType !== Enum.KeyWrapType.NotWrapped) return;
+async function withWrapType(ctx: OperationContext, obj: ManagedObject, body: TtlvItem, request: ServeRequest): Promise<TtlvItem> {
+  if (request.wrapType !== Enum.KeyWrapType.NotWrapped) return body;
   if (request.wrapping !== undefined) throw new KmipError('InvalidField', 'Key Wrap Type Not Wrapped contradicts the Key Wrapping Specification');
-  if (keyBlockOf(body)?.wrapped === true) throw new KmipError('KeyWrapTypeNotSupported', `object ${obj.id} was registered wrapped; it is served only as registered`);
+  if (keyBlockOf(body)?.wrapped !== true) return body;
+  if (!keyBlockHasWrappingData(body)) {
+    throw new KmipError('KeyWrapTypeNotSupported', `object ${obj.id} was registered wrapped without Key Wrapping Data; it is served only as registered`);
+  }
+  const unwrapped = await unwrapObject(ctx, obj, obj.objectType, body, 'when-held');
+  if (unwrapped === body) {
+    throw new KmipError('KeyWrapTypeNotSupported', `object ${obj.id} was registered wrapped under keys this server does not hold for its owner; it is served only as registered`);
+  }
+  return unwrapped;
+}
+
+function keyBlockHasWrappingData(body: TtlvItem): boolean {
+  const block = body.type === 'Structure' ? body.value.find((child) => child.tag === Tag.KeyBlock) : undefined;
+  return block?.type === 'Structure' && block.value.some((child) => child.tag === Tag.KeyWrappingData);
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Register (KMIP 2.1 section 6.1.43, 1.4 section 4.3): store an object the client supplies,
- * of any managed object type, KMIP 1.x Templates included.
+ * of any managed object type, KMIP 1.x Templates included. A wrapped key is unwrapped when
+ * its wrapping keys are the caller's on this server (lib/operations/key-wrapping.ts).
  */
 import { Enum, Tag, decodeTtlv, encodeTtlv } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
@@ -12,6 +13,7 @@ import { objectStructure, objectTypeName } from '../objects/structures.js';
 import { text } from '../protocol/build.js';
 import type { Fields } from '../protocol/fields.js';
 import { advance, checkUniqueValues, commit, serverPolicy } from './common.js';
+import { unwrapObject } from './key-wrapping.js';
 import { requestedAttributes, withTemplates } from './request-attributes.js';
 import type { RequestedAttributes } from './request-attributes.js';
 import { operation } from './types.js';
@@ -38,8 +40,11 @@ export const register = operation<RegisterRequest>({
     const attributes = await withTemplates(ctx, request.attributes, request.objectType);
     // A Template is no cryptographic object: no lease, no storage protection of its own.
     const policy = request.objectType === Enum.ObjectType.Template ? [] : serverPolicy(ctx, 'registered');
+    // A key wrapped under keys its owner holds here is stored unwrapped, so the server can use
+    // it; wrapped under keys of its own, it is stored as given (2.1 section 3.3).
+    const body = await unwrapObject(ctx, { id, owner: ctx.identity.name }, request.objectType, request.body, 'when-held');
     const obj = advance(
-      newManagedObject({ id, objectType: request.objectType, owner: ctx.identity.name, body: request.body, clientAttributes: attributes, now: ctx.now, policy }),
+      newManagedObject({ id, objectType: request.objectType, owner: ctx.identity.name, body, clientAttributes: attributes, now: ctx.now, policy }),
       ctx.now,
     );
     checkQuantumSafe(obj.attributes);

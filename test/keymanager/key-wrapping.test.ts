@@ -161,11 +161,15 @@ describe('Get with key wrapping', () => {
     expect(notWrapped?.reason).to.equal('KeyWrapTypeNotSupported');
   });
 
-  it('only Wrapping Method Encrypt is offered: MAC/sign answers Feature Not Supported', async () => {
+  it('Wrapping Methods MAC/sign then encrypt and TR-31 answer Feature Not Supported; MAC/sign without MAC/Signature Key Information is Invalid Field', async () => {
     const kek = await wrappingKey();
     const target = await registered(SECRET, 'Encrypt');
-    const spec = wrappingSpec(kek).replace('value="Encrypt"', 'value="MACSign"');
-    const [r] = await send('2.1', get(target, spec));
-    expect(r?.reason).to.equal('FeatureNotSupported');
+    for (const method of ['MACSignThenEncrypt', 'TR_31']) {
+      const [r] = await send('2.1', get(target, wrappingSpec(kek).replace('value="Encrypt"', `value="${method}"`)));
+      expect(r?.reason, method).to.equal('FeatureNotSupported');
+    }
+    const [macOnly] = await send('2.1', get(target, wrappingSpec(kek).replace('value="Encrypt"', 'value="MACSign"')));
+    expect(macOnly?.reason).to.equal('InvalidField');
+    expect(macOnly?.message).to.match(/MAC\/Signature Key Information/);
   });
 });
