@@ -13,10 +13,12 @@ import { decryptOperation } from './decrypt.js';
 import { destroy } from './destroy.js';
 import { discoverVersions } from './discover-versions.js';
 import { encryptOperation } from './encrypt.js';
+import { exportOperation } from './export.js';
 import { get } from './get.js';
 import { getAttributeList } from './get-attribute-list.js';
 import { getAttributes } from './get-attributes.js';
 import { getUsageAllocation } from './get-usage-allocation.js';
+import { importOperation } from './import.js';
 import { interop } from './interop.js';
 import { hashOperation } from './hash.js';
 import { locate } from './locate.js';
@@ -73,6 +75,8 @@ const ALL = [
   hashOperation,
   signOperation,
   signatureVerifyOperation,
+  importOperation,
+  exportOperation,
   deriveKey,
   createSplitKey,
   joinSplitKey,
