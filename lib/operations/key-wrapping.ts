@@ -105,8 +105,8 @@ function keysOf(method: number): { encrypt: boolean; authenticate: boolean } {
 function checkKeyInformation(method: number, encryption: KeyInformation | undefined, authentication: KeyInformation | undefined): { encrypt: boolean; authenticate: boolean } {
   const needs = keysOf(method);
   if (needs.encrypt && encryption === undefined) throw new KmipError('InvalidField', 'this Wrapping Method encrypts: it needs Encryption Key Information');
-  if (!needs.encrypt && encryption !== undefined) throw new KmipError('InvalidField', 'Wrapping Method MAC/sign does not encrypt: Encryption Key Information has no use');
   if (needs.authenticate && authentication === undefined) throw new KmipError('InvalidField', 'this Wrapping Method MACs or signs: it needs MAC/Signature Key Information');
+  if (!needs.encrypt && encryption !== undefined) throw new KmipError('InvalidField', 'Wrapping Method MAC/sign does not encrypt: Encryption Key Information has no use');
   if (!needs.authenticate && authentication !== undefined) throw new KmipError('InvalidField', 'Wrapping Method Encrypt does not MAC or sign: MAC/Signature Key Information has no use (use Encrypt then MAC/sign)');
   return needs;
 }
