@@ -13,7 +13,10 @@ export type KekErrorCode =
   | 'KEK_FILE_INVALID' // not a regular file, or not exactly 32 bytes
   | 'KEK_WRAP_INPUT' // nothing to wrap, or a wrapped value of impossible length
   | 'KEK_UNWRAP_FAILED' // integrity check failed: wrong KEK, or the wrapped bytes were changed
-  | 'KEK_MISMATCH'; // the value was wrapped under another KEK than the one at hand
+  | 'KEK_MISMATCH' // the value was wrapped under another KEK than the one at hand
+  | 'KEK_UNKNOWN' // no KEK with this id can be found (a key file missing, an HSM key deleted)
+  | 'KEK_RETIRED' // the store no longer accepts values wrapped under this KEK (it was rotated out)
+  | 'KEK_HSM_FAILED'; // the HSM (PKCS#11 module, token or key) failed; Pkcs11KekError.reason says how
 
 export class KekError extends Error {
   override readonly name = 'KekError';

@@ -21,11 +21,8 @@ export type Pkcs11FailureReason =
   | 'CLOSED' // the KEK was closed
   | 'WORKER_FAILED'; // the worker thread serving the module stopped
 
-/**
- * KekErrorCode has no member for an HSM yet, so these carry 'KEK_FILE_INVALID' ("the KEK at
- * hand cannot be used") as their code; `reason` is the precise cause.
- */
-const PKCS11_CODE: KekErrorCode = 'KEK_FILE_INVALID';
+/** Every HSM failure carries one code, KEK_HSM_FAILED; `reason` is the precise cause. */
+const PKCS11_CODE: KekErrorCode = 'KEK_HSM_FAILED';
 
 export class Pkcs11KekError extends KekError {
   constructor(

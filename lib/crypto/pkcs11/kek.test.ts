@@ -120,7 +120,7 @@ describe('PKCS#11 KEK on a SoftHSM token (DESIGN.md decision 3)', function () {
     it('a missing key label says which label and token, and how to create it', async function () {
       const error = await pkcs11Failure(openPkcs11Kek(options('no-such-key')), 'KEY_NOT_FOUND');
       expect(error.message).to.contain('"no-such-key"').and.contain('token "kmipd"');
-      expect(error.code).to.equal('KEK_FILE_INVALID');
+      expect(error.code).to.equal('KEK_HSM_FAILED');
     });
 
     it('a missing token label lists the tokens that are there', async function () {
