@@ -87,6 +87,17 @@ function checkUnit(spec: CipherSpec, data: Buffer): void {
 
 function refuseParts(spec: CipherSpec): void {
   if (spec.wholeUnit) throw new KmipError('FeatureNotSupported', 'XTS takes a data unit in one request: multi-part encryption and decryption are not offered');
+  if (isCcm(spec)) throw new KmipError('FeatureNotSupported', 'CCM authenticates the message length before the message: multi-part encryption and decryption are not offered');
+}
+
+function isCcm(spec: CipherSpec): boolean {
+  return spec.name.endsWith('-ccm');
+}
+
+/** CCM's first block holds the message length (SP 800-38C A.2.1): node needs it before the AAD. */
+function setAad(cipher: CipherGCM | DecipherGCM, spec: CipherSpec, aad: Buffer, dataLength: number | undefined): void {
+  if (isCcm(spec)) fits(() => cipher.setAAD(aad, { plaintextLength: dataLength ?? 0 }));
+  else cipher.setAAD(aad);
 }
 
 function familyName(algorithm: number, keyBytes: number): string {
@@ -194,7 +205,7 @@ export function startEncrypt(input: Omit<EncryptInput, 'data'>): { cipher: Ciphe
   return openEncrypt(input);
 }
 
-function openEncrypt(input: Omit<EncryptInput, 'data'>): { cipher: Cipher; spec: CipherSpec; generatedIv: Buffer | undefined } {
+function openEncrypt(input: Omit<EncryptInput, 'data'>, dataLength?: number): { cipher: Cipher; spec: CipherSpec; generatedIv: Buffer | undefined } {
   const spec = cipherSpec(input.params, input.key.length);
   const { iv, generated } = chooseIv(spec, input.params, input.iv);
   const cipher: Cipher = fits(() =>
@@ -203,13 +214,13 @@ function openEncrypt(input: Omit<EncryptInput, 'data'>): { cipher: Cipher; spec:
         createCipheriv(spec.name as CipherGCMTypes, input.key, required(iv), { authTagLength: tagBytes(input.params) })
       : createCipheriv(spec.name, input.key, spec.name === 'chacha20' && iv !== undefined ? chachaIv(iv) : (iv ?? null)),
   );
-  if (spec.aead && input.aad !== undefined) (cipher as CipherGCM).setAAD(input.aad);
+  if (spec.aead && input.aad !== undefined) setAad(cipher as CipherGCM, spec, input.aad, dataLength);
   cipher.setAutoPadding(usePadding(spec, input.params.padding));
   return { cipher, spec, generatedIv: generated ? iv : undefined };
 }
 
 export function encrypt(input: EncryptInput): EncryptOutput {
-  const { cipher, spec, generatedIv } = openEncrypt(input);
+  const { cipher, spec, generatedIv } = openEncrypt(input, input.data.length);
   checkUnit(spec, input.data);
   const data = Buffer.concat([cipher.update(input.data), finish(() => cipher.final(), spec)]);
   return { data, generatedIv, tag: spec.aead ? (cipher as CipherGCM).getAuthTag() : undefined };
@@ -231,7 +242,7 @@ export function startDecrypt(input: Omit<DecryptInput, 'data'>): { decipher: Dec
   return openDecrypt(input);
 }
 
-function openDecrypt(input: Omit<DecryptInput, 'data'>): { decipher: Decipher; spec: CipherSpec } {
+function openDecrypt(input: Omit<DecryptInput, 'data'>, dataLength?: number): { decipher: Decipher; spec: CipherSpec } {
   const spec = cipherSpec(input.params, input.key.length);
   if (spec.ivBytes > 0 && input.iv === undefined) {
     throw new KmipError('MissingInitializationVector', 'this mode needs the IV/Counter/Nonce the data was encrypted with');
@@ -245,14 +256,14 @@ function openDecrypt(input: Omit<DecryptInput, 'data'>): { decipher: Decipher; s
   if (spec.aead) {
     // In a multi-part decryption the tag comes with the last part: setAuthTag before final().
     if (input.tag !== undefined) setTag(decipher, input.tag);
-    if (input.aad !== undefined) (decipher as DecipherGCM).setAAD(input.aad);
+    if (input.aad !== undefined) setAad(decipher as DecipherGCM, spec, input.aad, dataLength);
   }
   decipher.setAutoPadding(usePadding(spec, input.params.padding));
   return { decipher, spec };
 }
 
 export function decrypt(input: DecryptInput): Buffer {
-  const { decipher, spec } = openDecrypt(input);
+  const { decipher, spec } = openDecrypt(input, input.data.length);
   checkUnit(spec, input.data);
   if (spec.aead && input.tag === undefined) throw new KmipError('InvalidField', 'authenticated decryption needs the Authenticated Encryption Tag');
   return Buffer.concat([finishUpdate(() => decipher.update(input.data)), finish(() => decipher.final(), spec)]);
