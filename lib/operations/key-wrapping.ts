@@ -268,7 +268,7 @@ function authentic(key: AuthenticationKey, data: Buffer, given: Buffer): boolean
  */
 async function keyObjectFor(ctx: OperationContext, owned: Pick<ManagedObject, 'id' | 'owner'>, id: string, direction: Direction): Promise<ObjectInUse> {
   if (id === owned.id) {
-    throw new KmipError('IllegalOperation', `object ${id} cannot be wrapped with itself: it would only open with the key it hides`);
+    throw new KmipError('InvalidField', `object ${id} cannot be wrapped with itself: it would only open with the key it hides`);
   }
   const placeholder = ctx.idPlaceholder;
   try {
@@ -314,7 +314,7 @@ function asWrappingError(error: unknown): unknown {
  * The Cryptographic Parameters of a key's part. Wrapping (2.1 section 7.18): parameters in
  * the request must match one of the key's Cryptographic Parameters; without them the first
  * one applies; a key without any, or with none that matches, is an error. A match agrees on
- * every field the request gives. Unwrapping: the parameters the Key Wrapping Data records,
+ * every field the request gives, and the matching instance applies whole. Unwrapping: the parameters the Key Wrapping Data records,
  * else the key's first.
  */
 function parametersFor(key: ManagedObject, given: TtlvItem | undefined, direction: Direction): TtlvItem {
@@ -335,7 +335,8 @@ function parametersFor(key: ManagedObject, given: TtlvItem | undefined, directio
         : `the Cryptographic Parameters given match none of wrapping key ${key.id}'s`,
     );
   }
-  return given ?? chosen;
+  // The whole matching instance: the Key Wrapping Data then says everything that was used.
+  return chosen;
 }
 
 /** Every field of `given` is in `candidate` with the same value. */
