@@ -158,6 +158,8 @@ export function createKmipService(options: ServiceOptions): KmipService {
     const echo = enumerationDefinedIn(Tag.Operation, item.operation, ctx.version) ? item.operation : undefined;
     const base = { operation: echo, uniqueBatchItemId: item.uniqueBatchItemId };
     const op = OPERATIONS.get(item.operation);
+    // What loadObject checks the caller may do (lib/auth/permissions.ts).
+    ctx.operation = item.operation;
     try {
       if (op === undefined || !offered(op, ctx.version, ctx.testing)) {
         throw new KmipError('OperationNotSupported', `operation ${operationName(item.operation)} is not supported in KMIP ${ctx.version}`);

@@ -4,6 +4,10 @@ import { KmipError, notFound } from '../errors.js';
 import * as lifecycle from '../lifecycle/index.js';
 import { leafValue, withAttribute } from '../objects/managed.js';
 import type { ManagedObject } from '../objects/types.js';
+import { mayAccess } from '../auth/access.js';
+import type { Guarded } from '../auth/access.js';
+import { operationNeed } from '../auth/permissions.js';
+import type { Need } from '../auth/permissions.js';
 import { attributeByName } from '../attributes/index.js';
 import type { AttributeInstance } from '../attributes/index.js';
 import { dateTime, enumeration, int, interval } from '../protocol/build.js';
@@ -25,20 +29,33 @@ export function resolveId(ctx: OperationContext, id: string | undefined): string
   return resolved;
 }
 
-export function canAccess(ctx: OperationContext, obj: ManagedObject): boolean {
+/** Whether the caller owns the object or administers the server (what only they may do: replace it, manage its grants). */
+export function canAccess(ctx: OperationContext, obj: Pick<ManagedObject, 'owner'>): boolean {
   return ctx.identity.admin || obj.owner === ctx.identity.name;
+}
+
+/**
+ * The one access check of every operation (lib/auth/access.ts): owner, administrator, or a
+ * grant of `need` on the object or one of its Object Groups. A refusal is Permission Denied,
+ * logged (and audited with the request's result).
+ */
+export async function requireAccess(ctx: OperationContext, obj: Guarded, need: Need): Promise<void> {
+  if (await mayAccess(ctx.store, ctx.identity, obj, need)) return;
+  ctx.log.warn('access denied', { object: obj.id, need, identity: ctx.identity.name, ...(ctx.identity.groups === undefined ? {} : { groups: ctx.identity.groups }) });
+  throw new KmipError('PermissionDenied', need === 'owner' ? `only the owner of object ${obj.id} or an administrator may do this` : `object ${obj.id}: ${ctx.identity.name} has no ${need} permission on it`);
 }
 
 /**
  * The object the request names, as of now: date-driven transitions applied (not yet
  * stored: the operation's commit stores them). Item Not Found when it does not exist,
- * Permission Denied when it belongs to another identity.
+ * Permission Denied when the caller may not do `need` with it (by default what the
+ * operation being run needs, lib/auth/permissions.ts).
  */
-export async function loadObject(ctx: OperationContext, id: string | undefined): Promise<ManagedObject> {
+export async function loadObject(ctx: OperationContext, id: string | undefined, need: Need = operationNeed(ctx.operation)): Promise<ManagedObject> {
   const resolved = resolveId(ctx, id);
   const obj = await ctx.store.load(resolved);
   if (obj === undefined) throw notFound(resolved);
-  if (!canAccess(ctx, obj)) throw new KmipError('PermissionDenied', `object ${resolved} belongs to another identity`);
+  await requireAccess(ctx, obj, need);
   ctx.idPlaceholder = resolved;
   return advance(obj, ctx.now);
 }

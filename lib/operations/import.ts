@@ -20,7 +20,7 @@ import { OBJECT_KINDS, objectStructure, objectTypeName } from '../objects/struct
 import type { Fields } from '../protocol/fields.js';
 import { isV2 } from '../protocol/versions.js';
 import { text } from '../protocol/build.js';
-import { advance, canAccess, checkUniqueValues, commit, serverPolicy } from './common.js';
+import { advance, checkUniqueValues, commit, requireAccess, serverPolicy } from './common.js';
 import { unwrapObject } from './key-wrapping.js';
 import { operation } from './types.js';
 import type { OperationContext } from './types.js';
@@ -63,7 +63,7 @@ export const importOperation = operation<ImportRequest>({
   handle: async (ctx, request) => {
     const existing = await ctx.store.load(request.id);
     if (existing !== undefined) {
-      if (!canAccess(ctx, existing)) throw new KmipError('PermissionDenied', `object ${request.id} exists and belongs to another identity`);
+      await requireAccess(ctx, existing, 'owner');
       if (!request.replace) throw new KmipError('ObjectAlreadyExists', `object ${request.id} exists: set Replace Existing to replace it`);
     }
     const owner = existing?.owner ?? ctx.identity.name;

@@ -15,6 +15,7 @@ import { keyBlockOf, rawKeyBytes } from '../objects/structures.js';
 import { Fields } from '../protocol/fields.js';
 import { requireOnline } from './archive.js';
 import { changed, commit, loadObject, stateOf } from './common.js';
+import { usageNeed } from '../auth/permissions.js';
 import type { OperationContext } from './types.js';
 
 export type Usage = keyof typeof Mask.CryptographicUsageMask;
@@ -47,7 +48,7 @@ export async function keyForUse(ctx: OperationContext, id: string | undefined, u
  * state and within the dates that allow the usage, and its Cryptographic Usage Mask has it.
  */
 export async function objectForUse(ctx: OperationContext, id: string | undefined, usage: Usage): Promise<ObjectInUse> {
-  const obj = await loadObject(ctx, id);
+  const obj = await loadObject(ctx, id, usageNeed(usage));
   if (obj.body === undefined) throw new KmipError('ObjectDestroyed', `object ${obj.id} has been destroyed`);
   requireOnline(obj);
   const state = stateOf(obj);

@@ -12,6 +12,7 @@ import { leafValue } from '../objects/managed.js';
 import { int, text } from '../protocol/build.js';
 import { atLeast, isV2 } from '../protocol/versions.js';
 import type { ObjectMetadata } from '../store/types.js';
+import { principalOf } from '../auth/identity.js';
 import { advance, stateOf } from './common.js';
 import { operation } from './types.js';
 
@@ -51,7 +52,8 @@ export const locate = operation<LocateRequest>({
     const filter = compileLocateFilter(request.filters);
     const objectType = request.filters.find((f) => f.name === 'Object Type')?.value;
     const candidates = await ctx.store.locate({
-      ...(ctx.identity.admin ? {} : { owner: ctx.identity.name }),
+      // Only what the caller may use: owned, granted (to it or its groups), or everything for an administrator.
+      ...(ctx.identity.admin ? {} : { visibleTo: principalOf(ctx.identity) }),
       ...(objectType?.type === 'Enumeration' ? { objectType: objectType.value } : {}),
       equals: filter.equals.filter((c) => !NOT_INDEXED.has(c.name)),
       has: filter.has.filter((name) => !NOT_INDEXED.has(name)),

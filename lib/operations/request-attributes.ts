@@ -10,7 +10,9 @@ import type { AttributeInstance } from '../attributes/index.js';
 import { KmipError } from '../errors.js';
 import type { Fields } from '../protocol/fields.js';
 import { isV2 } from '../protocol/versions.js';
-import { canAccess, checkProtectionStorage } from './common.js';
+import { mayAccess } from '../auth/access.js';
+import { principalOf } from '../auth/identity.js';
+import { checkProtectionStorage } from './common.js';
 import type { OperationContext } from './types.js';
 
 /** What a creating request asks for: its own attributes, and the Templates it names (1.x). */
@@ -85,13 +87,13 @@ function multiValued(name: string, objectType: number): boolean {
 /** The attributes of the Template named `name` that the caller may use; Item Not Found when there is none. */
 async function templateAttributes(ctx: OperationContext, name: string): Promise<AttributeInstance[]> {
   const candidates = await ctx.store.locate({
-    ...(ctx.identity.admin ? {} : { owner: ctx.identity.name }),
+    ...(ctx.identity.admin ? {} : { visibleTo: principalOf(ctx.identity) }),
     objectType: Enum.ObjectType.Template,
     equals: [{ name: 'Name', key: name }],
   });
   for (const id of candidates) {
     const template = await ctx.store.load(id);
-    if (template?.body?.type !== 'Structure' || !canAccess(ctx, template)) continue;
+    if (template?.body?.type !== 'Structure' || !(await mayAccess(ctx.store, ctx.identity, template, 'get-attributes'))) continue;
     const named = template.attributes.some((a) => a.name === 'Name' && a.value.type === 'Structure' && a.value.value.some((f) => f.tag === Tag.NameValue && f.value === name));
     if (named) return fromV1Attributes(template.body.value, { version: ctx.version });
   }

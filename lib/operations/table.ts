@@ -15,6 +15,7 @@ import { discoverVersions } from './discover-versions.js';
 import { encryptOperation } from './encrypt.js';
 import { exportOperation } from './export.js';
 import { get } from './get.js';
+import { grant, listGrants, revokeGrant } from './grants.js';
 import { getAttributeList } from './get-attribute-list.js';
 import { getAttributes } from './get-attributes.js';
 import { getUsageAllocation } from './get-usage-allocation.js';
@@ -75,6 +76,9 @@ const ALL = [
   hashOperation,
   signOperation,
   signatureVerifyOperation,
+  grant,
+  revokeGrant,
+  listGrants,
   importOperation,
   exportOperation,
   deriveKey,
@@ -89,7 +93,9 @@ export const OPERATIONS: ReadonlyMap<number, AnyOperation> = new Map(ALL.map((op
  * `testing` ones (Interop) only when the service runs for interoperability testing.
  */
 export function operationsFor(version: KmipVersion, testing = false): AnyOperation[] {
-  return [...OPERATIONS.values()].filter((op) => offered(op, version, testing)).sort((a, b) => a.code - b.code);
+  // Vendor extension operations (0x8XXXXXXX, the grants) are not listed: clients such as
+  // PyKMIP fail on an Operation value they do not know.
+  return [...OPERATIONS.values()].filter((op) => offered(op, version, testing) && op.code < 0x80000000).sort((a, b) => a.code - b.code);
 }
 
 /** Whether the service offers `op` to a client speaking `version`. */

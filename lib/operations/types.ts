@@ -28,6 +28,11 @@ export interface OperationContext {
    * leaves its Unique Identifier out.
    */
   idPlaceholder: string | undefined;
+  /**
+   * The Operation of the batch item being run (set by the service before each item): what
+   * loadObject checks the caller may do with the object (lib/auth/permissions.ts).
+   */
+  operation?: number;
 }
 
 export interface OperationLimits {
