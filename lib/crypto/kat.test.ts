@@ -183,6 +183,7 @@ describe('known-answer tests (public vectors through kmipd\'s crypto code)', () 
       pbkdf2: { source: string; hash: string; password: string; salt: string; iterations: number; derived: string }[];
       hkdf: { source: string; hash: string; ikm: string; salt: string; info: string; length: number; okm: string }[];
       kbkdf_counter: { source: string; prf: string; ki: string; fixed: string; bits: number; ko: string }[];
+      kbkdf_chained: { source: string; mode: string; prf: string; ki: string; iv: string; fixed: string; bits: number; ko: string }[];
     }>('kdf.json');
 
     it('PBKDF2 with HMAC-SHA-1 (RFC 6070) and HMAC-SHA-256 (RFC 7914 section 11)', async () => {
@@ -246,6 +247,23 @@ describe('known-answer tests (public vectors through kmipd\'s crypto code)', () 
           length: v.bits / 8,
         });
         expect(out.toString('hex'), `${v.source} (Derive Key)`).to.equal(v.ko);
+      }
+    });
+    it('SP 800-108 feedback (IV as K(0)) and double-pipeline modes, 32-bit counter after the chaining value (CAVP KBKDF)', async () => {
+      for (const v of kdf.kbkdf_chained) {
+        const method = v.mode === 'feedback' ? D.NIST800_108_F : D.NIST800_108_DPI;
+        const out = await deriveBytes({
+          method,
+          key: hex(v.ki),
+          keyAlgorithm: A.HMAC_SHA256,
+          data: [hex(v.fixed)],
+          salt: undefined,
+          iterations: undefined,
+          iv: v.iv === '' ? undefined : hex(v.iv),
+          params: { hash: undefined, algorithm: undefined, mode: undefined, padding: undefined },
+          length: v.bits / 8,
+        });
+        expect(out.toString('hex'), v.source).to.equal(v.ko);
       }
     });
   });
