@@ -129,11 +129,14 @@ export async function wrapObject(ctx: OperationContext, obj: ManagedObject, body
     throw new KmipError('EncodingOptionError', 'attributes cannot be wrapped with Encoding Option No Encoding');
   }
 
-  // Every key is checked (owner, state, usage, parameters) before any material is read.
-  const encryption = needs.encrypt && spec.encryptionKey !== undefined ? await encryptionKeyFor(ctx, obj, spec.encryptionKey, 'wrap') : undefined;
-  const authentication = needs.authenticate && spec.macKey !== undefined ? await authenticationKeyFor(ctx, obj, spec.macKey, 'wrap') : undefined;
-  const plain = noEncoding ? rawMaterial(obj, body) : encodeTtlv(keyValueToWrap(ctx.version, obj, body, spec.attributeNames));
+  // Every key is checked (owner, state, usage, parameters) before the object's material is read.
+  let encryption: EncryptionKey | undefined;
+  let authentication: AuthenticationKey | undefined;
+  let plain: Buffer | undefined;
   try {
+    encryption = needs.encrypt && spec.encryptionKey !== undefined ? await encryptionKeyFor(ctx, obj, spec.encryptionKey, 'wrap') : undefined;
+    authentication = needs.authenticate && spec.macKey !== undefined ? await authenticationKeyFor(ctx, obj, spec.macKey, 'wrap') : undefined;
+    plain = noEncoding ? rawMaterial(obj, body) : encodeTtlv(keyValueToWrap(ctx.version, obj, body, spec.attributeNames));
     const sealed = encryption === undefined ? { wrapped: Buffer.from(plain), iv: undefined } : sealKeyValue(encryption.cipher, encryption.key, plain);
     const signature = authentication === undefined ? undefined : authenticate(authentication, sealed.wrapped);
     if (encryption !== undefined) await chargeUsage(ctx, encryption.use, plain.length);
@@ -150,7 +153,7 @@ export async function wrapObject(ctx: OperationContext, obj: ManagedObject, body
   } finally {
     encryption?.wipe();
     authentication?.wipe();
-    plain.fill(0);
+    plain?.fill(0);
   }
 }
 

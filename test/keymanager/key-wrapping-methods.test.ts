@@ -177,6 +177,19 @@ describe('Key wrapping methods: AES-GCM, RSA, MAC/sign (issue 5)', () => {
       expect(materialOf(Buffer.concat([decipher.update(wrapped), decipher.final()]))).to.equal(SECRET);
     });
 
+    it('a Private Key wrapped with AES Key Wrap Padding opens with node to its PKCS#8 bytes, and registers back unwrapped', async () => {
+      const kek = await registerAes(AES_KEK, 'WrapKey UnwrapKey', params(e('BlockCipherMode', 'AESKeyWrapPadding')));
+      const pair = await registerPair(rsa, [e('PaddingMethod', 'OAEP')]);
+      const r = await ok('2.1', getXml(pair.privateId, spec('Encrypt', keyInformation('EncryptionKeyInformation', kek))));
+      const decipher = createDecipheriv('id-aes256-wrap-pad', Buffer.from(AES_KEK, 'hex'), Buffer.from('a65959a6', 'hex'));
+      const opened = Buffer.concat([decipher.update(bytesOf(findValue(keyBlockOf(r), Tag.KeyValue))), decipher.final()]);
+      const pkcs8 = rsa.privateKey.export({ format: 'der', type: 'pkcs8' });
+      expect(materialOf(opened)).to.equal(hex(pkcs8));
+      const object = findValue(r.payload, Tag.PrivateKey) as TtlvItem;
+      const registered = await ok('2.1', registerXml('PrivateKey', mask('Sign'), toXml(object)));
+      expect(await plainMaterial(idOf(registered))).to.equal(hex(pkcs8));
+    });
+
     it('a Sensitive key may leave encrypted, not MAC/signed only (its material would be readable)', async () => {
       const macKey = idOf(await ok('2.1', registerXml('SymmetricKey', `${mask('WrapKey')}${activeSince}${params(e('CryptographicAlgorithm', 'HMAC_SHA256'))}`, symmetricKey(HMAC_KEY, 'HMAC_SHA256'))));
       const sensitive = await registerAes(SECRET, 'Encrypt', '<Sensitive type="Boolean" value="true"/>');
