@@ -436,6 +436,22 @@ describe('Key wrapping methods: AES-GCM, RSA, MAC/sign (issue 5)', () => {
       expect(gone?.reason).to.equal('ItemNotFound');
     });
 
+    it('a key whose Key Wrapping Data names itself is stored as given by Import, and Get Not Wrapped refuses to open it (Invalid Field)', async () => {
+      const kek = await registerAes(AES_KEK, 'WrapKey UnwrapKey', params(e('BlockCipherMode', 'NISTKeyWrap')));
+      const wrapped = await ok('2.1', getXml(await target(), spec('Encrypt', keyInformation('EncryptionKeyInformation', kek))));
+      const object = toXml(findValue(wrapped.payload, Tag.SymmetricKey) as TtlvItem).replace(kek, 'wrapped-with-itself');
+      const importXml = (wrapType: string): string =>
+        `<Operation type="Enumeration" value="Import"/><RequestPayload><UniqueIdentifier type="TextString" value="wrapped-with-itself"/>${e('ObjectType', 'SymmetricKey')}
+          ${e('KeyWrapType', wrapType)}<Attributes>${mask('WrapKey UnwrapKey Encrypt')}${activeSince}</Attributes>${object}</RequestPayload>`;
+      const [unwrapping] = await send('2.1', importXml('NotWrapped'));
+      expect(unwrapping?.reason).to.equal('InvalidField');
+      expect(unwrapping?.message).to.match(/itself/);
+      await ok('2.1', importXml('AsRegistered'));
+      const [plain] = await send('2.1', getXml('wrapped-with-itself', e('KeyWrapType', 'NotWrapped')));
+      expect(plain?.reason).to.equal('InvalidField');
+      expect(plain?.message).to.match(/itself/);
+    });
+
     it('Query lists Import and Export from KMIP 1.4 on, not to 1.3 clients', async () => {
       const query = `<Operation type="Enumeration" value="Query"/><RequestPayload>${e('QueryFunction', 'QueryOperations')}</RequestPayload>`;
       const operations = async (version: string): Promise<number[]> => findAll((await ok(version, query)).payload, Tag.Operation).map((o) => (o.type === 'Enumeration' ? o.value : 0));
