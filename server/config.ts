@@ -412,6 +412,15 @@ export const SETTINGS = {
     unit: 'seconds',
     describe: 'A connection that has not completed its TLS handshake after this long is closed.',
   }),
+  requestTimeoutSeconds: integer({
+    flag: 'request-timeout-seconds',
+    env: 'KMIPD_REQUEST_TIMEOUT_SECONDS',
+    default: 30,
+    min: 1,
+    max: 3600,
+    unit: 'seconds',
+    describe: 'A request must arrive in full within this long of its first byte: a client that sends slower than that (a byte now and then, which resets the idle timer) gets an Invalid Message answer and the connection is closed.',
+  }),
   shutdownTimeoutSeconds: integer({
     flag: 'shutdown-timeout-seconds',
     env: 'KMIPD_SHUTDOWN_TIMEOUT_SECONDS',

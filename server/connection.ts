@@ -14,6 +14,8 @@ export interface ConnectionOptions {
   /** Requests held at once (queued and in progress); at this many, reading stops. */
   readonly maxPending: number;
   readonly idleTimeoutMs: number;
+  /** Time from a request's first byte to its last; slower senders are answered and closed. */
+  readonly requestTimeoutMs: number;
   /** Carries the connection's id, peer and identity. */
   readonly log: Logger;
 }
@@ -36,6 +38,8 @@ export class KmipConnection {
   private ending = false;
   private closeReason: string | undefined;
   private answered = 0;
+  /** Runs while part of a request is buffered (a slow sender's bytes reset the idle timer). */
+  private requestTimer: NodeJS.Timeout | undefined;
   private readonly openedAt = Date.now();
 
   constructor(
@@ -47,6 +51,7 @@ export class KmipConnection {
     const { log } = options;
     this.closed = new Promise<void>((resolve) => {
       socket.once('close', () => {
+        this.clearRequestTimer();
         log.info('connection closed', { requests: this.answered, durationMs: Date.now() - this.openedAt, reason: this.closeReason ?? 'closed by the peer' });
         resolve();
       });
@@ -86,6 +91,7 @@ export class KmipConnection {
   private receive(chunk: Buffer): void {
     if (!this.reading) return;
     const { messages: frames, error: failure } = this.options.framer.read(chunk);
+    this.watchPartialRequest(failure === undefined && this.options.framer.buffered > 0);
     if (failure !== undefined) {
       // Whole messages before the bad bytes are answered first, then the error, then the close.
       this.options.log.info('unframeable stream', { reason: failure.message });
@@ -101,6 +107,31 @@ export class KmipConnection {
       this.options.log.debug('backpressure: reading paused', { pending: this.pending });
       this.socket.pause();
     }
+    void this.pump();
+  }
+
+  private watchPartialRequest(partial: boolean): void {
+    if (!partial) return this.clearRequestTimer();
+    if (this.requestTimer !== undefined) return;
+    this.requestTimer = setTimeout(() => this.onRequestTimeout(), this.options.requestTimeoutMs);
+    this.requestTimer.unref();
+  }
+
+  private clearRequestTimer(): void {
+    if (this.requestTimer !== undefined) clearTimeout(this.requestTimer);
+    this.requestTimer = undefined;
+  }
+
+  private onRequestTimeout(): void {
+    this.requestTimer = undefined;
+    if (!this.reading || this.options.framer.buffered === 0) return;
+    // Paused by backpressure: the bytes wait on us, not on the client.
+    if (this.socket.isPaused()) return this.watchPartialRequest(true);
+    const { requestTimeoutMs } = this.options;
+    this.options.log.info('request timeout', { requestTimeoutMs, buffered: this.options.framer.buffered });
+    this.closeReason ??= 'request timeout';
+    this.stopReading();
+    this.queue.push(new TtlvError('TRUNCATED', `the request did not arrive in full within ${requestTimeoutMs / 1000} s of its first byte`));
     void this.pump();
   }
 

@@ -84,6 +84,7 @@ export async function startServer(config: KmipdConfig, options: StartOptions = {
         maxPendingRequestsPerConnection: config.maxPendingRequestsPerConnection,
         idleTimeoutMs: config.idleTimeoutSeconds * 1000,
         handshakeTimeoutMs: config.handshakeTimeoutSeconds * 1000,
+        requestTimeoutMs: config.requestTimeoutSeconds * 1000,
         shutdownTimeoutMs: config.shutdownTimeoutSeconds * 1000,
       },
       identify: identityResolver({ source: config.identitySource, admins: config.adminIdentities }),

@@ -22,6 +22,8 @@ export interface ListenerLimits {
   readonly maxPendingRequestsPerConnection: number;
   readonly idleTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
+  /** Time allowed from the first byte of a request to its last; 30 s when not given. */
+  readonly requestTimeoutMs?: number;
   /** How long close() waits for connections to finish before dropping them. */
   readonly shutdownTimeoutMs: number;
 }
@@ -54,6 +56,8 @@ export interface KmipListener {
   /** Stop accepting and drop every connection at once. */
   destroy(): Promise<void>;
 }
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /** Start listening; resolves once the port is bound. */
 export async function listen(options: ListenerOptions): Promise<KmipListener> {
@@ -119,6 +123,7 @@ export async function listen(options: ListenerOptions): Promise<KmipListener> {
       framer: new TtlvFramer({ maxMessageSize: limits.maxMessageSize }),
       maxPending: limits.maxPendingRequestsPerConnection,
       idleTimeoutMs: limits.idleTimeoutMs,
+      requestTimeoutMs: limits.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       log: log.child({ connection: id, peer, identity: session.identity.name }),
     });
     connections.add(connection);
