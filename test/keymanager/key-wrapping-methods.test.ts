@@ -177,6 +177,32 @@ describe('Key wrapping methods: AES-GCM, RSA, MAC/sign (issue 5)', () => {
       expect(materialOf(Buffer.concat([decipher.update(wrapped), decipher.final()]))).to.equal(SECRET);
     });
 
+    it('MAC/sign with CMAC (an AES key, Block Cipher Mode CMAC) and with ECDSA P-256 (verified by node); both register back', async () => {
+      const cmacKey = await registerAes(SECRET, 'WrapKey UnwrapKey', params(e('BlockCipherMode', 'CMAC')));
+      const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const ecPrivate = idOf(
+        await ok(
+          '2.1',
+          registerXml(
+            'PrivateKey',
+            `${mask('WrapKey UnwrapKey')}${activeSince}${params(e('DigitalSignatureAlgorithm', 'ECDSAWithSHA256'))}`,
+            `<PrivateKey><KeyBlock>${e('KeyFormatType', 'PKCS_8')}<KeyValue><KeyMaterial type="ByteString" value="${hex(ec.privateKey.export({ format: 'der', type: 'pkcs8' }))}"/></KeyValue>${e('CryptographicAlgorithm', 'EC')}<CryptographicLength type="Integer" value="256"/></KeyBlock></PrivateKey>`,
+          ),
+        ),
+      );
+      const id = await target();
+      const cmac = await ok('2.1', getXml(id, spec('MACSign', keyInformation('MACSignatureKeyInformation', cmacKey))));
+      expect(bytesOf(findValue(keyBlockOf(cmac), Tag.MACSignature)).length).to.equal(16);
+      const ecdsa = await ok('2.1', getXml(id, spec('MACSign', keyInformation('MACSignatureKeyInformation', ecPrivate))));
+      const signed = bytesOf(findValue(keyBlockOf(ecdsa), Tag.KeyValue));
+      expect(verifySignature('sha256', signed, ec.publicKey, bytesOf(findValue(keyBlockOf(ecdsa), Tag.MACSignature)))).to.equal(true);
+      for (const wrapped of [cmac, ecdsa]) {
+        const registered = await registerReturned(wrapped);
+        expect(registered.status, registered.message).to.equal('Success');
+        expect(await plainMaterial(idOf(registered))).to.equal(SECRET);
+      }
+    });
+
     it('a Private Key wrapped with AES Key Wrap Padding opens with node to its PKCS#8 bytes, and registers back unwrapped', async () => {
       const kek = await registerAes(AES_KEK, 'WrapKey UnwrapKey', params(e('BlockCipherMode', 'AESKeyWrapPadding')));
       const pair = await registerPair(rsa, [e('PaddingMethod', 'OAEP')]);
