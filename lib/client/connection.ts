@@ -59,6 +59,8 @@ export class KmipConnection {
   private readonly closeListeners: ((error: KmipClientError) => void)[] = [];
   /** When the last answer arrived or the last request left (ms since the epoch). */
   lastActivity = Date.now();
+  /** Answers received so far. */
+  answered = 0;
 
   private constructor(
     private readonly socket: tls.TLSSocket,
@@ -202,6 +204,7 @@ export class KmipConnection {
       }
       clearTimeout(next.timer);
       next.cleanup();
+      this.answered++;
       // The framer may return a view of its internal chunk: copy what outlives this call.
       if (!next.dropped) next.resolve(Buffer.from(frame));
     }

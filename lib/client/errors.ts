@@ -16,6 +16,7 @@ export type KmipClientErrorCode =
   | 'ABORTED'
   | 'QUEUE_FULL'
   | 'BAD_RESPONSE'
+  | 'NOT_EXECUTED'
   | 'INVALID_ARGUMENT';
 
 export class KmipClientError extends Error {
