@@ -7,3 +7,4 @@ export {
   type DevelopmentPkiOptions,
   type PkiPaths,
 } from './pki.js';
+export { ensureIssuingCa, issuingCaPaths, loadIssuingCa, type IssuingCa, type IssuingCaPaths } from './issuer.js';

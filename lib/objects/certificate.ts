@@ -2,18 +2,21 @@
  * The attributes the server takes from an X.509 certificate it stores (KMIP 2.1 sections
  * 4.6, 4.22, 4.61-4.63; 1.4 sections 3.9-3.16): the subject and issuer names, field by field
  * (2.x "Certificate Subject CN", ...) and whole (X.509 Certificate Subject / Issuer as DER,
- * 1.x Certificate Subject / Issuer as text), the identifier (issuer and serial number), and
- * the Digital Signature Algorithm. A value that does not parse as X.509 gets none of them.
+ * 1.x Certificate Subject / Issuer as text), the identifier (issuer and serial number), the
+ * Digital Signature Algorithm, and the Cryptographic Algorithm and Length of the public key
+ * it certifies. A value that does not parse as X.509 gets none of them.
  */
 import 'reflect-metadata';
+import { createPublicKey } from 'node:crypto';
 import { IssuerAlternativeNameExtension, Name, SubjectAlternativeNameExtension, X509Certificate } from '@peculiar/x509';
 import { Enum, Tag } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
 import type { AttributeInstance } from '../attributes/types.js';
-import { bytes, enumeration, struct, text } from '../protocol/build.js';
+import { keyBits } from '../crypto/asymmetric.js';
+import { bytes, enumeration, int, struct, text } from '../protocol/build.js';
 
 /** 2.1 section 4.6: the name fields KMIP gives an attribute each, by X.500 attribute type. */
-const NAME_FIELDS: readonly (readonly [field: string, oid: string])[] = [
+export const NAME_FIELDS: readonly (readonly [field: string, oid: string])[] = [
   ['CN', '2.5.4.3'],
   ['O', '2.5.4.10'],
   ['OU', '2.5.4.11'],
@@ -71,7 +74,39 @@ export function x509Attributes(der: Uint8Array): AttributeInstance[] {
   ];
   const algorithm = signatureAlgorithm(certificate);
   if (algorithm !== undefined) out.push(attribute('Digital Signature Algorithm', enumeration(Tag.DigitalSignatureAlgorithm, algorithm)));
+  out.push(...subjectKeyAttributes(new Uint8Array(certificate.publicKey.rawData)));
   return out;
+}
+
+/** KMIP's Cryptographic Algorithm for a node key type; ECDH for the Montgomery curves (RFC 7748). */
+const KEY_ALGORITHMS: Readonly<Record<string, number>> = {
+  rsa: Enum.CryptographicAlgorithm.RSA,
+  'rsa-pss': Enum.CryptographicAlgorithm.RSA,
+  ec: Enum.CryptographicAlgorithm.EC,
+  ed25519: Enum.CryptographicAlgorithm.Ed25519,
+  ed448: Enum.CryptographicAlgorithm.Ed448,
+  x25519: Enum.CryptographicAlgorithm.ECDH,
+  x448: Enum.CryptographicAlgorithm.ECDH,
+  dsa: Enum.CryptographicAlgorithm.DSA,
+};
+
+/**
+ * The Cryptographic Algorithm and Length of the key a certificate certifies (2.1 sections
+ * 4.7 and 4.9 apply them to certificates); none for a key node cannot read.
+ */
+export function subjectKeyAttributes(spki: Uint8Array): AttributeInstance[] {
+  try {
+    const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    const type = key.asymmetricKeyType ?? '';
+    const algorithm = KEY_ALGORITHMS[type];
+    if (algorithm === undefined) return [];
+    const out = [attribute('Cryptographic Algorithm', enumeration(Tag.CryptographicAlgorithm, algorithm))];
+    const bits = type === 'dsa' || type === 'rsa-pss' ? key.asymmetricKeyDetails?.modulusLength : keyBits(key);
+    if (bits !== undefined) out.push(attribute('Cryptographic Length', int(Tag.CryptographicLength, bits)));
+    return out;
+  } catch {
+    return [];
+  }
 }
 
 function attribute(name: string, value: TtlvItem): AttributeInstance {

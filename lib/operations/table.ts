@@ -6,6 +6,7 @@ import { atLeast } from '../protocol/versions.js';
 import { activate } from './activate.js';
 import { archive, recover } from './archive.js';
 import { addAttribute, deleteAttribute, modifyAttribute, setAttribute } from './attribute-changes.js';
+import { certify } from './certify.js';
 import { check } from './check.js';
 import { create } from './create.js';
 import { createKeyPair } from './create-key-pair.js';
@@ -28,6 +29,7 @@ import { macOperation, macVerifyOperation } from './mac.js';
 import { obtainLease } from './obtain-lease.js';
 import { query } from './query.js';
 import { reKey } from './rekey.js';
+import { reCertify } from './recertify.js';
 import { reKeyKeyPair } from './rekey-key-pair.js';
 import { register } from './register.js';
 import { revoke } from './revoke.js';
@@ -84,6 +86,8 @@ const ALL = [
   deriveKey,
   createSplitKey,
   joinSplitKey,
+  certify,
+  reCertify,
 ] as unknown as readonly AnyOperation[];
 
 export const OPERATIONS: ReadonlyMap<number, AnyOperation> = new Map(ALL.map((op) => [op.code, op]));

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { Fields } from '../protocol/fields.js';
 import type { StreamTable } from '../crypto/streams.js';
 import type { AsyncLock } from './lock.js';
+import type { CertificateIssuer } from '../crypto/x509.js';
 import type { Store } from '../store/types.js';
 
 /** Everything an operation handler may use; one per batch item. */
@@ -22,6 +23,11 @@ export interface OperationContext {
   readonly commitLock: AsyncLock;
   /** Multi-part cryptographic operations in progress (Correlation Values). */
   readonly streams: StreamTable;
+  /**
+   * The CA that Certify and Re-certify sign with when the request names no issuer of its
+   * own (the data folder's issuing CA); absent, they need an issuer named in the request.
+   */
+  readonly issuer?: CertificateIssuer;
   /**
    * The ID Placeholder of the batch (KMIP 2.1 section 2.1.1.2 / 1.4 section 3.1): the
    * Unique Identifier the previous operation of this batch returned, used when a request

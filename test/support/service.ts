@@ -12,6 +12,7 @@ import { createKekFile, loadKekFile } from '../../lib/crypto/index.js';
 import { jsonLogger } from '../../lib/log.js';
 import { createKmipService } from '../../lib/service.js';
 import type { KmipService, ServiceLimits } from '../../lib/service.js';
+import type { CertificateIssuer } from '../../lib/crypto/x509.js';
 import { openSqliteStore } from '../../lib/store/index.js';
 import type { Store } from '../../lib/store/index.js';
 
@@ -32,6 +33,8 @@ export interface TestServiceOptions {
   readonly limits?: Partial<ServiceLimits>;
   /** Offer the Interop operation (a service run for interoperability testing). */
   readonly interopTesting?: boolean;
+  /** The CA Certify and Re-certify sign with by default. */
+  readonly issuer?: CertificateIssuer;
 }
 
 export async function openTestService(options: TestServiceOptions = {}): Promise<TestService> {
@@ -48,6 +51,7 @@ export async function openTestService(options: TestServiceOptions = {}): Promise
     clock: () => now ?? BigInt(Math.floor(Date.now() / 1000)),
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     ...(options.interopTesting === undefined ? {} : { interopTesting: options.interopTesting }),
+    ...(options.issuer === undefined ? {} : { issuer: options.issuer }),
   });
   const admins = new Set(options.admins ?? ['admin']);
   return {
