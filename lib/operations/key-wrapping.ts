@@ -108,6 +108,10 @@ function checkKeyInformation(method: number, encryption: KeyInformation | undefi
   if (needs.authenticate && authentication === undefined) throw new KmipError('InvalidField', 'this Wrapping Method MACs or signs: it needs MAC/Signature Key Information');
   if (!needs.encrypt && encryption !== undefined) throw new KmipError('InvalidField', 'Wrapping Method MAC/sign does not encrypt: Encryption Key Information has no use');
   if (!needs.authenticate && authentication !== undefined) throw new KmipError('InvalidField', 'Wrapping Method Encrypt does not MAC or sign: MAC/Signature Key Information has no use (use Encrypt then MAC/sign)');
+  if (encryption !== undefined && encryption.id === authentication?.id) {
+    // One key for two algorithms voids the security argument of both (SP 800-57 part 1, section 5.2).
+    throw new KmipError('InvalidField', `key ${encryption.id} cannot both encrypt and MAC/sign the same Key Value: name two keys`);
+  }
   return needs;
 }
 

@@ -272,6 +272,13 @@ describe('Key wrapping methods: AES-GCM, RSA, MAC/sign (issue 5)', () => {
       expect(m?.reason).to.equal('FeatureNotSupported');
     });
 
+    it('one key named to encrypt and to MAC: Invalid Field', async () => {
+      const kek = await registerAes(AES_KEK, 'WrapKey', `${params(e('BlockCipherMode', 'NISTKeyWrap'))}${params(e('BlockCipherMode', 'CMAC'))}`);
+      const [r] = await send('2.1', getXml(await target(), spec('EncryptThenMACSign', `${keyInformation('EncryptionKeyInformation', kek)}${keyInformation('MACSignatureKeyInformation', kek)}`)));
+      expect(r?.reason).to.equal('InvalidField');
+      expect(r?.message).to.match(/two keys/);
+    });
+
     it('AES-GCM with a Tag Length under 12 bytes: Bad Cryptographic Parameters', async () => {
       const kek = await registerAes(AES_KEK, 'WrapKey', params(`${e('BlockCipherMode', 'GCM')}<TagLength type="Integer" value="4"/>`));
       const [r] = await send('2.1', getXml(await target(), spec('Encrypt', keyInformation('EncryptionKeyInformation', kek))));
@@ -434,6 +441,21 @@ describe('Key wrapping methods: AES-GCM, RSA, MAC/sign (issue 5)', () => {
       } finally {
         await other.close();
       }
+    });
+
+    it('1.4 Import: the Object Type follows from the object, the attributes are Attribute items', async () => {
+      const [r] = await send(
+        '1.4',
+        `<Operation type="Enumeration" value="Import"/><RequestPayload><UniqueIdentifier type="TextString" value="import-v14"/>
+          <Attribute><AttributeName type="TextString" value="Cryptographic Usage Mask"/><AttributeValue type="Integer" value="Encrypt"/></Attribute>
+          <Attribute><AttributeName type="TextString" value="Name"/><AttributeValue><NameValue type="TextString" value="imported-in-1.4"/>${e('NameType', 'UninterpretedTextString')}</AttributeValue></Attribute>
+          ${symmetricKey(SECRET)}</RequestPayload>`,
+      );
+      expect(r?.status, r?.message).to.equal('Success');
+      expect(textOf(findValue(r?.payload, Tag.UniqueIdentifier))).to.equal('import-v14');
+      const [located] = await send('1.4', `<Operation type="Enumeration" value="Locate"/><RequestPayload><Attribute><AttributeName type="TextString" value="Name"/><AttributeValue><NameValue type="TextString" value="imported-in-1.4"/>${e('NameType', 'UninterpretedTextString')}</AttributeValue></Attribute></RequestPayload>`);
+      expect(textOf(findValue(located?.payload, Tag.UniqueIdentifier))).to.equal('import-v14');
+      expect(await plainMaterial('import-v14')).to.equal(SECRET);
     });
 
     it('Import refuses an existing identifier without Replace Existing, replaces it with, and never another owner\'s object', async () => {
