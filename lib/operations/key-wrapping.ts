@@ -195,9 +195,8 @@ const USAGE: Record<Direction, Usage> = { wrap: 'WrapKey', unwrap: 'UnwrapKey' }
  * wrapped for).
  */
 async function encryptionKeyFor(ctx: OperationContext, owned: Pick<ManagedObject, 'id' | 'owner'>, info: KeyInformation, direction: Direction): Promise<EncryptionKey> {
-  const named = await keyObjectFor(ctx, owned, info.id, direction);
-  const use = direction === 'unwrap' && named.obj.objectType === T.PublicKey ? await pairedKey(ctx, owned, named, Enum.LinkType.PrivateKeyLink, direction) : named;
-  const params = parametersFor(named.obj, info.params, direction);
+  const { named, use } = await workingKey(ctx, owned, info.id, direction, direction === 'unwrap');
+  const params = parametersFor(named, info.params, direction);
   const fields = Fields.of(params, 'CryptographicParameters');
   if (use.obj.objectType === T.SymmetricKey) {
     const { key, algorithm } = symmetricKeyOf(use);
@@ -235,9 +234,8 @@ function symmetricCipher(key: ManagedObject, params: Fields): WrappingCipher {
  * named to sign stands for its Private Key (1.4 section 2.1.5, table 11).
  */
 async function authenticationKeyFor(ctx: OperationContext, owned: Pick<ManagedObject, 'id' | 'owner'>, info: KeyInformation, direction: Direction): Promise<AuthenticationKey> {
-  const named = await keyObjectFor(ctx, owned, info.id, direction);
-  const use = direction === 'wrap' && named.obj.objectType === T.PublicKey ? await pairedKey(ctx, owned, named, Enum.LinkType.PrivateKeyLink, direction) : named;
-  const params = parametersFor(named.obj, info.params, direction);
+  const { named, use } = await workingKey(ctx, owned, info.id, direction, direction === 'wrap');
+  const params = parametersFor(named, info.params, direction);
   if (use.obj.objectType === T.SymmetricKey) {
     const { key, algorithm } = symmetricKeyOf(use);
     const mode = Fields.of(params, 'CryptographicParameters').optionalEnumeration(Tag.BlockCipherMode);
@@ -291,16 +289,33 @@ async function keyObjectFor(ctx: OperationContext, owned: Pick<ManagedObject, 'i
   }
 }
 
-/** The other half of a key pair, through the named key's Link of `linkType`, checked like the named key. */
-async function pairedKey(ctx: OperationContext, owned: Pick<ManagedObject, 'id' | 'owner'>, named: ObjectInUse, linkType: number, direction: Direction): Promise<ObjectInUse> {
-  const linked = linkedId(named.obj, linkType);
-  if (linked === undefined) {
-    throw new KmipError('WrappingObjectNotFound', `wrapping key ${named.obj.id} is a Public Key with no Private Key Link: this server does not hold its private half`);
+/**
+ * The key that does the work for Key Information naming `id`, and the object named (whose
+ * Cryptographic Parameters apply). With `followPublic`, a Public Key named only says whose
+ * key pair it is (the recipient of an RSA-wrapped key, the signer of a signed one): its
+ * Private Key, through the Private Key Link, does the work and is the one checked for the
+ * usage; the Public Key itself must only be the same owner's.
+ */
+async function workingKey(
+  ctx: OperationContext,
+  owned: Pick<ManagedObject, 'id' | 'owner'>,
+  id: string,
+  direction: Direction,
+  followPublic: boolean,
+): Promise<{ named: Pick<ManagedObject, 'id' | 'attributes'>; use: ObjectInUse }> {
+  const found = followPublic && id !== owned.id ? await ctx.store.loadMetadata(id) : undefined;
+  if (found === undefined || found.objectType !== T.PublicKey || !found.hasBody || found.owner !== owned.owner) {
+    const use = await keyObjectFor(ctx, owned, id, direction);
+    return { named: use.obj, use };
   }
-  return keyObjectFor(ctx, owned, linked, direction);
+  const linked = linkedId(found, Enum.LinkType.PrivateKeyLink);
+  if (linked === undefined) {
+    throw new KmipError('WrappingObjectNotFound', `wrapping key ${id} is a Public Key with no Private Key Link: this server does not hold its private half`);
+  }
+  return { named: found, use: await keyObjectFor(ctx, owned, linked, direction) };
 }
 
-function linkedId(obj: ManagedObject, linkType: number): string | undefined {
+function linkedId(obj: Pick<ManagedObject, 'attributes'>, linkType: number): string | undefined {
   for (const link of instances(obj, 'Link')) {
     const fields = Fields.of(link, 'Link');
     if (fields.optionalEnumeration(Tag.LinkType) === linkType) return fields.optionalText(Tag.LinkedObjectIdentifier);
@@ -324,7 +339,7 @@ function asWrappingError(error: unknown): unknown {
  * every field the request gives, and the matching instance applies whole. Unwrapping: the parameters the Key Wrapping Data records,
  * else the key's first.
  */
-function parametersFor(key: ManagedObject, given: TtlvItem | undefined, direction: Direction): TtlvItem {
+function parametersFor(key: Pick<ManagedObject, 'id' | 'attributes'>, given: TtlvItem | undefined, direction: Direction): TtlvItem {
   const own = instances(key, 'Cryptographic Parameters');
   if (direction === 'unwrap') {
     const chosen = given ?? own[0];

@@ -83,14 +83,19 @@ describe('Key wrapping methods: AES-GCM, RSA, MAC/sign (issue 5)', () => {
     idOf(await ok('2.1', registerXml('SymmetricKey', `${mask(usage)}${activeSince}${extra}`, symmetricKey(material)), identity));
   const target = (identity = 'alice'): Promise<string> => registerAes(SECRET, 'Encrypt Decrypt', '', identity);
   /** An RSA pair registered from node keys: the Private Key first, the Public Key linked to it. */
-  const registerPair = async (pair: { privateKey: KeyObject; publicKey: KeyObject }, publicParams: string[], privateExtra = ''): Promise<{ privateId: string; publicId: string }> => {
+  const registerPair = async (
+    pair: { privateKey: KeyObject; publicKey: KeyObject },
+    publicParams: string[],
+    privateExtra = '',
+    privateUsage = 'Sign UnwrapKey WrapKey',
+  ): Promise<{ privateId: string; publicId: string }> => {
     const bits = pair.privateKey.asymmetricKeyDetails?.modulusLength ?? 0;
     const der = pair.privateKey.export({ format: 'der', type: 'pkcs8' });
-    const privateId = idOf(await ok('2.1', registerXml('PrivateKey', `${mask('Sign UnwrapKey WrapKey')}${activeSince}${privateExtra}`, asymmetricKey('PrivateKey', 'PKCS_8', der, bits))));
+    const privateId = idOf(await ok('2.1', registerXml('PrivateKey', `${mask(privateUsage)}${activeSince}${privateExtra}`, asymmetricKey('PrivateKey', 'PKCS_8', der, bits))));
     const spki = pair.publicKey.export({ format: 'der', type: 'spki' });
     const link = `<Link>${e('LinkType', 'PrivateKeyLink')}<LinkedObjectIdentifier type="TextString" value="${privateId}"/></Link>`;
     const publicId = idOf(
-      await ok('2.1', registerXml('PublicKey', `${mask('WrapKey Verify UnwrapKey')}${activeSince}${link}${publicParams.map(params).join('')}`, asymmetricKey('PublicKey', 'X_509', spki, bits))),
+      await ok('2.1', registerXml('PublicKey', `${mask('WrapKey Verify')}${activeSince}${link}${publicParams.map(params).join('')}`, asymmetricKey('PublicKey', 'X_509', spki, bits))),
     );
     return { privateId, publicId };
   };
@@ -356,6 +361,14 @@ describe('Key wrapping methods: AES-GCM, RSA, MAC/sign (issue 5)', () => {
       const after = await registerReturned(before);
       expect(after.status, after.message).to.equal('Success');
       expect(await plainMaterial(idOf(after))).to.equal(SECRET);
+    });
+
+    it('RSA unwrapping through the Public Key named needs Unwrap Key on its Private Key (the Public Key only names the pair)', async () => {
+      const pair = await registerPair(rsa, [`${e('PaddingMethod', 'OAEP')}${e('HashingAlgorithm', 'SHA_256')}`], '', 'Sign');
+      const wrapped = await ok('2.1', getXml(await target(), spec('Encrypt', keyInformation('EncryptionKeyInformation', pair.publicId))));
+      const r = await registerReturned(wrapped);
+      expect(r.reason).to.equal('IncompatibleCryptographicUsageMask');
+      expect(r.message).to.contain(pair.privateId);
     });
 
     it('a key wrapped under another identity\'s key is stored as given, not unwrapped with the other\'s key', async () => {
