@@ -189,6 +189,45 @@ function nameList(common: Common & { default: readonly string[] }): SettingDef<r
   };
 }
 
+/**
+ * Identity groups: a JSON object of group name to member identities in the file
+ * (`{"dba": ["alice", "bob"]}`); `dba=alice+bob;ops=carol` in flags and the environment.
+ */
+function groupMap(common: Common): SettingDef<Readonly<Record<string, readonly string[]>>> {
+  const check = (groups: Record<string, unknown>): Readonly<Record<string, readonly string[]>> => {
+    const out: Record<string, readonly string[]> = {};
+    for (const [group, members] of Object.entries(groups)) {
+      if (group.trim() === '' || group !== group.trim()) throw new SettingError(`${JSON.stringify(group)} is not a group name (empty, or spaces around it)`);
+      if (!Array.isArray(members) || !members.every((m): m is string => typeof m === 'string' && m !== '' && m === m.trim())) {
+        throw new SettingError(`the members of group ${JSON.stringify(group)} must be an array of identity names`);
+      }
+      out[group] = Object.freeze([...new Set(members)]);
+    }
+    return Object.freeze(out);
+  };
+  return {
+    flag: common.flag,
+    env: common.env,
+    describe: common.describe,
+    type: 'object of lists of strings',
+    default: Object.freeze({}),
+    defaultText: '{}',
+    fromText: (text) => {
+      const groups: Record<string, string[]> = {};
+      for (const part of text.split(';').map((p) => p.trim()).filter((p) => p !== '')) {
+        const eq = part.indexOf('=');
+        if (eq <= 0) throw new SettingError(`${JSON.stringify(part)} is not GROUP=member+member`);
+        groups[part.slice(0, eq).trim()] = part.slice(eq + 1).split('+').map((m) => m.trim()).filter((m) => m !== '');
+      }
+      return check(groups);
+    },
+    fromValue: (value) => {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new SettingError(`${show(value)} is not an object of group name to identity names`);
+      return check(value as Record<string, unknown>);
+    },
+  };
+}
+
 function show(value: unknown): string {
   const json = JSON.stringify(value);
   return json === undefined ? String(value) : json.length > 40 ? `${json.slice(0, 40)}...` : json;
@@ -203,6 +242,26 @@ export type IdentitySource = 'subject-cn' | 'subject-dn' | 'san-email';
 export type TlsMinVersion = 'TLSv1.2' | 'TLSv1.3';
 export type StoreKind = 'sqlite' | 'postgres';
 export type KekKind = 'file' | 'pkcs11';
+export type TlsMaxVersion = 'TLSv1.2' | 'TLSv1.3';
+export type CertificateGroups = 'none' | 'subject-ou';
+
+/**
+ * Forward-secret AEAD suites only: the TLS 1.3 suites (all of them are), then ECDHE with
+ * AES-GCM or ChaCha20-Poly1305 for TLS 1.2 (KMIP 2.1 profiles' TLS 1.2 suites include
+ * ECDHE-ECDSA/RSA-AES128/256-GCM).
+ */
+export const DEFAULT_TLS_CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+].join(':');
+
 
 export const SETTINGS = {
   dir: text({
@@ -245,7 +304,41 @@ export const SETTINGS = {
     env: 'KMIPD_TLS_MIN_VERSION',
     default: 'TLSv1.2',
     values: ['TLSv1.2', 'TLSv1.3'],
-    describe: 'The oldest TLS version accepted. TLS 1.3 is always offered.',
+    describe: 'The oldest TLS version accepted.',
+  }),
+  tlsMaxVersion: oneOf<TlsMaxVersion>({
+    flag: 'tls-max-version',
+    env: 'KMIPD_TLS_MAX_VERSION',
+    default: 'TLSv1.3',
+    values: ['TLSv1.2', 'TLSv1.3'],
+    describe: 'The newest TLS version offered (not below `tlsMinVersion`).',
+  }),
+  tlsCiphers: text({
+    flag: 'tls-ciphers',
+    env: 'KMIPD_TLS_CIPHERS',
+    default: DEFAULT_TLS_CIPHERS,
+    describe: 'The cipher suites accepted, OpenSSL names separated by colons (TLS 1.3 suites and TLS 1.2 ciphers in one list). The default allows only forward-secret AEAD suites; the server refuses to start with a list OpenSSL rejects.',
+  }),
+  tlsEcdhCurves: text({
+    flag: 'tls-ecdh-curves',
+    env: 'KMIPD_TLS_ECDH_CURVES',
+    default: 'X25519:P-256:P-384',
+    describe: 'The key-exchange groups offered, by OpenSSL name, separated by colons.',
+  }),
+  tlsCrlFile: optionalPath({
+    flag: 'tls-crl-file',
+    env: 'KMIPD_TLS_CRL_FILE',
+    defaultText: 'none',
+    describe: 'A certificate revocation list (PEM) of the client CA: a client whose certificate it lists is refused at the handshake, before any KMIP. It must come from the CA that issued the client certificates and be current (an expired CRL refuses every client). Read again when the file changes.',
+  }),
+  tlsCrlCheckSeconds: integer({
+    flag: 'tls-crl-check-seconds',
+    env: 'KMIPD_TLS_CRL_CHECK_SECONDS',
+    default: 30,
+    min: 1,
+    max: 86_400,
+    unit: 'seconds',
+    describe: 'How often the `tlsCrlFile` is checked for a new version; a changed file is loaded for the handshakes from then on (one that cannot be used is logged and the previous CRL stays).',
   }),
   tlsCertFile: optionalPath({
     flag: 'tls-cert-file',
@@ -277,6 +370,18 @@ export const SETTINGS = {
     env: 'KMIPD_ADMIN_IDENTITIES',
     default: ['admin'],
     describe: 'Identities that administer the server: they see and may use every object. Comma-separated in a flag or the environment.',
+  }),
+  identityGroups: groupMap({
+    flag: 'identity-groups',
+    env: 'KMIPD_IDENTITY_GROUPS',
+    describe: 'Groups of identities that grants can name (`kmip grant ID --to-group dba decrypt`): `{"dba": ["alice", "bob"]}` in the file, `dba=alice+bob;ops=carol` in a flag or the environment.',
+  }),
+  groupsFromCertificate: oneOf<CertificateGroups>({
+    flag: 'groups-from-certificate',
+    env: 'KMIPD_GROUPS_FROM_CERTIFICATE',
+    default: 'none',
+    values: ['none', 'subject-ou'],
+    describe: "`subject-ou`: each Organizational Unit (OU) of the client certificate's subject is also a group of the identity, as vouched for by the CA. `none`: only `identityGroups`.",
   }),
   maxConnections: integer({
     flag: 'max-connections',
@@ -506,6 +611,9 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
     for (const key of ['pkcs11Module', 'pkcs11TokenLabel', 'pkcs11PinFile'] as const) {
       if (config[key] === undefined) problems.push(`kek "pkcs11" needs ${key} (--${SETTINGS[key].flag} or ${SETTINGS[key].env})`);
     }
+  }
+  if (config['tlsMinVersion'] === 'TLSv1.3' && config['tlsMaxVersion'] === 'TLSv1.2') {
+    problems.push('tlsMaxVersion "TLSv1.2" is below tlsMinVersion "TLSv1.3"');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: Object.freeze(config) as KmipdConfig, warnings };

@@ -5,13 +5,17 @@
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import type { Identity } from '../lib/auth/identity.js';
-import type { IdentitySource } from './config.js';
+import type { CertificateGroups, IdentitySource } from './config.js';
 
 export type IdentityResult = { readonly ok: true; readonly identity: Identity } | { readonly ok: false; readonly reason: string };
 
 export interface IdentityRules {
   readonly source: IdentitySource;
   readonly admins: readonly string[];
+  /** Configured identity groups: group name to member identities. */
+  readonly groups?: Readonly<Record<string, readonly string[]>>;
+  /** Whether the certificate subject's OUs are groups of the identity too. */
+  readonly groupsFromCertificate?: CertificateGroups;
 }
 
 /** The subject and SAN of a certificate, as node:tls reports them. */
@@ -19,11 +23,35 @@ export type CertificateNames = Pick<PeerCertificate, 'subject' | 'subjectaltname
 
 export function identityResolver(rules: IdentityRules): (cert: CertificateNames) => IdentityResult {
   const admins = new Set(rules.admins);
+  const groupsOf = groupResolver(rules.groups ?? {});
   return (cert) => {
     const name = identityName(cert, rules.source);
     if (!name.ok) return name;
-    return { ok: true, identity: { name: name.name, admin: admins.has(name.name) } };
+    const fromCertificate = rules.groupsFromCertificate === 'subject-ou' ? subjectOus(cert) : [];
+    return { ok: true, identity: withGroups({ name: name.name, admin: admins.has(name.name) }, [...groupsOf(name.name), ...fromCertificate]) };
   };
+}
+
+/** The configured groups of an identity name. */
+export function groupResolver(groups: Readonly<Record<string, readonly string[]>>): (name: string) => string[] {
+  const byMember = new Map<string, string[]>();
+  for (const [group, members] of Object.entries(groups)) {
+    for (const member of members) byMember.set(member, [...(byMember.get(member) ?? []), group]);
+  }
+  return (name) => byMember.get(name) ?? [];
+}
+
+/** The identity with its groups (none: no `groups` field, as before groups existed). */
+export function withGroups(identity: Identity, groups: readonly string[]): Identity {
+  const unique = [...new Set(groups)].sort();
+  return unique.length === 0 ? identity : { ...identity, groups: unique };
+}
+
+/** The subject's Organizational Units: node:tls gives one as a string, several as an array. */
+function subjectOus(cert: CertificateNames): string[] {
+  const ou: unknown = cert.subject?.OU;
+  const values = typeof ou === 'string' ? [ou] : Array.isArray(ou) ? ou : [];
+  return values.filter((v): v is string => typeof v === 'string' && v !== '');
 }
 
 type NameResult = { readonly ok: true; readonly name: string } | { readonly ok: false; readonly reason: string };

@@ -14,7 +14,7 @@ import type { KmipdConfig } from './config.js';
 import { prepareDataDir } from './datadir.js';
 import type { DataPaths } from './datadir.js';
 import { identityResolver } from './identity.js';
-import { listen } from './listener.js';
+import { listen, secureContextOptions, watchCrlFile } from './listener.js';
 import type { KmipListener, ListenerTls } from './listener.js';
 import { StartError } from './errors.js';
 import { openConfiguredKek } from './kek.js';
@@ -87,7 +87,7 @@ export async function startServer(config: KmipdConfig, options: StartOptions = {
         requestTimeoutMs: config.requestTimeoutSeconds * 1000,
         shutdownTimeoutMs: config.shutdownTimeoutSeconds * 1000,
       },
-      identify: identityResolver({ source: config.identitySource, admins: config.adminIdentities }),
+      identify: identityResolver({ source: config.identitySource, admins: config.adminIdentities, groups: config.identityGroups, groupsFromCertificate: config.groupsFromCertificate }),
       service: options.wrapService?.(core) ?? core,
       log,
     });
@@ -102,9 +102,11 @@ export async function startServer(config: KmipdConfig, options: StartOptions = {
   log.info(options.listeningMessage ?? 'listening', { host: listener.host, port: listener.port, dir: paths.dir });
 
   const bound = listener;
+  const stopCrlWatch = config.tlsCrlFile === undefined ? (): void => {} : watchCrlFile(config.tlsCrlFile, tls, bound, log, config.tlsCrlCheckSeconds * 1000);
   let stopped: Promise<void> | undefined;
   // close() then destroy() (a second signal) is allowed: the store closes once, after the connections.
   const stop = async (how: () => Promise<void>): Promise<void> => {
+    stopCrlWatch();
     await how();
     stopped ??= release().then(() => log.info('stopped', { dir: paths.dir }));
     await stopped;
@@ -158,11 +160,20 @@ async function readTls(config: KmipdConfig, paths: DataPaths): Promise<ListenerT
     key: await read(config.tlsKeyFile, join(paths.certsDir, 'server-key.pem'), 'tlsKeyFile', 'server key'),
     ca: await read(config.tlsCaFile, join(paths.certsDir, 'ca.pem'), 'tlsCaFile', 'client CA certificates'),
     minVersion: config.tlsMinVersion,
+    maxVersion: config.tlsMaxVersion,
+    ciphers: config.tlsCiphers,
+    ecdhCurve: config.tlsEcdhCurves,
+    ...(config.tlsCrlFile === undefined ? {} : { crl: await read(config.tlsCrlFile, config.tlsCrlFile, 'tlsCrlFile', 'certificate revocation list') }),
   };
   try {
     createSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca });
   } catch (error) {
     throw new StartError(`the TLS files cannot be used (settings tlsCertFile, tlsKeyFile, tlsCaFile): ${(error as Error).message}`);
+  }
+  try {
+    createSecureContext(secureContextOptions(tls));
+  } catch (error) {
+    throw new StartError(`the TLS settings cannot be used (tlsCiphers, tlsEcdhCurves, tlsCrlFile): ${(error as Error).message}`);
   }
   return tls;
 }

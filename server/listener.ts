@@ -6,13 +6,15 @@
  * one connection are answered strictly in order; pipelined requests wait in a bounded
  * queue, and the socket stops being read while the queue is full (backpressure).
  */
-import { createServer } from 'node:tls';
-import type { PeerCertificate, Server, TLSSocket } from 'node:tls';
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import type { Stats } from 'node:fs';
+import { createSecureContext, createServer } from 'node:tls';
+import type { PeerCertificate, SecureContextOptions, Server, TLSSocket } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import { TtlvFramer } from '../ttlv/index.js';
 import type { Logger } from '../lib/log.js';
 import type { KmipService, Session } from '../lib/service.js';
-import type { TlsMinVersion } from './config.js';
+import type { TlsMaxVersion, TlsMinVersion } from './config.js';
 import type { IdentityResult } from './identity.js';
 import { KmipConnection } from './connection.js';
 
@@ -34,6 +36,30 @@ export interface ListenerTls {
   readonly key: Buffer;
   readonly ca: Buffer;
   readonly minVersion: TlsMinVersion;
+  /** Default TLS 1.3. */
+  readonly maxVersion?: TlsMaxVersion;
+  /** OpenSSL cipher list (TLS 1.3 suites and TLS 1.2 ciphers); default: node's. */
+  readonly ciphers?: string;
+  /** Key-exchange groups, colon-separated; default: node's. */
+  readonly ecdhCurve?: string;
+  /** A CRL (PEM) of the client CA: a client certificate it lists fails verification. */
+  readonly crl?: Buffer;
+}
+
+/** The server's TLS context settings: client certificates asked for, verified below. */
+export function secureContextOptions(tls: ListenerTls): SecureContextOptions {
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    ca: tls.ca,
+    minVersion: tls.minVersion,
+    maxVersion: tls.maxVersion ?? 'TLSv1.3',
+    ...(tls.ciphers === undefined ? {} : { ciphers: tls.ciphers }),
+    ...(tls.ecdhCurve === undefined ? {} : { ecdhCurve: tls.ecdhCurve }),
+    ...(tls.crl === undefined ? {} : { crl: tls.crl }),
+    // The server's order of suites, not the client's: the strongest common one is used.
+    honorCipherOrder: true,
+  };
 }
 
 export interface ListenerOptions {
@@ -55,6 +81,8 @@ export interface KmipListener {
   close(): Promise<void>;
   /** Stop accepting and drop every connection at once. */
   destroy(): Promise<void>;
+  /** New TLS settings (a reloaded CRL) for the handshakes from now on. */
+  updateTls(tls: ListenerTls): void;
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -63,11 +91,7 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export async function listen(options: ListenerOptions): Promise<KmipListener> {
   const { limits, log } = options;
   const server: Server = createServer({
-    cert: options.tls.cert,
-    key: options.tls.key,
-    ca: options.tls.ca,
-    minVersion: options.tls.minVersion,
-    maxVersion: 'TLSv1.3',
+    ...secureContextOptions(options.tls),
     requestCert: true,
     // Verified below instead, so that every refusal is logged with its reason.
     rejectUnauthorized: false,
@@ -196,7 +220,32 @@ export async function listen(options: ListenerOptions): Promise<KmipListener> {
       dropAll();
       await closed;
     },
+    updateTls: (tls) => server.setSecureContext(secureContextOptions(tls)),
   };
+}
+
+/** How often a CRL file is checked for a new version (a CA publishes one every few hours or days). */
+const CRL_POLL_MS = 30_000;
+
+/**
+ * Load the CRL file again whenever it changes, for the handshakes from then on. A file that
+ * cannot be read or used keeps the CRL in force and is logged. Returns the stop function.
+ */
+export function watchCrlFile(path: string, tls: ListenerTls, listener: Pick<KmipListener, 'updateTls'>, log: Logger, intervalMs = CRL_POLL_MS): () => void {
+  const onChange = (current: Stats, previous: Stats): void => {
+    if (current.mtimeMs === previous.mtimeMs && current.size === previous.size) return;
+    try {
+      const next = { ...tls, crl: readFileSync(path) };
+      createSecureContext(secureContextOptions(next));
+      listener.updateTls(next);
+      log.info('certificate revocation list reloaded', { file: path });
+    } catch (error) {
+      log.error('certificate revocation list not reloaded: the previous one stays in force', { file: path, error: (error as Error).message });
+    }
+  };
+  const watcher = watchFile(path, { interval: intervalMs, persistent: false }, onChange);
+  watcher.unref();
+  return () => unwatchFile(path, onChange);
 }
 
 function peerOf(socket: Socket): string {
