@@ -6,6 +6,9 @@
  *   registration of each object type PyKMIP can register, with the values checked;
  * - the operation sequences real clients send (INTEROP.md): MongoDB, vSphere, pg_tde,
  *   Synology DSM, FortiOS;
+ * - the cryptographic services (issue 5): create_key_pair (RSA) with sign / signature_verify,
+ *   AES-CBC and AES-GCM encrypt / decrypt, mac (HMAC-SHA256), derive_key (PBKDF2, HMAC),
+ *   each result checked against node:crypto with the key PyKMIP gets back;
  * - PyKMIP's empty-Credential mode (`username=`/`password=` left empty in its config);
  * - a second identity cannot see or use the first one's objects, an administrator can;
  * - a connection without a client certificate never gets a KMIP answer.
@@ -13,7 +16,7 @@
  * One kmipd serves the whole file. Each driver run is one PyKMIP connection (~0.5 s), so
  * each test batches its steps into one or two runs.
  */
-import { createDecipheriv, randomBytes } from 'node:crypto';
+import { constants, createCipheriv, createDecipheriv, createHmac, createPublicKey, pbkdf2Sync, randomBytes, verify as verifySignature } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:tls';
 import { expect } from 'chai';
@@ -562,6 +565,153 @@ describe('interop: the PyKMIP client against kmipd', function () {
 
   // -------------------------------------------------------------------------------------
   // Identities
+
+  describe('cryptographic services', function () {
+    /** The bytes of a `get` result. */
+    const material = (result: PykmipResult | undefined): Buffer => Buffer.from(valueOf(result, 'get').value_hex, 'hex');
+
+    for (const version of ['1.4', '2.0'] as const) {
+      vit(version, `create_key_pair RSA 2048, then sign (PKCS#1 v1.5 and PSS, SHA-256) and signature_verify; the public key PyKMIP gets verifies the signature in node (KMIP ${version})`, async function () {
+        const message = Buffer.from(`signed through PyKMIP at KMIP ${version}`).toString('hex');
+        const altered = Buffer.from(`signed through PyKMIP at KMIP ${version}!`).toString('hex');
+        const pkcs1 = { dsa: 'SHA256_WITH_RSA_ENCRYPTION' } as const;
+        const pss = { padding: 'PSS', hash: 'SHA_256', algorithm: 'RSA' } as const;
+        const results = await run(alice, version, [
+          { op: 'create_key_pair', algorithm: 'RSA', length: 2048, private_usage: ['SIGN'], public_usage: ['VERIFY'] }, // 0
+          { op: 'activate', uid: '$0.private_uid' }, // 1
+          { op: 'activate', uid: '$0.public_uid' }, // 2
+          { op: 'sign', uid: '$0.private_uid', data_hex: message, ...pkcs1 }, // 3
+          { op: 'signature_verify', uid: '$0.public_uid', data_hex: message, signature_hex: '$3.signature_hex', ...pkcs1 }, // 4
+          { op: 'signature_verify', uid: '$0.public_uid', data_hex: altered, signature_hex: '$3.signature_hex', ...pkcs1 }, // 5
+          { op: 'sign', uid: '$0.private_uid', data_hex: message, ...pss }, // 6
+          { op: 'signature_verify', uid: '$0.public_uid', data_hex: message, signature_hex: '$6.signature_hex', ...pss }, // 7
+          { op: 'get', uid: '$0.public_uid' }, // 8
+          { op: 'sign', uid: '$0.public_uid', data_hex: message, ...pkcs1 }, // 9: a public key does not sign
+        ]);
+        const signature = Buffer.from(valueOf(results[3], 'sign').signature_hex, 'hex');
+        expect(signature).to.have.length(256);
+        expect(valueOf(results[4], 'signature_verify')).to.equal('VALID');
+        expect(valueOf(results[5], 'signature_verify')).to.equal('INVALID');
+        expect(valueOf(results[7], 'signature_verify')).to.equal('VALID');
+        const publicKey = valueOf(results[8], 'get');
+        expect(publicKey).to.include({ object_type: 'PUBLIC_KEY', algorithm: 'RSA', length: 2048 });
+        const key = createPublicKey({ key: material(results[8]), format: 'der', type: publicKey.key_format_type === 'X_509' ? 'spki' : 'pkcs1' });
+        expect(verifySignature('sha256', Buffer.from(message, 'hex'), key, signature), 'node verifies the PKCS#1 v1.5 signature').to.equal(true);
+        const pssSignature = Buffer.from(valueOf(results[6], 'sign').signature_hex, 'hex');
+        expect(verifySignature('sha256', Buffer.from(message, 'hex'), { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, pssSignature), 'node verifies the PSS signature').to.equal(true);
+        expect(failure(results[9])).to.include({ status: 'OPERATION_FAILED' });
+      });
+    }
+
+    vit('1.4', 'encrypt / decrypt with AES-256-CBC and PKCS#5 padding under a given IV: the ciphertext is what node computes with the key PyKMIP gets', async function () {
+      const plaintext = randomBytes(45);
+      const iv = randomBytes(16);
+      const cbc = { algorithm: 'AES', mode: 'CBC', padding: 'PKCS5' } as const;
+      const results = await run(alice, '1.4', [
+        { op: 'create', algorithm: 'AES', length: 256 }, // 0
+        { op: 'activate', uid: '$0' }, // 1
+        { op: 'encrypt', uid: '$0', data_hex: plaintext.toString('hex'), iv_hex: iv.toString('hex'), ...cbc }, // 2
+        { op: 'decrypt', uid: '$0', data_hex: '$2.data_hex', iv_hex: iv.toString('hex'), ...cbc }, // 3
+        { op: 'get', uid: '$0' }, // 4
+      ]);
+      const cipher = createCipheriv('aes-256-cbc', material(results[4]), iv);
+      const expected = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+      expect(valueOf(results[2], 'encrypt').data_hex).to.equal(expected.toString('hex'));
+      expect(valueOf(results[3], 'decrypt').data_hex).to.equal(plaintext.toString('hex'));
+    });
+
+    for (const version of ['1.4', '2.0'] as const) {
+      vit(version, `AES-256-GCM (KMIP ${version}): PyKMIP's encrypt() drops the tag kmipd sends, so its decrypt() cannot succeed; PyKMIP's Encrypt/Decrypt payloads carry AAD and tag and round-trip, checked against node`, async function () {
+        const plaintext = randomBytes(40);
+        const iv = randomBytes(12);
+        const aad = Buffer.from('volume 7, sector 1024');
+        const gcm = { algorithm: 'AES', mode: 'GCM', tag_length: 16 } as const;
+        const results = await run(
+          alice,
+          version,
+          [
+            { op: 'create', algorithm: 'AES', length: 256 }, // 0
+            { op: 'activate', uid: '$0' }, // 1
+            { op: 'encrypt', uid: '$0', data_hex: plaintext.toString('hex'), iv_hex: iv.toString('hex'), ...gcm }, // 2: ProxyKmipClient
+            { op: 'decrypt', uid: '$0', data_hex: '$2.data_hex', iv_hex: iv.toString('hex'), ...gcm }, // 3: no tag to send
+            { op: 'encrypt_aead', uid: '$0', data_hex: plaintext.toString('hex'), iv_hex: iv.toString('hex'), aad_hex: aad.toString('hex'), ...gcm }, // 4
+            { op: 'decrypt_aead', uid: '$0', data_hex: '$4.data_hex', iv_hex: iv.toString('hex'), tag_hex: '$4.tag_hex', aad_hex: aad.toString('hex'), ...gcm }, // 5
+            { op: 'decrypt_aead', uid: '$0', data_hex: '$4.data_hex', iv_hex: iv.toString('hex'), tag_hex: '$4.tag_hex', aad_hex: '00', ...gcm }, // 6: other AAD
+            { op: 'get', uid: '$0' }, // 7
+          ],
+          { trace: true },
+        );
+        const key = material(results[7]);
+        const seal = (additional: Buffer | undefined): { data: Buffer; tag: Buffer } => {
+          const cipher = createCipheriv('aes-256-gcm', key, iv);
+          if (additional !== undefined) cipher.setAAD(additional);
+          const data = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+          return { data, tag: cipher.getAuthTag() };
+        };
+        // The high-level call: ciphertext right, tag sent by kmipd (in the traced response) but not returned.
+        const plain = seal(undefined);
+        expect(valueOf(results[2], 'encrypt').data_hex).to.equal(plain.data.toString('hex'));
+        const response = results[2]?.wire?.find((w) => w.response !== undefined)?.response ?? '';
+        expect(response, 'kmipd answers the Authenticated Encryption Tag').to.include(`4200ff0800000010${plain.tag.toString('hex')}`);
+        expect(failure(results[3])).to.include({ status: 'OPERATION_FAILED' });
+        // PyKMIP's payload classes: AAD in, tag out, and back.
+        const sealed = seal(aad);
+        expect(valueOf(results[4], 'encrypt_aead')).to.deep.equal({ data_hex: sealed.data.toString('hex'), iv_hex: null, tag_hex: sealed.tag.toString('hex') });
+        expect(valueOf(results[5], 'decrypt_aead').data_hex).to.equal(plaintext.toString('hex'));
+        expect(failure(results[6])).to.include({ status: 'OPERATION_FAILED', reason: 'CRYPTOGRAPHIC_FAILURE' });
+      });
+    }
+
+    vit('1.4', 'mac with HMAC-SHA256: the MAC is what node computes with the key PyKMIP gets', async function () {
+      const data = randomBytes(100);
+      const results = await run(alice, '1.4', [
+        { op: 'create', algorithm: 'HMAC_SHA256', length: 256, usage: ['MAC_GENERATE'] }, // 0
+        { op: 'activate', uid: '$0' }, // 1
+        { op: 'mac', uid: '$0', data_hex: data.toString('hex'), algorithm: 'HMAC_SHA256' }, // 2
+        { op: 'get', uid: '$0' }, // 3
+      ]);
+      const mac = valueOf(results[2], 'mac');
+      expect(mac.uid).to.equal(valueOf(results[0], 'create'));
+      expect(mac.mac_hex).to.equal(createHmac('sha256', material(results[3])).update(data).digest('hex'));
+    });
+
+    vit('1.4', 'register and get an X.509 certificate: the same DER bytes come back, with the certificate attributes PyKMIP reads', async function () {
+      const certificate = await derHex(bob.cert);
+      const results = await run(alice, '1.4', [
+        { op: 'register', kind: 'certificate', value_hex: certificate, name: name('x509') }, // 0
+        { op: 'get', uid: '$0' }, // 1
+        { op: 'get_attributes', uid: '$0', names: ['Object Type', 'Certificate Type', 'Certificate Length', 'Cryptographic Algorithm', 'Cryptographic Length'] }, // 2
+      ]);
+      expect(valueOf(results[1], 'get')).to.deep.equal({ object_type: 'CERTIFICATE', value_hex: certificate, certificate_type: 'X_509' });
+      expect(valueOf(results[2], 'get_attributes')).to.deep.equal({
+        'Object Type': 'CERTIFICATE',
+        'Certificate Type': 'X_509',
+        'Certificate Length': String(certificate.length / 2),
+        'Cryptographic Algorithm': 'RSA',
+        'Cryptographic Length': '2048',
+      });
+    });
+
+    vit('1.4', 'derive_key: PBKDF2 (SHA-256) from a registered password, and HMAC (SHA-256) from a key; node derives the same bytes', async function () {
+      const password = Buffer.from('correct horse battery staple');
+      const salt = randomBytes(16);
+      const base = randomBytes(32);
+      const info = Buffer.from('derivation data for the interop test');
+      const results = await run(alice, '1.4', [
+        { op: 'register', kind: 'secret', value_hex: password.toString('hex'), secret_type: 'PASSWORD', usage: ['DERIVE_KEY'] }, // 0
+        { op: 'activate', uid: '$0' }, // 1
+        { op: 'derive_key', uids: ['$0'], method: 'PBKDF2', hash: 'SHA_256', salt_hex: salt.toString('hex'), iteration_count: 4096, derived_algorithm: 'AES', derived_length: 256 }, // 2
+        { op: 'get', uid: '$2' }, // 3
+        { op: 'register', kind: 'symmetric', algorithm: 'HMAC_SHA256', value_hex: base.toString('hex'), usage: ['DERIVE_KEY'] }, // 4
+        { op: 'activate', uid: '$4' }, // 5
+        { op: 'derive_key', uids: ['$4'], method: 'HMAC', hash: 'SHA_256', derivation_data_hex: info.toString('hex'), derived_algorithm: 'AES', derived_length: 256 }, // 6
+        { op: 'get', uid: '$6' }, // 7
+      ]);
+      expect(valueOf(results[3], 'get')).to.include({ object_type: 'SYMMETRIC_KEY', algorithm: 'AES', length: 256 });
+      expect(material(results[3]).toString('hex')).to.equal(pbkdf2Sync(password, salt, 4096, 32, 'sha256').toString('hex'));
+      expect(material(results[7]).toString('hex')).to.equal(createHmac('sha256', base).update(info).digest('hex'));
+    });
+  });
 
   describe('identities', function () {
     vit('1.2', "a second identity (bob) can neither see nor use alice's objects; the administrator can", async function () {

@@ -184,6 +184,10 @@ export interface CryptoParameterFields {
   iv_length?: number;
   tag_length?: number;
   iv_hex?: string;
+  /** Hashing Algorithm (SHA_256, ...). */
+  hash?: Open<'SHA_1' | 'SHA_224' | 'SHA_256' | 'SHA_384' | 'SHA_512'>;
+  /** Digital Signature Algorithm (SHA256_WITH_RSA_ENCRYPTION, RSASSA_PSS, ...). */
+  dsa?: Open<'SHA256_WITH_RSA_ENCRYPTION' | 'SHA384_WITH_RSA_ENCRYPTION' | 'SHA512_WITH_RSA_ENCRYPTION' | 'RSASSA_PSS' | 'ECDSA_WITH_SHA256'>;
 }
 export interface EncryptStep extends CryptoParameterFields {
   op: 'encrypt';
@@ -194,6 +198,58 @@ export interface DecryptStep extends CryptoParameterFields {
   op: 'decrypt';
   uid: string;
   data_hex: string;
+}
+/**
+ * Encrypt with Authenticated Encryption Additional Data, answering the tag: through PyKMIP's
+ * Encrypt payload classes on the same connection, since ProxyKmipClient.encrypt() neither
+ * sends the additional data nor returns the tag.
+ */
+export interface EncryptAeadStep extends CryptoParameterFields {
+  op: 'encrypt_aead';
+  uid: string;
+  data_hex: string;
+  aad_hex?: string;
+}
+export interface DecryptAeadStep extends CryptoParameterFields {
+  op: 'decrypt_aead';
+  uid: string;
+  data_hex: string;
+  iv_hex: string;
+  tag_hex: string;
+  aad_hex?: string;
+}
+/** ProxyKmipClient.sign(). */
+export interface SignStep extends CryptoParameterFields {
+  op: 'sign';
+  uid: string;
+  data_hex: string;
+}
+/** ProxyKmipClient.signature_verify(): the Validity Indicator's name. */
+export interface SignatureVerifyStep extends CryptoParameterFields {
+  op: 'signature_verify';
+  uid: string;
+  data_hex: string;
+  signature_hex: string;
+}
+/** ProxyKmipClient.mac() (algorithm default HMAC_SHA256). */
+export interface MacStep {
+  op: 'mac';
+  uid: string;
+  data_hex: string;
+  algorithm?: AlgorithmName;
+}
+/** ProxyKmipClient.derive_key(): the new object's Unique Identifier. */
+export interface DeriveKeyStep extends CryptoParameterFields {
+  op: 'derive_key';
+  uids: string[];
+  method: Open<'PBKDF2' | 'HASH' | 'HMAC' | 'ENCRYPT' | 'NIST800_108_C' | 'HKDF'>;
+  object_type?: ObjectTypeName;
+  derivation_data_hex?: string;
+  salt_hex?: string;
+  initialization_vector_hex?: string;
+  iteration_count?: number;
+  derived_algorithm?: AlgorithmName;
+  derived_length?: number;
 }
 /** Change the wire version on the live connection (`client.kmip_version = ...`). */
 export interface SetVersionStep {
@@ -221,6 +277,12 @@ export type Step =
   | QueryStep
   | EncryptStep
   | DecryptStep
+  | EncryptAeadStep
+  | DecryptAeadStep
+  | SignStep
+  | SignatureVerifyStep
+  | MacStep
+  | DeriveKeyStep
   | SetVersionStep
   | ReconnectStep;
 
@@ -270,6 +332,15 @@ export interface EncryptValue {
 export interface DecryptValue {
   data_hex: string;
 }
+export interface AeadValue {
+  data_hex: string;
+  iv_hex: string | null;
+  tag_hex: string | null;
+}
+export interface MacValue {
+  uid: string;
+  mac_hex: string;
+}
 
 export interface ValueByOp {
   create: string;
@@ -287,6 +358,12 @@ export interface ValueByOp {
   query: QueryValue;
   encrypt: EncryptValue;
   decrypt: DecryptValue;
+  encrypt_aead: AeadValue;
+  decrypt_aead: DecryptValue;
+  sign: { signature_hex: string };
+  signature_verify: Open<'VALID' | 'INVALID' | 'UNKNOWN'>;
+  mac: MacValue;
+  derive_key: string;
   set_version: PykmipVersion;
   reconnect: null;
 }
