@@ -20,6 +20,7 @@ import { OPERATIONS, offered } from './operations/table.js';
 import type { OperationContext, OperationLimits } from './operations/types.js';
 import { OverlayStore, StoreConflictError } from './store/index.js';
 import type { Store } from './store/types.js';
+import type { CertificateIssuer } from './crypto/x509.js';
 
 export interface Session {
   readonly identity: Identity;
@@ -56,6 +57,8 @@ export interface ServiceOptions {
    * a production server (2.1 section 6.1.26). Default false.
    */
   readonly interopTesting?: boolean;
+  /** The CA Certify and Re-certify sign with by default (see OperationContext.issuer). */
+  readonly issuer?: CertificateIssuer;
 }
 
 /** When a message cannot even be read, the answer speaks the oldest version every client knows. */
@@ -119,6 +122,7 @@ export function createKmipService(options: ServiceOptions): KmipService {
       testing: options.interopTesting === true,
       streams,
       commitLock,
+      ...(options.issuer === undefined ? {} : { issuer: options.issuer }),
       idPlaceholder: undefined,
     };
     const results: ResponseBatchItem[] = [];

@@ -4,7 +4,7 @@
  */
 import { chmod, mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { createDevelopmentPki, issueClientCertificate } from '../certs/index.js';
+import { createDevelopmentPki, ensureIssuingCa, issueClientCertificate } from '../certs/index.js';
 import type { ClientCertificateFiles, PkiPaths } from '../certs/index.js';
 import { createKekFile } from '../lib/crypto/index.js';
 import { openStore } from './store.js';
@@ -85,6 +85,8 @@ export async function initDataDir(dir: string, options: InitOptions = {}): Promi
     const kek = await createKekFile(paths.kek);
     try {
       const pki = await createDevelopmentPki(paths.certsDir, { hostnames: [...(options.hostnames ?? [])] });
+      // Made with the folder, so that every copy of it (several nodes) issues from the same CA.
+      await ensureIssuingCa(paths.certsDir);
       const store = await openStore(paths.database, kek);
       await store.close();
       return { paths, pki };

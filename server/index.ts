@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { jsonLogger } from '../lib/log.js';
 import type { Logger } from '../lib/log.js';
+import { ensureIssuingCa } from '../certs/index.js';
 import { createKmipService } from '../lib/service.js';
 import type { KmipService } from '../lib/service.js';
 import type { KmipdConfig } from './config.js';
@@ -54,6 +55,8 @@ export async function startServer(config: KmipdConfig, options: StartOptions = {
   for (const warning of warnings) log.warn(warning);
 
   const tls = await readTls(config, paths);
+  // Certify's issuing CA, apart from the TLS CA (certs/issuer.ts); made here for data folders older than it.
+  const issuer = await ensureIssuingCa(paths.certsDir);
   const { kek, close: closeKek } = await openConfiguredKek(config, paths.kek, initialised, log);
   const store = await openConfiguredStore(config, paths.database, kek, log).catch(async (error: unknown) => {
     await closeKek();
@@ -73,6 +76,7 @@ export async function startServer(config: KmipdConfig, options: StartOptions = {
       log,
       limits: { maxDepth: config.maxDepth, maxBatchItems: config.maxBatchItems, locateMaxItems: config.locateMaxItems, leaseTimeSeconds: config.leaseTimeSeconds },
       interopTesting: config.interopTesting,
+      issuer,
     });
     listener = await listen({
       host: config.host,
