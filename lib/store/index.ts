@@ -6,3 +6,4 @@ export { SqliteStore, openSqliteStore, SCHEMA_VERSION as SQLITE_SCHEMA_VERSION }
 export { decodeAttributes, encodeAttributes } from './codec.js';
 export type { IndexKeys, SqliteSettings, SqliteStoreOptions, StoreStats } from './sqlite.js';
 export { PostgresStore, openPostgresStore, SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION, type Migration, type PostgresConnection, type PostgresSettings, type PostgresStoreOptions } from './postgres.js';
+export type { ObjectCount } from './types.js';

@@ -28,6 +28,7 @@ import type { Changes, LocateQuery, ObjectMetadata, Store } from './types.js';
 import { checkGrant, grantConditions, grantFromRow, scopeColumn, visibleCondition } from './grants-sql.js';
 import type { GrantRow } from './grants-sql.js';
 import type { GrantFilter, GrantRecord } from './types.js';
+import type { ObjectCount } from './types.js';
 
 /** Where the database is: a connection string, or pg's pool settings (host, user, ssl, max, ...). */
 export type PostgresConnection = { readonly connectionString: string } | { readonly pool: PoolConfig };
@@ -347,6 +348,17 @@ export class PostgresStore implements Store {
   async stats(): Promise<StoreStats> {
     const { rows } = await this.#pool.query<{ objects: string }>(this.#sql.count);
     return { objects: Number(rows[0]?.objects ?? 0) };
+  }
+
+  async countByState(): Promise<ObjectCount[]> {
+    const s = escapeIdentifier(this.#settings.schema);
+    // The State index rows (UTF-8 bytea) joined to each object's type by primary key; count(*) is a bigint (text).
+    const { rows } = await this.#pool.query<{ object_type: number; state: string | null; n: string }>(
+      `SELECT o.object_type, convert_from(st.key, 'UTF8') AS state, count(*) AS n FROM ${s}.objects o
+       LEFT JOIN ${s}.attribute_index st ON st.object_id = o.id AND st.name = convert_to('State', 'UTF8') AND st.key IS NOT NULL
+       GROUP BY o.object_type, st.key`,
+    );
+    return rows.map((row) => ({ objectType: row.object_type, state: row.state === null ? undefined : Number(row.state), count: Number(row.n) }));
   }
 
   settings(): PostgresSettings {

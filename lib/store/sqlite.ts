@@ -20,6 +20,7 @@ import type { IndexKeys, IndexRow } from './codec.js';
 import { checkGrant, grantConditions, grantFromRow, scopeColumn, sqliteParam, visibleCondition } from './grants-sql.js';
 import type { GrantRow } from './grants-sql.js';
 import type { GrantFilter, GrantRecord } from './types.js';
+import type { ObjectCount } from './types.js';
 
 export type { IndexKeys } from './codec.js';
 
@@ -313,6 +314,18 @@ export class SqliteStore implements Store {
 
   async stats(): Promise<StoreStats> {
     return { objects: this.#count.get() ?? 0 };
+  }
+
+  async countByState(): Promise<ObjectCount[]> {
+    // The State index rows (name, key, object_id) joined to each object's type by primary key.
+    const rows = this.#db
+      .prepare<[], { object_type: number; state: string | null; n: number }>(
+        `SELECT o.object_type, s.key AS state, count(*) AS n FROM objects o
+         LEFT JOIN attribute_index s ON s.object_id = o.id AND s.name = 'State' AND s.key IS NOT NULL
+         GROUP BY o.object_type, s.key`,
+      )
+      .all();
+    return rows.map((row) => ({ objectType: row.object_type, state: row.state === null ? undefined : Number(row.state), count: row.n }));
   }
 
   settings(): SqliteSettings {

@@ -323,6 +323,24 @@ export function storeSuite(name: string, open: () => Promise<OpenedStore>): void
         expect(await store.locate({ objectType: Enum.ObjectType.PrivateKey })).to.deep.equal([]);
       });
 
+      it('countByState counts objects by type and State, following updates (the kmipd_objects metric)', async () => {
+        if (store.countByState === undefined) throw new Error('this back end has no countByState');
+        expect(await store.countByState()).to.deep.equal([]);
+        await create(store);
+        const active = await create(store);
+        await create(store, { objectType: Enum.ObjectType.SecretData });
+        const stateless = await create(store, { objectType: Enum.ObjectType.OpaqueObject });
+        await store.commit({ update: [changed(active, { attributes: [stateAttribute(Enum.State.Active)] }), changed(stateless, { attributes: [] })] });
+        const counts = await store.countByState();
+        const sorted = [...counts].sort((a, b) => a.objectType - b.objectType || (a.state ?? 0) - (b.state ?? 0));
+        expect(sorted).to.deep.equal([
+          { objectType: Enum.ObjectType.SymmetricKey, state: Enum.State.PreActive, count: 1 },
+          { objectType: Enum.ObjectType.SymmetricKey, state: Enum.State.Active, count: 1 },
+          { objectType: Enum.ObjectType.SecretData, state: Enum.State.PreActive, count: 1 },
+          { objectType: Enum.ObjectType.OpaqueObject, state: undefined, count: 1 },
+        ]);
+      });
+
       it('by equals (name and index key)', async () => {
         const one = await create(store, { names: ['one'] });
         const two = await create(store, { names: ['two'] });

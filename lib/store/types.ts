@@ -30,6 +30,16 @@ export interface Store {
   removeGrants(filter: GrantFilter): Promise<number>;
   /** The grants that match every condition of the filter, oldest first. */
   findGrants(filter: GrantFilter): Promise<GrantRecord[]>;
+  /** Objects by type and State, from the indexes without loading any (the `kmipd_objects` metric). */
+  countByState?(): Promise<ObjectCount[]>;
+}
+
+/** How many objects have one Object Type and one State. */
+export interface ObjectCount {
+  readonly objectType: number;
+  /** The State enumeration value; undefined for objects without a State (Opaque Objects in 1.x). */
+  readonly state: number | undefined;
+  readonly count: number;
 }
 
 /**
