@@ -101,13 +101,13 @@ export function locateByName(name: string): Buffer {
 }
 
 /** Encrypt `data` with AES-GCM under key `id`, a fresh 96-bit IV each time, a 128-bit tag. */
-export function encryptGcm(id: string, data: Uint8Array): Buffer {
+export function encryptGcm(id: string, data: Uint8Array, iv: Uint8Array = randomBytes(12)): Buffer {
   const parameters = structure(Tag.CryptographicParameters, [
     enumeration(Tag.BlockCipherMode, Enum.BlockCipherMode.GCM),
     enumeration(Tag.CryptographicAlgorithm, Enum.CryptographicAlgorithm.AES),
     int(Tag.TagLength, 16),
   ]);
-  return single(Enum.Operation.Encrypt, [text(Tag.UniqueIdentifier, id), parameters, bytes(Tag.Data, data), bytes(Tag.IVCounterNonce, randomBytes(12))]);
+  return single(Enum.Operation.Encrypt, [text(Tag.UniqueIdentifier, id), parameters, bytes(Tag.Data, data), bytes(Tag.IVCounterNonce, iv)]);
 }
 
 // ---------------------------------------------------------------------------------------
