@@ -46,8 +46,8 @@ export interface Attributes {
   /** A string is a Name of type Uninterpreted Text String. */
   readonly name?: OneOrMore<string | NameValue>;
   readonly objectGroup?: OneOrMore<string>;
-  readonly objectType?: ObjectTypeName;
-  readonly state?: StateName;
+  readonly objectType?: ObjectTypeName | number;
+  readonly state?: StateName | number;
   readonly activationDate?: Date;
   readonly deactivationDate?: Date;
   readonly processStartDate?: Date;

@@ -48,7 +48,7 @@ export interface CertificateInput {
 export interface SecretDataInput {
   readonly type: 'SecretData';
   readonly material: Uint8Array;
-  readonly secretDataType?: SecretDataTypeName;
+  readonly secretDataType?: SecretDataTypeName | number;
 }
 
 export interface OpaqueObjectInput {
@@ -101,7 +101,8 @@ export function objectItems(input: ManagedObjectInput, version: KmipVersion): { 
       return { objectType: Enum.ObjectType.Certificate, object: struct(Tag.Certificate, [enumeration(Tag.CertificateType, type), bytes(Tag.CertificateValue, input.value)]) };
     }
     case 'SecretData': {
-      const type = enumValue(Tag.SecretDataType, input.secretDataType ?? 'Password', 'secretDataType', version);
+      const given = input.secretDataType ?? 'Password';
+      const type = typeof given === 'number' ? given : enumValue(Tag.SecretDataType, given, 'secretDataType', version);
       const block = keyBlock(Enum.KeyFormatType.Opaque, bytes(Tag.KeyMaterial, input.material), undefined, undefined);
       return { objectType: Enum.ObjectType.SecretData, object: struct(Tag.SecretData, [enumeration(Tag.SecretDataType, type), block]) };
     }

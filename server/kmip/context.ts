@@ -1,0 +1,70 @@
+/**
+ * Running one `kmip` command: resolve the connection (flags, variables, profile, data
+ * folder), open a KmipClient (version negotiated unless --kmip-version), let the command
+ * work, print its Output, and turn any failure into one stderr line and an exit code.
+ */
+import type { Argv } from 'yargs';
+import { KmipClient } from '../../lib/client/index.js';
+import type { KmipVersion } from '../../ttlv/index.js';
+import { loadProfile, loadTls, resolveConnection } from './connection.js';
+import type { Connection, ConnectionFlags } from './connection.js';
+import { report } from './errors.js';
+import { jsonText, plainForJson } from './output.js';
+import type { Output } from './output.js';
+
+export interface GlobalArgs extends ConnectionFlags {
+  readonly json: boolean;
+  readonly timeout: number;
+  readonly connections: number;
+}
+
+/** A group of commands: registered on the command line with one line in kmip-cli.ts. */
+export type KmipCommands = (yargs: Argv<GlobalArgs>) => Argv<GlobalArgs>;
+
+export type Work = (client: KmipClient) => Promise<Output>;
+
+/** Connect, let `work` talk to the server, print its output; every failure becomes one stderr line. */
+export async function run(args: GlobalArgs, work: Work): Promise<void> {
+  let client: KmipClient | undefined;
+  let connection: Connection | undefined;
+  try {
+    connection = resolveConnection(args, process.env, await loadProfile(args, process.env));
+    const tls = await loadTls(connection);
+    const timeoutMs = args.timeout * 1000;
+    client = await KmipClient.connect({
+      host: connection.host,
+      port: connection.port,
+      ...tls,
+      ...(connection.servername === undefined ? {} : { servername: connection.servername }),
+      ...(connection.version === undefined ? {} : { version: connection.version }),
+      connectTimeoutMs: timeoutMs,
+      requestTimeoutMs: timeoutMs,
+      maxConnections: args.connections,
+      idleTimeoutMs: 0,
+    });
+    const output = await work(client);
+    process.stdout.write(args.json ? `${jsonText(plainForJson(output.json))}\n` : output.text === '' ? '' : `${output.text}\n`);
+    if (output.exitCode !== undefined) process.exitCode = output.exitCode;
+  } catch (error) {
+    report(error, connection);
+  } finally {
+    await client?.close();
+  }
+}
+
+/** The version requests are built for (for names in error messages). */
+export const versionOf = (client: KmipClient): KmipVersion => client.version;
+
+/** Run `task` over `items` with at most `limit` at once, in order of results. */
+export async function eachLimited<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index] as T, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
