@@ -22,7 +22,11 @@ import { infoCommands } from './kmip/commands/info.js';
 import { lifecycleCommands } from './kmip/commands/lifecycle.js';
 import { objectCommands } from './kmip/commands/objects.js';
 
-/** Every group of commands; a new group is one import and one line here. */
+/**
+ * Every group of commands; a new group is one import and one line here: a KmipCommands
+ * function, or yargs command modules as `(y) => y.command(modules)` whose handlers call
+ * `run(args, async (client) => ({ text, json }))` from ./kmip/context.js.
+ */
 const COMMANDS: readonly KmipCommands[] = [objectCommands, attributeCommands, lifecycleCommands, cryptoCommands, infoCommands];
 
 function usageFailure(message: string | undefined, error: Error | undefined): never {

@@ -45,3 +45,5 @@ export { KmipClientError, KmipOperationError, oneLine } from './errors.js';
 export type { KmipClientErrorCode, ResultReasonName, ResultStatusName } from './errors.js';
 export type { BatchErrorContinuation } from './message.js';
 export { KeyMaterial } from '../crypto/index.js';
+// Raw TTLV: builders and checked readers, for payloads of operations (or vendor extensions) the typed methods do not cover.
+export { bool, bytes, child, children, dateTime, enumeration, int, interval, long, optionalChild, struct, text } from './ttlv.js';

@@ -1,0 +1,1 @@
+export type { KmipClient as KmipSession } from '../../lib/client/index.js';
