@@ -38,8 +38,12 @@ describe('server: the data folder', function () {
     expect(await modeOf(paths.database)).to.equal('0600');
     expect((await readFile(paths.database)).subarray(0, 16).toString('latin1')).to.equal('SQLite format 3\0');
     expect(await modeOf(paths.certsDir)).to.equal('0700');
-    expect((await readdir(paths.certsDir)).sort()).to.deep.equal(['admin-key.pem', 'admin.pem', 'ca-key.pem', 'ca.pem', 'server-key.pem', 'server.pem']);
-    for (const key of [pki.caKey, pki.serverKey, pki.adminKey]) expect(await modeOf(key), key).to.equal('0600');
+    // issuing-ca*.pem: the CA of Certify (certs/issuer.ts), apart from the TLS CA.
+    expect((await readdir(paths.certsDir)).sort()).to.deep.equal(['admin-key.pem', 'admin.pem', 'ca-key.pem', 'ca.pem', 'issuing-ca-key.pem', 'issuing-ca.pem', 'server-key.pem', 'server.pem']);
+    for (const key of [pki.caKey, pki.serverKey, pki.adminKey, join(paths.certsDir, 'issuing-ca-key.pem')]) expect(await modeOf(key), key).to.equal('0600');
+    const issuing = new X509Certificate(await readFile(join(paths.certsDir, 'issuing-ca.pem')));
+    expect(issuing.ca).to.equal(true);
+    expect(issuing.subject).to.not.equal(new X509Certificate(await readFile(pki.ca)).subject);
     const server = new X509Certificate(await readFile(pki.server));
     expect(server.subjectAltName).to.include('DNS:kmip.example');
     const kek = await loadKekFile(paths.kek);
