@@ -70,6 +70,8 @@ const LEGACY_REASON: Partial<Record<ResultReasonName, ResultReasonName>> = {
   ServerLimitExceeded: 'GeneralFailure',
   InternalServerError: 'GeneralFailure',
   UsageLimitExceeded: 'PermissionDenied',
+  // Certify / Re-certify before 2.0: the Certificate Request field is what is wrong.
+  InvalidCSR: 'InvalidField',
 };
 
 /** The Result Reason to send a client speaking `version`. */

@@ -182,6 +182,41 @@ describe('Certify and Re-certify: X.509 certificates issued by kmipd (2.1 sectio
     expect(garbage?.reason).to.equal('InvalidCSR');
     const [crmf] = await send('2.1', certifyCsr21(csr.der, 'CRMF'));
     expect(crmf?.reason).to.equal('FeatureNotSupported');
+    // KMIP 1.x has no Invalid CSR: the request field is invalid.
+    const [v14] = await send('1.4', op('Certify', undefined, `<CertificateRequestType type="Enumeration" value="PKCS_10"/><CertificateRequest type="ByteString" value="${hex(tampered)}"/>`));
+    expect(v14?.reason).to.equal('InvalidField');
+  });
+
+  it('a Certificate Request registered as an object is certified by its Unique Identifier', async () => {
+    const csr = opensslCsr('stored', '/CN=stored.example', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384']);
+    const requestId = idOf(
+      (await send(
+        '2.1',
+        op(
+          'Register',
+          undefined,
+          `<ObjectType type="Enumeration" value="CertificateRequest"/><Attributes/>
+           <CertificateRequest><CertificateRequestType type="Enumeration" value="PKCS_10"/><CertificateRequestValue type="ByteString" value="${hex(csr.der)}"/></CertificateRequest>`,
+        ),
+      ))[0],
+    );
+    const der = await certificateOf('2.1', idOf((await send('2.1', op('Certify', requestId, '')))[0]));
+    expect(opensslVerify(der, caFile)).to.match(/: OK$/);
+    expect(new X509Certificate(der).subject).to.equal('CN=stored.example');
+  });
+
+  it('an X25519 key is certified for key agreement only', async () => {
+    const [created] = await send(
+      '2.1',
+      `<Operation type="Enumeration" value="CreateKeyPair"/><RequestPayload><CommonAttributes><CryptographicAlgorithm type="Enumeration" value="ECDH"/>
+       <CryptographicDomainParameters><RecommendedCurve type="Enumeration" value="CURVE25519"/></CryptographicDomainParameters></CommonAttributes>
+       <PrivateKeyAttributes><CryptographicUsageMask type="Integer" value="KeyAgreement"/></PrivateKeyAttributes><PublicKeyAttributes><CryptographicUsageMask type="Integer" value="KeyAgreement"/></PublicKeyAttributes></RequestPayload>`,
+    );
+    const publicId = textOf(findValue(ok(created).payload, Tag.PublicKeyUniqueIdentifier));
+    const der = await certificateOf('2.1', idOf((await send('2.1', op('Certify', publicId, '<Attributes><CertificateSubjectCN type="TextString" value="x25519.example"/></Attributes>')))[0]));
+    expect(opensslVerify(der, caFile)).to.match(/: OK$/);
+    expect(new X509Certificate(der).publicKey.asymmetricKeyType).to.equal('x25519');
+    expect(opensslText(der)).to.match(/X509v3 Key Usage: critical\n\s+Key Agreement\n/);
   });
 
   describe('Certify a stored Public Key', () => {
