@@ -174,6 +174,10 @@ export function issuerCertificate(issuer: CertificateIssuer): x509.X509Certifica
 export async function issueCertificate(issuer: CertificateIssuer, profile: CertificateProfile): Promise<Buffer> {
   const authority = issuerCertificate(issuer);
   if (profile.notAfter.getTime() <= profile.notBefore.getTime()) throw new KmipError('InvalidField', 'the certificate would expire before it becomes valid');
+  // RFC 5280 section 4.2.1.9: under a CA of path length 0 (the issuing CA) no certificate may be a CA.
+  if (profile.extensions.ca === true && authority.getExtension(x509.BasicConstraintsExtension)?.pathLength === 0) {
+    throw new KmipError('InvalidField', 'the issuer may not certify CAs (its Basic Constraints path length is 0): ask for an end-entity certificate, without Certificate Sign');
+  }
   if (profile.notAfter.getTime() > authority.notAfter.getTime()) {
     throw new KmipError('InvalidField', `the certificate cannot outlive its issuer, valid until ${authority.notAfter.toISOString()}`);
   }

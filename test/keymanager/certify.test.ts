@@ -187,6 +187,13 @@ describe('Certify and Re-certify: X.509 certificates issued by kmipd (2.1 sectio
     expect(v14?.reason).to.equal('InvalidField');
   });
 
+  it('the issuing CA (path length 0) certifies no CA: Certificate Sign in the usage mask is refused', async () => {
+    const csr = opensslCsr('subca', '/CN=Sub CA', ['-newkey', 'rsa:2048']);
+    const [refused] = await send('2.1', certifyCsr21(csr.der, 'PKCS_10', '<CryptographicUsageMask type="Integer" value="CertificateSign CRLSign"/>'));
+    expect(refused?.reason).to.equal('InvalidField');
+    expect(refused?.message).to.match(/path length is 0/);
+  });
+
   it('a Certificate Request registered as an object is certified by its Unique Identifier', async () => {
     const csr = opensslCsr('stored', '/CN=stored.example', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384']);
     const requestId = idOf(
