@@ -2,7 +2,7 @@
 // authenticates TLS clients, so a certificate issued through KMIP can never log in to kmipd.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -93,6 +93,9 @@ async function createIssuingCa(paths: IssuingCaPaths): Promise<void> {
 export async function loadIssuingCa(certsDir: string): Promise<IssuingCa> {
   const paths = issuingCaPaths(certsDir);
   const [certPem, keyPem] = await Promise.all([readFile(paths.certificate, 'utf8'), readFile(paths.key, 'utf8')]);
-  const certificate = Buffer.from(new x509.X509Certificate(certPem).rawData);
-  return { certificate, privateKey: createPrivateKey(keyPem) };
+  const certificate = new x509.X509Certificate(certPem);
+  const privateKey = createPrivateKey(keyPem);
+  const publicKey = createPublicKey({ key: Buffer.from(certificate.publicKey.rawData), format: 'der', type: 'spki' });
+  if (!publicKey.equals(createPublicKey(privateKey))) throw new Error(`${paths.key} is not the key of ${paths.certificate}`);
+  return { certificate: Buffer.from(certificate.rawData), privateKey };
 }

@@ -56,7 +56,9 @@ export async function startServer(config: KmipdConfig, options: StartOptions = {
 
   const tls = await readTls(config, paths);
   // Certify's issuing CA, apart from the TLS CA (certs/issuer.ts); made here for data folders older than it.
-  const issuer = await ensureIssuingCa(paths.certsDir);
+  const issuer = await ensureIssuingCa(paths.certsDir).catch((error: unknown) => {
+    throw new StartError(`the issuing CA of Certify in ${paths.certsDir} cannot be used: ${(error as Error).message}`);
+  });
   const { kek, close: closeKek } = await openConfiguredKek(config, paths.kek, initialised, log);
   const store = await openConfiguredStore(config, paths.database, kek, log).catch(async (error: unknown) => {
     await closeKek();

@@ -6,14 +6,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { expect } from 'chai';
 import { KmipClient } from '../../lib/client/client.js';
 import { jsonLogger } from '../../lib/log.js';
 import { bytes, enumeration, struct } from '../../lib/protocol/build.js';
-import { configWith, startServer } from '../../server/index.js';
+import { StartError, configWith, initDataDir, startServer } from '../../server/index.js';
 import type { RunningServer } from '../../server/index.js';
 import { Enum, Tag } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
@@ -37,6 +37,25 @@ describe('Certify on a running kmipd: the issuing CA of the data folder, never t
     await client?.close();
     await server?.close();
     await removeDir(dir);
+  });
+
+  it('a data folder whose issuing CA lost its key does not start, and says which file is missing', async () => {
+    const broken = await tempDir('certify-broken');
+    try {
+      await initDataDir(broken);
+      await rm(join(broken, 'certs', 'issuing-ca-key.pem'));
+      const error = await startServer(configWith({ dir: broken, host: '127.0.0.1', port: 0 }), { log: jsonLogger(new LogCapture(), 'info') }).then(
+        async (started) => {
+          await started.close();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(StartError);
+      expect((error as Error).message).to.match(/issuing-ca-key\.pem is missing/);
+    } finally {
+      await removeDir(broken);
+    }
   });
 
   it('issues a client-auth certificate for CN=admin from a CSR: it chains to issuing-ca.pem, not to ca.pem, and kmipd refuses it at the TLS handshake', async () => {
