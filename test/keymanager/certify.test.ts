@@ -187,6 +187,15 @@ describe('Certify and Re-certify: X.509 certificates issued by kmipd (2.1 sectio
     expect(v14?.reason).to.equal('InvalidField');
   });
 
+  it('a validity the issuer cannot give is refused: past the issuing CA\'s own end, or ending before it starts', async () => {
+    const csr = opensslCsr('validity', '/CN=validity.example', ['-newkey', 'rsa:2048']);
+    const [tooLong] = await send('2.1', certifyCsr21(csr.der, 'PKCS_10', `<DeactivationDate type="DateTime" value="${iso(20 * 365 * 86400)}"/>`));
+    expect(tooLong?.reason).to.equal('InvalidField');
+    expect(tooLong?.message).to.match(/cannot outlive its issuer/);
+    const [backwards] = await send('2.1', certifyCsr21(csr.der, 'PKCS_10', `<ActivationDate type="DateTime" value="${iso(3600)}"/><DeactivationDate type="DateTime" value="${iso(60)}"/>`));
+    expect(backwards?.reason).to.equal('InvalidField');
+  });
+
   it('the issuing CA (path length 0) certifies no CA: Certificate Sign in the usage mask is refused', async () => {
     const csr = opensslCsr('subca', '/CN=Sub CA', ['-newkey', 'rsa:2048']);
     const [refused] = await send('2.1', certifyCsr21(csr.der, 'PKCS_10', '<CryptographicUsageMask type="Integer" value="CertificateSign CRLSign"/>'));
