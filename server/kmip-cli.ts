@@ -34,11 +34,19 @@ function usageFailure(message: string | undefined, error: Error | undefined): ne
   process.exit(EXIT.usage);
 }
 
+/** Variadic positionals of the commands: the only values that stay lists. */
+const LIST_ARGUMENTS = new Set(['_', 'ids', 'files', 'names']);
+
+function lastValueWins(argv: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(argv)) if (Array.isArray(value) && !LIST_ARGUMENTS.has(name)) argv[name] = value[value.length - 1];
+}
+
 function globalOptions(argv: string[]): Argv<GlobalArgs> {
   return yargs(argv)
     .scriptName('kmip')
-    // A flag given twice takes its last value, as in most commands.
-    .parserConfiguration({ 'duplicate-arguments-array': false })
+    // A flag given twice takes its last value, as in most commands (the middleware below);
+    // yargs' own switch for that would also cut variadic positionals (<ids..>) to one.
+    .middleware(lastValueWins, true)
     .usage('$0 <command> [options]: a KMIP client over mutually authenticated TLS')
     .options({
       host: { type: 'string', describe: 'server host [KMIP_HOST; profile; default 127.0.0.1]' },

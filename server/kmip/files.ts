@@ -76,6 +76,15 @@ function asymmetric(key: KeyObject, type: 'PrivateKey' | 'PublicKey'): ManagedOb
 
 /** What a file holds: a PEM or DER certificate or key, or raw bytes. */
 export function parseKeyFile(bytes: Buffer): ParsedFile {
+  try {
+    return parseKeyBytes(bytes);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`not a readable certificate or key: ${(error as Error).message}`);
+  }
+}
+
+function parseKeyBytes(bytes: Buffer): ParsedFile {
   const text = bytes.toString('latin1');
   const block = PEM_BLOCK.exec(text);
   if (block !== null) {
