@@ -12,7 +12,11 @@ import { jsonLogger } from '../lib/log.js';
 import type { Logger } from '../lib/log.js';
 import { configWith } from './config.js';
 import type { KmipdConfig } from './config.js';
-import { prepareServer, startServer } from './index.js';
+import { prepareServer, startScheduler, startServer } from './index.js';
+import { lockDataDir } from './datadir.js';
+import type { DataPaths } from './datadir.js';
+import { openConfiguredKek } from './kek.js';
+import { openConfiguredStore } from './store.js';
 import type { RunningServer } from './index.js';
 
 /** The resolved configuration, as JSON, that the primary hands each worker. */
@@ -37,6 +41,12 @@ export function isClusterWorker(env: Readonly<Record<string, string | undefined>
 
 export async function runClusterPrimary(config: KmipdConfig, workerCount: number, log: Logger): Promise<void> {
   const paths = await prepareServer(config, log);
+  // The primary holds the folder's lock for its workers, and runs the one scheduler.
+  const lock = config.store === 'sqlite' ? lockDataDir(paths.dir) : undefined;
+  const background = await openBackground(config, paths, log).catch((error: unknown) => {
+    lock?.release();
+    throw error;
+  });
   const workerEnv = { [WORKER_CONFIG_ENV]: JSON.stringify(config) };
   const ready = new Set<Worker>();
   const live = new Set<Worker>();
@@ -63,8 +73,10 @@ export async function runClusterPrimary(config: KmipdConfig, workerCount: number
 
   const finishIfDone = (): void => {
     if (!stopping || live.size > 0) return;
-    log.info('stopped', { dir: paths.dir });
-    process.exit(exitCode);
+    void background.close().finally(() => {
+      log.info('stopped', { dir: paths.dir });
+      process.exit(exitCode);
+    });
   };
 
   const stopAll = (code: number): void => {
@@ -157,7 +169,27 @@ export async function runClusterWorker(env: Readonly<Record<string, string | und
   });
   process.on('disconnect', stop);
 
-  running = await startServer(config, { log, listeningMessage: 'worker listening' });
+  running = await startServer(config, { log, listeningMessage: 'worker listening', underPrimary: true });
   process.send?.({ kmipd: 'ready', host: running.host, port: running.port } satisfies WorkerMessage);
   if (stopRequested) stop();
+}
+
+/** The primary's own store and KEK, for the scheduler; closed after the workers stop. */
+async function openBackground(config: KmipdConfig, paths: DataPaths, log: Logger): Promise<{ close(): Promise<void> }> {
+  if (config.schedulerIntervalSeconds === 0) return { close: async () => undefined };
+  const { kek, close: closeKek } = await openConfiguredKek(config, paths.kek, false, log);
+  try {
+    const store = await openConfiguredStore(config, paths.database, kek, log);
+    const scheduler = startScheduler(config, store, log);
+    return {
+      close: async () => {
+        await scheduler?.stop();
+        await store.close();
+        await closeKek();
+      },
+    };
+  } catch (error) {
+    await closeKek();
+    throw error;
+  }
 }

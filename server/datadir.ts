@@ -2,11 +2,15 @@
  * The data folder of the embedded default: `kmipd.db` (SQLite), `kek.key` (the key-encryption
  * key, mode 0600) and `certs/` (the development PKI), in a folder of mode 0700.
  */
+import Database from 'better-sqlite3';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createDevelopmentPki, ensureIssuingCa, issueClientCertificate } from '../certs/index.js';
 import type { ClientCertificateFiles, PkiPaths } from '../certs/index.js';
 import { createKekFile } from '../lib/crypto/index.js';
+import { StartError } from './errors.js';
 import { openStore } from './store.js';
 
 export interface DataPaths {
@@ -157,5 +161,87 @@ export async function issueClient(dir: string, name: string): Promise<ClientCert
   } catch (error) {
     // The PKI's refusals (bad name, existing files) are the user's to fix.
     throw new DataDirError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// One primary per data folder
+
+/** The lock itself: a small SQLite file held in EXCLUSIVE locking mode, so the OS releases it when its holder dies. */
+const LOCK_FILE = 'kmipd.lock';
+/** Who holds the lock, written by the holder once it has it: for the refusal message. */
+const HOLDER_FILE = 'kmipd.pid';
+
+export interface DataDirLock {
+  /** The holder written for others to read: pid, host, start time. */
+  readonly holder: LockHolder;
+  release(): void;
+}
+
+export interface LockHolder {
+  readonly pid: number;
+  readonly host: string;
+  readonly started: string;
+}
+
+/** Another process serves from the folder (or a restore is writing it). */
+export class DataDirLockedError extends StartError {
+  constructor(
+    readonly dir: string,
+    readonly holder: LockHolder | undefined,
+  ) {
+    super(
+      holder === undefined
+        ? `${dir} is in use by another kmipd process (its lock ${join(dir, LOCK_FILE)} is held): two servers on one SQLite data folder would each think they are the only one. Stop the other one, or use --workers N for more processes`
+        : `${dir} is in use by another kmipd: pid ${holder.pid} on host ${holder.host}, since ${holder.started}. Two servers on one SQLite data folder would each think they are the only one: stop that one first, or use --workers N for more processes`,
+    );
+  }
+}
+
+/**
+ * Take the data folder's lock for this process, or throw DataDirLockedError naming the
+ * holder. The lock is an operating-system lock (SQLite's, on `kmipd.lock`): a holder that
+ * dies, even by SIGKILL, releases it, so a stale lock needs no clean-up; the `kmipd.pid`
+ * it leaves behind is overwritten by the next holder. Cluster workers never call this:
+ * their primary holds the lock for them.
+ */
+export function lockDataDir(dir: string): DataDirLock {
+  const path = join(dir, LOCK_FILE);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { timeout: 0 });
+    db.pragma('locking_mode = EXCLUSIVE');
+    // The first write takes the EXCLUSIVE lock, and EXCLUSIVE locking mode keeps it until close.
+    db.exec('CREATE TABLE IF NOT EXISTS lock (id INTEGER PRIMARY KEY)');
+    db.exec('BEGIN EXCLUSIVE');
+    db.exec('COMMIT');
+  } catch (error) {
+    db?.close();
+    if (error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY')) throw new DataDirLockedError(dir, readHolder(dir));
+    throw new StartError(`cannot take the data folder lock ${path}: ${(error as Error).message}`);
+  }
+  chmodSync(path, 0o600);
+  const holder: LockHolder = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
+  writeFileSync(join(dir, HOLDER_FILE), `${JSON.stringify(holder)}\n`, { mode: 0o600 });
+  const held = db;
+  let released = false;
+  return {
+    holder,
+    release: () => {
+      if (released) return;
+      released = true;
+      held.close();
+    },
+  };
+}
+
+/** The holder a lock's owner wrote, if it is readable. */
+export function readHolder(dir: string): LockHolder | undefined {
+  try {
+    const value = JSON.parse(readFileSync(join(dir, HOLDER_FILE), 'utf8')) as Partial<LockHolder>;
+    if (typeof value.pid !== 'number' || typeof value.host !== 'string' || typeof value.started !== 'string') return undefined;
+    return { pid: value.pid, host: value.host, started: value.started };
+  } catch {
+    return undefined;
   }
 }

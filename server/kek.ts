@@ -1,18 +1,29 @@
 /**
  * The key-encryption key kmipd serves with: the data folder's file, or a key held in an
- * HSM over PKCS#11 (DESIGN.md decision 3).
+ * HSM over PKCS#11 (DESIGN.md decision 3). Either way it comes as a KekRing, so that a KEK
+ * rotation (`kmipd kek rotate`) can run while the server serves: the ring loads the other
+ * KEKs the store lists when a value needs them.
  */
-import { stat, readFile } from 'node:fs/promises';
-import { loadKekFile, openPkcs11Kek, Pkcs11KekError } from '../lib/crypto/index.js';
-import type { KeyEncryptionKey } from '../lib/crypto/index.js';
+import { readdir, stat, readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { KekError, KekRing, loadKekFile, openPkcs11Kek, Pkcs11KekError } from '../lib/crypto/index.js';
+import type { KekLoader, KeyEncryptionKey, LoadedKek } from '../lib/crypto/index.js';
 import type { Logger } from '../lib/log.js';
 import type { KmipdConfig } from './config.js';
 import { StartError } from './errors.js';
 
 export interface OpenedKek {
   readonly kek: KeyEncryptionKey;
-  /** Forget the key: wipe the file key, or log out of the token. */
+  /** Forget the keys: wipe file keys, log out of the token. */
   close(): Promise<void>;
+}
+
+/** The PKCS#11 settings of `config`, with the PIN read from its file; undefined without a module. */
+export interface HsmAccess {
+  readonly module: string;
+  readonly tokenLabel: string;
+  readonly pin: string;
+  readonly keyLabel: string;
 }
 
 /**
@@ -21,26 +32,66 @@ export interface OpenedKek {
  * a new key would make every stored object unreadable.
  */
 export async function openConfiguredKek(config: KmipdConfig, kekFile: string, fresh: boolean, log: Logger): Promise<OpenedKek> {
+  const dir = dirname(kekFile);
   if (config.kek !== 'pkcs11') {
     const kek = await loadKekFile(kekFile);
-    return { kek, close: async () => kek.wipe() };
+    // An HSM also configured: the store may list HSM KEKs too (a rotation from or to the HSM).
+    const hsmConfigured = config.pkcs11Module !== undefined && config.pkcs11TokenLabel !== undefined && config.pkcs11PinFile !== undefined;
+    const hsm = hsmConfigured ? await hsmAccess(config) : undefined;
+    const ring = new KekRing({ kek, kind: 'file', ref: basename(kekFile), close: async () => kek.wipe() }, kekLoader(dir, hsm));
+    return { kek: ring, close: () => ring.close() };
   }
+  const hsm = await hsmAccess(config);
+  let kek;
+  try {
+    kek = await openPkcs11Kek(hsm);
+    log.info('key-encryption key opened', { kek: 'pkcs11', id: kek.id, token: hsm.tokenLabel, key: hsm.keyLabel });
+  } catch (error) {
+    if (!(fresh && error instanceof Pkcs11KekError && error.reason === 'KEY_NOT_FOUND')) throw error;
+    kek = await openPkcs11Kek({ ...hsm, create: true });
+    log.info('key-encryption key generated in the HSM', { kek: 'pkcs11', id: kek.id, token: hsm.tokenLabel, key: hsm.keyLabel });
+  }
+  const opened = kek;
+  const ring = new KekRing({ kek: opened, kind: 'pkcs11', ref: hsm.keyLabel, close: () => opened.close() }, kekLoader(dir, hsm));
+  return { kek: ring, close: () => ring.close() };
+}
+
+/** The configured PKCS#11 module, token, key label and PIN (read from the PIN file). */
+export async function hsmAccess(config: KmipdConfig): Promise<HsmAccess> {
   const { pkcs11Module, pkcs11TokenLabel, pkcs11PinFile, pkcs11KeyLabel } = config;
   if (pkcs11Module === undefined || pkcs11TokenLabel === undefined || pkcs11PinFile === undefined) {
     throw new StartError('kek "pkcs11" needs pkcs11Module, pkcs11TokenLabel and pkcs11PinFile');
   }
-  const pin = await readPinFile(pkcs11PinFile);
-  const options = { module: pkcs11Module, tokenLabel: pkcs11TokenLabel, pin, keyLabel: pkcs11KeyLabel };
-  try {
-    const kek = await openPkcs11Kek(options);
-    log.info('key-encryption key opened', { kek: 'pkcs11', id: kek.id, token: pkcs11TokenLabel, key: pkcs11KeyLabel });
-    return { kek, close: () => kek.close() };
-  } catch (error) {
-    if (!(fresh && error instanceof Pkcs11KekError && error.reason === 'KEY_NOT_FOUND')) throw error;
-    const kek = await openPkcs11Kek({ ...options, create: true });
-    log.info('key-encryption key generated in the HSM', { kek: 'pkcs11', id: kek.id, token: pkcs11TokenLabel, key: pkcs11KeyLabel });
-    return { kek, close: () => kek.close() };
-  }
+  return { module: pkcs11Module, tokenLabel: pkcs11TokenLabel, pin: await readPinFile(pkcs11PinFile), keyLabel: pkcs11KeyLabel };
+}
+
+/**
+ * Finds the KEKs a store lists: a file KEK is any `kek*.key` of the data folder whose
+ * fingerprint is the id (so renaming the files never loses one, and another node's copy
+ * may have another name); an HSM KEK is the key with the listed label in the configured token.
+ */
+export function kekLoader(dir: string, hsm: HsmAccess | undefined): KekLoader {
+  return async (record): Promise<LoadedKek> => {
+    if (record.kind === 'pkcs11') {
+      if (hsm === undefined) {
+        throw new KekError('KEK_UNKNOWN', `KEK ${record.id} is the HSM key "${record.ref}", but no PKCS#11 module is configured (pkcs11Module, pkcs11TokenLabel, pkcs11PinFile)`);
+      }
+      const kek = await openPkcs11Kek({ ...hsm, keyLabel: record.ref });
+      return { kek, close: () => kek.close() };
+    }
+    const names = (await readdir(dir)).filter((name) => /^kek.*\.key$/.test(name));
+    // The recorded name first: usually it is the right file.
+    names.sort((a, b) => Number(b === record.ref) - Number(a === record.ref));
+    for (const name of names) {
+      const kek = await loadKekFile(join(dir, name));
+      if (kek.id === record.id) return { kek, close: async () => kek.wipe() };
+      kek.wipe();
+    }
+    throw new KekError(
+      'KEK_UNKNOWN',
+      `KEK ${record.id} (recorded as ${record.ref}) is not in ${dir}: stored keys wrapped under it cannot be read until its key file is back there (any name kek*.key, mode 0600)`,
+    );
+  };
 }
 
 /** The PIN file must be as private as a key file. */

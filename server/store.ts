@@ -2,12 +2,19 @@
  * The store kmipd serves from: the embedded SQLite database of the data folder, or a
  * PostgreSQL database several nodes share. Key material is wrapped under the KEK in both.
  */
-import { indexKeys } from '../lib/attributes/index.js';
+import { indexKeys as attributeIndexKeys } from '../lib/attributes/index.js';
+import type { AttributeInstance } from '../lib/attributes/index.js';
+import { dueIndexKeys } from '../lib/operations/rotation.js';
 import type { KeyEncryptionKey } from '../lib/crypto/index.js';
 import type { Logger } from '../lib/log.js';
 import { openPostgresStore, openSqliteStore } from '../lib/store/index.js';
 import type { SqliteStore, Store } from '../lib/store/index.js';
 import type { KmipdConfig } from './config.js';
+
+/** Locate's index keys, and the due date the scheduler finds objects by (lib/operations/rotation.ts). */
+export function indexKeys(attributes: readonly AttributeInstance[]): { name: string; key: string }[] {
+  return [...attributeIndexKeys(attributes), ...dueIndexKeys(attributes)];
+}
 
 export function openStore(path: string, kek: KeyEncryptionKey): Promise<SqliteStore> {
   return openSqliteStore({ path, kek, indexKeys });

@@ -27,6 +27,9 @@ export interface NewObject {
 }
 
 /** Revision 1 of a new object in state Pre-Active; date-driven transitions are applied by the caller. */
+/** Attributes that make an object part of a rotation set (2.1 sections 4.48, 4.51, 4.53). */
+const ROTATION_SET = new Set(['Rotate Automatic', 'Rotate Interval', 'Rotate Name']);
+
 export function newManagedObject(spec: NewObject): ManagedObject {
   const server: AttributeInstance[] = [
     { name: 'Unique Identifier', value: text(Tag.UniqueIdentifier, spec.id) },
@@ -44,6 +47,13 @@ export function newManagedObject(spec: NewObject): ManagedObject {
     { name: 'Initial Date', value: dateTime(Tag.InitialDate, spec.now) },
     { name: 'Last Change Date', value: dateTime(Tag.LastChangeDate, spec.now) },
     { name: 'Original Creation Date', value: dateTime(Tag.OriginalCreationDate, spec.now) },
+    // 2.1 sections 4.50 and 4.52: an object that starts a rotation set is its generation 0 and its latest.
+    ...(spec.clientAttributes.some((a) => ROTATION_SET.has(a.name))
+      ? [
+          { name: 'Rotate Generation', value: int(Tag.RotateGeneration, 0) },
+          { name: 'Rotate Latest', value: bool(Tag.RotateLatest, true) },
+        ]
+      : []),
     ...(cryptographic
       ? [
           // 1.1 section 3.34: a key is Fresh until it has been served (Get) once.

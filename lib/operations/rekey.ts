@@ -12,7 +12,9 @@ import { leafValue, withAttribute } from '../objects/managed.js';
 import { newManagedObject } from '../objects/new.js';
 import { checkQuantumSafe } from '../objects/quantum-safe.js';
 import { keyBlockOf, symmetricKey } from '../objects/structures.js';
-import { dateTime, enumeration, long, struct, text } from '../protocol/build.js';
+import { bool, dateTime, enumeration, int, long, struct, text } from '../protocol/build.js';
+import type { ManagedObject } from '../objects/types.js';
+import type { OperationContext } from './types.js';
 import { Fields } from '../protocol/fields.js';
 import { isV2 } from '../protocol/versions.js';
 import { fromTemplateAttribute, fromV2Attributes } from '../attributes/index.js';
@@ -53,43 +55,101 @@ export const reKey = operation<ReKeyRequest>({
   },
   handle: async (ctx, request) => {
     const old = await loadObject(ctx, request.id);
-    if (old.objectType !== Enum.ObjectType.SymmetricKey) throw new KmipError('IllegalOperation', 'Re-key replaces Symmetric Keys; use Re-key Key Pair for key pairs');
-    if (old.body === undefined) throw new KmipError('WrongKeyLifecycleState', `object ${old.id} has been destroyed and cannot be re-keyed`);
-    const block = keyBlockOf(old.body);
-    const algorithm = block?.algorithm ?? leafValue(old, 'Cryptographic Algorithm', 'Enumeration');
-    const length = block?.length ?? leafValue(old, 'Cryptographic Length', 'Integer');
-    if (algorithm === undefined || length === undefined) throw new KmipError('InvalidField', `object ${old.id} has no Cryptographic Algorithm and Length to re-key with`);
-
-    checkRequestedRng(request.attributes);
-    const id = ctx.store.newId();
-    const inherited = old.attributes.filter((a) => !NOT_COPIED.has(a.name));
-    const overridden = new Set(request.attributes.map((a) => a.name));
-    const clientAttributes = [
-      ...inherited.filter((a) => !overridden.has(a.name)),
-      ...request.attributes,
-      ...replacementDates(old, request.offset, ctx.now),
-      ...usageLimits(old),
-      { name: 'Link', value: link(Enum.LinkType.ReplacedObjectLink, old.id) },
-    ];
-    const material = generateSymmetricKey(algorithm, length);
-    try {
-      const replacement = advance(
-        newManagedObject({ id, objectType: old.objectType, owner: old.owner, body: symmetricKey(algorithm, length, Buffer.from(material)), clientAttributes, now: ctx.now, policy: serverPolicy(ctx, 'generated') }),
-        ctx.now,
-      );
-      // The replacement takes over the names; the old key points to its replacement.
-      const retired = changed(ctx, withAttribute({ ...old, attributes: [...old.attributes, { name: 'Link', value: link(Enum.LinkType.ReplacementObjectLink, id) }] }, 'Name'));
-      checkQuantumSafe(replacement.attributes);
-      await checkUniqueValues(ctx, replacement, [old.id]);
-      await commit(ctx, { create: [replacement], update: [retired] });
-    } finally {
-      material.fill(0);
-    }
+    const id = await replaceSymmetricKey(ctx, old, { attributes: request.attributes, offset: request.offset });
     ctx.idPlaceholder = id;
     ctx.log.info('object re-keyed', { operation: 'ReKey', id, replaced: old.id });
     return [text(Tag.UniqueIdentifier, id)];
   },
 });
+
+/** What a replacement is made with: the request's attributes and Offset, and what becomes of the old key. */
+export interface Replacement {
+  readonly attributes: readonly AttributeInstance[];
+  readonly offset: number | undefined;
+  /**
+   * Automatic rotation's policy for the old key: `deactivate` gives it a Deactivation Date at
+   * the replacement's Activation Date (unless it has an earlier one); `keep` leaves its dates.
+   */
+  readonly retireOld?: 'deactivate' | 'keep';
+}
+
+/**
+ * The Re-key of `old` (loaded, dates applied): a fresh key of the same algorithm and length,
+ * committed together with the old key's change. Returns the replacement's identifier. The
+ * server's automatic rotation (rotation.ts) comes through here too.
+ */
+export async function replaceSymmetricKey(ctx: OperationContext, old: ManagedObject, replacement: Replacement): Promise<string> {
+  if (old.objectType !== Enum.ObjectType.SymmetricKey) throw new KmipError('IllegalOperation', 'Re-key replaces Symmetric Keys; use Re-key Key Pair for key pairs');
+  if (old.body === undefined) throw new KmipError('WrongKeyLifecycleState', `object ${old.id} has been destroyed and cannot be re-keyed`);
+  const block = keyBlockOf(old.body);
+  const algorithm = block?.algorithm ?? leafValue(old, 'Cryptographic Algorithm', 'Enumeration');
+  const length = block?.length ?? leafValue(old, 'Cryptographic Length', 'Integer');
+  if (algorithm === undefined || length === undefined) throw new KmipError('InvalidField', `object ${old.id} has no Cryptographic Algorithm and Length to re-key with`);
+
+  checkRequestedRng(replacement.attributes);
+  const id = ctx.store.newId();
+  const rotation = rotationAttributes(old, ctx.now);
+  const inherited = old.attributes.filter((a) => !NOT_COPIED.has(a.name) && !ROTATION_STATE.has(a.name));
+  const overridden = new Set(replacement.attributes.map((a) => a.name));
+  const clientAttributes = [
+    ...inherited.filter((a) => !overridden.has(a.name)),
+    ...replacement.attributes,
+    ...replacementDates(old, replacement.offset, ctx.now),
+    ...usageLimits(old),
+    ...(rotation?.replacement ?? []),
+    { name: 'Link', value: link(Enum.LinkType.ReplacedObjectLink, old.id) },
+  ];
+  const material = generateSymmetricKey(algorithm, length);
+  try {
+    const fresh = advance(
+      newManagedObject({ id, objectType: old.objectType, owner: old.owner, body: symmetricKey(algorithm, length, Buffer.from(material)), clientAttributes, now: ctx.now, policy: serverPolicy(ctx, 'generated') }),
+      ctx.now,
+    );
+    // The replacement takes over the names; the old key points to its replacement.
+    let retiring: ManagedObject = withAttribute({ ...old, attributes: [...old.attributes, { name: 'Link', value: link(Enum.LinkType.ReplacementObjectLink, id) }] }, 'Name');
+    if (rotation !== undefined) retiring = withAttribute(retiring, 'Rotate Latest', bool(Tag.RotateLatest, false));
+    if (replacement.retireOld === 'deactivate') {
+      // Without an Offset the replacement is usable at once (its Activation Date is the old one's): deactivate now.
+      const activation = leafValue(fresh, 'Activation Date', 'DateTime') ?? ctx.now;
+      retiring = advance(deactivatedAt(retiring, activation > ctx.now ? activation : ctx.now), ctx.now);
+    }
+    const retired = changed(ctx, retiring);
+    checkQuantumSafe(fresh.attributes);
+    await checkUniqueValues(ctx, fresh, [old.id]);
+    await commit(ctx, { create: [fresh], update: [retired] });
+  } finally {
+    material.fill(0);
+  }
+  return id;
+}
+
+/** The rotation bookkeeping a replacement does not inherit: it sets its own (2.1 sections 4.49, 4.50, 4.52). */
+const ROTATION_STATE = new Set(['Rotate Date', 'Rotate Generation', 'Rotate Latest']);
+
+/**
+ * For an object in a rotation set (it has a Rotate Name, automatic rotation, or a Rotate
+ * Generation already): the replacement's Rotate Generation (one more), Rotate Latest (true)
+ * and Rotate Date (now); undefined for other objects, whose Re-key stays as it was.
+ */
+function rotationAttributes(old: ManagedObject, now: bigint): { replacement: AttributeInstance[] } | undefined {
+  const inSet = ['Rotate Name', 'Rotate Automatic', 'Rotate Interval', 'Rotate Generation', 'Rotate Latest'].some((name) => old.attributes.some((a) => a.name === name));
+  if (!inSet) return undefined;
+  const generation = leafValue(old, 'Rotate Generation', 'Integer') ?? 0;
+  return {
+    replacement: [
+      { name: 'Rotate Generation', value: int(Tag.RotateGeneration, generation + 1) },
+      { name: 'Rotate Latest', value: bool(Tag.RotateLatest, true) },
+      { name: 'Rotate Date', value: dateTime(Tag.RotateDate, now) },
+    ],
+  };
+}
+
+/** The old key deactivates when its replacement activates, unless it was to deactivate sooner. */
+function deactivatedAt(obj: ManagedObject, at: bigint): ManagedObject {
+  const current = leafValue(obj, 'Deactivation Date', 'DateTime');
+  if (current !== undefined && current <= at) return obj;
+  return withAttribute(obj, 'Deactivation Date', dateTime(Tag.DeactivationDate, at));
+}
 
 function link(type: number, id: string): ReturnType<typeof struct> {
   return struct(Tag.Link, [enumeration(Tag.LinkType, type), text(Tag.LinkedObjectIdentifier, id)]);

@@ -5,7 +5,7 @@
 import { Tag, decodeTtlv, encodeTtlv, leaf, structure } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
 import type { AttributeInstance } from '../attributes/types.js';
-import { KekError } from '../crypto/index.js';
+import { KekError, KekRing, kekFor, wrapWithId } from '../crypto/index.js';
 import type { KeyEncryptionKey } from '../crypto/index.js';
 
 // Stored values were accepted by the codec inside a message, so they are already bounded;
@@ -33,7 +33,9 @@ export function decodeAttributes(bytes: Buffer, id: string): AttributeInstance[]
 }
 
 /** The stored body of object `id`, unwrapped; a KEK other than the one that wrapped it is refused by name. */
-export async function unwrapBody(kek: KeyEncryptionKey, id: string, wrapped: Buffer, kekId: string | null): Promise<TtlvItem> {
+export async function unwrapBody(store: KeyEncryptionKey, id: string, wrapped: Buffer, kekId: string | null): Promise<TtlvItem> {
+  // A ring (KEK rotation) holds several KEKs: take the one the value names.
+  const kek = kekId !== null && store instanceof KekRing ? await kekFor(store, kekId) : store;
   if (kekId !== kek.id) {
     throw new KekError(
       'KEK_MISMATCH',
@@ -79,4 +81,27 @@ export function indexRows(attributes: readonly AttributeInstance[], indexKeys: I
     add({ name, key });
   }
   return rows;
+}
+
+/** Wrap a body's TTLV (zeroed afterwards) under the store's active KEK, saying which KEK that was. */
+export async function wrapBody(kek: KeyEncryptionKey, body: TtlvItem): Promise<{ wrapped: Buffer; kekId: string }> {
+  const clear = encodeTtlv(body);
+  try {
+    return await wrapWithId(kek, clear);
+  } finally {
+    clear.fill(0);
+  }
+}
+
+/**
+ * The name of the index rows that say when an object is next due for a date-driven change
+ * (lib/lifecycle/scheduler.ts). A ':' never appears in an attribute name, so no Locate
+ * condition can name it.
+ */
+export const DUE_INDEX = 'kmipd:due';
+
+/** A date as a due index key: zero-padded decimal seconds, so text order is time order. */
+export function dueKey(seconds: bigint): string {
+  const clamped = seconds < 0n ? 0n : seconds;
+  return clamped.toString().padStart(20, '0');
 }

@@ -13,7 +13,8 @@ import type { ManagedObject } from '../objects/types.js';
 import { POSTGRES_SCHEMA_VERSION, StoreConflictError, openPostgresStore } from './index.js';
 import type { PostgresStore } from './index.js';
 import { locateSql } from './postgres.js';
-import { storeSuite, suiteIndexKeys } from './store-suite.js';
+import { storeMaintenanceSuite, storeSuite, suiteIndexKeys } from './store-suite.js';
+import type { OpenedMaintenanceStore } from './store-suite.js';
 import type { LocateQuery } from './types.js';
 
 const newKek = (): FileKek => new FileKek(KeyMaterial.random(32));
@@ -118,6 +119,23 @@ describe('PostgresStore against a throwaway PostgreSQL cluster', function () {
         await db().query(`DROP SCHEMA ${schema} CASCADE`);
       },
     };
+  });
+
+  // Each handle's schema, so that a second connection can join it (another node).
+  const schemaOf = new WeakMap<OpenedMaintenanceStore, string>();
+  storeMaintenanceSuite('PostgreSQL', async (kek, shareWith) => {
+    const shared = shareWith === undefined ? undefined : schemaOf.get(shareWith);
+    const schema = shared ?? freshSchema();
+    const store = await openIn(schema, kek);
+    const handle: OpenedMaintenanceStore = {
+      store,
+      async cleanup() {
+        await store.close();
+        if (shared === undefined) await db().query(`DROP SCHEMA ${schema} CASCADE`);
+      },
+    };
+    schemaOf.set(handle, schema);
+    return handle;
   });
 
   describe('PostgreSQL specifics', () => {
@@ -267,7 +285,7 @@ describe('PostgresStore against a throwaway PostgreSQL cluster', function () {
       const object = symmetricKey(nodes[0]?.newId() ?? '', Buffer.alloc(32, 5), 'seen-by-all');
       await nodes[0]?.commit({ create: [object] });
       for (const node of nodes) expect(await node.locate({ equals: [{ name: 'Name', key: 'seen-by-all' }] })).to.deep.equal([object.id]);
-      expect(nodes.map((n) => n.settings().schemaVersion)).to.deep.equal([1, 1, 1, 1]);
+      expect(nodes.map((n) => n.settings().schemaVersion)).to.deep.equal(Array.from({ length: 4 }, () => POSTGRES_SCHEMA_VERSION));
     });
 
     it('refuses a schema written by a newer kmipd', async () => {
@@ -275,7 +293,7 @@ describe('PostgresStore against a throwaway PostgreSQL cluster', function () {
       await store.close();
       await db().query(`INSERT INTO ${schema}.schema_migrations (version) VALUES (99)`);
       const error = await rejection(open(newKek()));
-      expect(error.message).to.match(/schema kmipd_test_\d+ is at version 99, newer than this kmipd understands \(1\)/);
+      expect(error.message).to.match(/schema kmipd_test_\d+ is at version 99, newer than this kmipd understands/).and.include(`(${POSTGRES_SCHEMA_VERSION})`);
     });
 
     it('finds its objects again after close and reopen, without migrating again', async () => {
@@ -288,7 +306,7 @@ describe('PostgresStore against a throwaway PostgreSQL cluster', function () {
       await store.close();
 
       store = await open(kek);
-      expect(store.migration).to.deep.equal({ from: 1, to: 1 });
+      expect(store.migration).to.deep.equal({ from: POSTGRES_SCHEMA_VERSION, to: POSTGRES_SCHEMA_VERSION });
       expectBody(await store.load(a.id), a.body);
       expect((await store.load(b.id))?.revision).to.equal(2);
       expect((await store.load(b.id))?.body).to.equal(undefined);

@@ -13,7 +13,8 @@ import type { ManagedObject } from '../objects/types.js';
 import { SQLITE_SCHEMA_VERSION, StoreConflictError, openSqliteStore } from './index.js';
 import type { SqliteStore } from './index.js';
 import { locateSql } from './sqlite.js';
-import { storeSuite, suiteIndexKeys } from './store-suite.js';
+import { storeMaintenanceSuite, storeSuite, suiteIndexKeys } from './store-suite.js';
+import type { OpenedMaintenanceStore } from './store-suite.js';
 import type { LocateQuery } from './types.js';
 
 const DB_FILE = 'kmipd.db';
@@ -38,6 +39,23 @@ storeSuite('SQLite', async () => {
       await rm(dir, { recursive: true, force: true });
     },
   };
+});
+
+// Each handle's folder, so that a second connection can open the same file (another process).
+const dirOf = new WeakMap<OpenedMaintenanceStore, string>();
+storeMaintenanceSuite('SQLite', async (kek, shareWith) => {
+  const shared = shareWith === undefined ? undefined : dirOf.get(shareWith);
+  const dir = shared ?? (await tempDir());
+  const store = await openIn(dir, kek);
+  const handle: OpenedMaintenanceStore = {
+    store,
+    async cleanup() {
+      await store.close();
+      if (shared === undefined) await rm(dir, { recursive: true, force: true });
+    },
+  };
+  dirOf.set(handle, dir);
+  return handle;
 });
 
 function symmetricKey(id: string, material: Buffer, name: string): ManagedObject {
@@ -315,14 +333,14 @@ describe('SqliteStore (SQLite specifics)', () => {
 
   it('sets the schema version and refuses a database from a newer kmipd', async () => {
     store = await openIn(dir, newKek());
-    expect(store.settings().schemaVersion).to.equal(1);
+    expect(store.settings().schemaVersion).to.equal(SQLITE_SCHEMA_VERSION);
     await store.close();
     store = undefined;
     const db = new Database(join(dir, DB_FILE));
     db.pragma('user_version = 99');
     db.close();
     const error = await rejection(openIn(dir, newKek()));
-    expect(error.message).to.match(/schema version 99 is newer than this kmipd understands \(1\)/);
+    expect(error.message).to.include(`schema version 99 is newer than this kmipd understands (${SQLITE_SCHEMA_VERSION})`);
   });
 
   it('refuses a create whose revision is not 1 and an update whose revision is below 2', async () => {

@@ -1,0 +1,131 @@
+/**
+ * `kmipd backup FILE` and `kmipd restore FILE` (issue 7, "Several nodes"): a consistent,
+ * online copy of every object with its key material still wrapped (lib/store/backup.ts),
+ * and its restore into a new data folder or an empty database, from SQLite or PostgreSQL
+ * into either. The KEKs are not in a backup: a restore needs the key files (--kek-file) or
+ * the HSM keys the backup lists, and says which before it writes anything.
+ */
+import { copyFile, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadKekFile } from '../lib/crypto/index.js';
+import type { KekRecord } from '../lib/crypto/index.js';
+import { backupRows, verifyBackup, writeBackup } from '../lib/store/backup.js';
+import type { VerifiedBackup } from '../lib/store/backup.js';
+import type { KmipdConfig } from './config.js';
+import { DataDirError, dataPaths, initDataDir, inspectDataDir, lockDataDir } from './datadir.js';
+import { hsmAccess, kekLoader } from './kek.js';
+import { openForMaintenance } from './maintenance.js';
+
+export async function runBackup(config: KmipdConfig, file: string): Promise<string> {
+  const opened = await openForMaintenance(config);
+  try {
+    const { keks, objects, sha256 } = await writeBackup(file, config.store, opened.store.exportRows());
+    const kekList = (await opened.store.keks()).map((k) => `${k.id} (${k.kind === 'file' ? k.ref : `HSM key "${k.ref}"`}, ${k.state})`);
+    return [
+      `wrote ${file}: ${objects} objects, ${keks} KEK records, sha256 ${sha256}`,
+      `  key material in it is wrapped; to restore it you need these KEKs, which are NOT in the backup:`,
+      ...kekList.map((line) => `    ${line}`),
+      `  keep a copy of the data folder's kek*.key files (or the HSM keys) with it, stored apart from it`,
+      '',
+    ].join('\n');
+  } finally {
+    await opened.close();
+  }
+}
+
+export interface RestoreOptions {
+  /** Key files the backup's KEKs are in (file KEKs), copied into the data folder. */
+  readonly kekFiles: readonly string[];
+  /** Replace the objects of a store that holds some. */
+  readonly force: boolean;
+}
+
+export async function runRestore(config: KmipdConfig, file: string, options: RestoreOptions): Promise<string> {
+  const backup = await verifyBackup(file);
+  const paths = dataPaths(config.dir);
+  const state = await inspectDataDir(paths.dir);
+  const created = state.kind === 'absent' || state.kind === 'empty';
+  if (created) {
+    await initDataDir(paths.dir);
+  } else if (state.kind !== 'initialised') {
+    throw new DataDirError(`${paths.dir} is neither empty nor a kmipd data folder: restore into a new (absent or empty) folder, or an initialised one`);
+  }
+  // A server serving this folder would not see the restore: refuse while one runs.
+  const lock = config.store === 'sqlite' ? lockDataDir(paths.dir) : undefined;
+  try {
+    try {
+      await installKekFiles(paths.dir, paths.kek, backup, options.kekFiles, created);
+      await checkKeksAvailable(config, paths.dir, backup);
+    } catch (error) {
+      // Nothing was restored: leave no half-made data folder behind.
+      if (created) {
+        lock?.release();
+        await removeDataDir(paths.dir, state.kind === 'absent');
+      }
+      throw error;
+    }
+    const opened = await openForMaintenance(config);
+    try {
+      if (!options.force && !(await opened.store.isEmpty())) {
+        throw new DataDirError(
+          `the ${config.store === 'sqlite' ? `database of ${paths.dir}` : 'PostgreSQL schema'} already holds objects: refusing to overwrite them (give --force to replace them all with the backup)`,
+        );
+      }
+      const count = await opened.store.importRows(backup.keks, backupRows(file), { replace: options.force });
+      return `restored ${count} objects and ${backup.keks.length} KEK records from ${file} (taken ${backup.header.created} from ${backup.header.source}) into ${config.store === 'sqlite' ? paths.database : `PostgreSQL schema ${config.postgresSchema}`}\n`;
+    } finally {
+      await opened.close();
+    }
+  } finally {
+    lock?.release();
+  }
+}
+
+/**
+ * Copy the given key files into the folder (named after their ids). In a folder made for the
+ * restore, `kek.key` (a fresh key nothing is wrapped under) becomes the backup's active KEK.
+ */
+async function installKekFiles(dir: string, kekPath: string, backup: VerifiedBackup, files: readonly string[], fresh: boolean): Promise<void> {
+  const active = backup.keks.find((k) => k.state === 'active');
+  for (const file of files) {
+    const kek = await loadKekFile(file);
+    const id = kek.id;
+    kek.wipe();
+    if (!backup.keks.some((k) => k.id === id) && !backup.kekIdsInUse.has(id)) {
+      throw new DataDirError(`${file} holds KEK ${id}, which the backup does not list (it lists ${backup.keks.map((k) => k.id).join(', ') || 'none'})`);
+    }
+    const target = fresh && id === active?.id ? kekPath : join(dir, `kek-${id}.key`);
+    const temporary = `${target}.restoring`;
+    await copyFile(file, temporary);
+    await rename(temporary, target);
+  }
+}
+
+/** Every KEK that wraps a stored body of the backup must be at hand before anything is written. */
+async function checkKeksAvailable(config: KmipdConfig, dir: string, backup: VerifiedBackup): Promise<void> {
+  const hsmConfigured = config.pkcs11Module !== undefined && config.pkcs11TokenLabel !== undefined && config.pkcs11PinFile !== undefined;
+  const load = kekLoader(dir, hsmConfigured ? await hsmAccess(config) : undefined);
+  const missing: string[] = [];
+  // The backup's active KEK becomes the store's: new keys are wrapped under it.
+  const needed = new Set([...backup.kekIdsInUse, ...backup.keks.filter((k) => k.state === 'active').map((k) => k.id)]);
+  for (const id of needed) {
+    const record: Pick<KekRecord, 'id' | 'kind' | 'ref'> = backup.keks.find((k) => k.id === id) ?? { id, kind: 'file', ref: 'kek.key' };
+    try {
+      const loaded = await load(record);
+      await loaded.close();
+    } catch {
+      missing.push(`${id} (${record.kind === 'file' ? `key file, was ${record.ref}` : `HSM key "${record.ref}"`})`);
+    }
+  }
+  if (missing.length > 0) {
+    throw new DataDirError(
+      `the backup's keys are wrapped under KEKs this data folder does not have: ${missing.join(', ')}. Give each key file with --kek-file (or configure the HSM that holds them); nothing was restored`,
+    );
+  }
+}
+
+/** A folder this restore initialised, emptied again (and removed if it was absent). */
+async function removeDataDir(dir: string, removeFolder: boolean): Promise<void> {
+  for (const name of await readdir(dir)) await rm(join(dir, name), { recursive: true, force: true });
+  if (removeFolder) await rmdir(dir);
+}
