@@ -1,9 +1,9 @@
 /**
  * The one place where the benchmarks, the fuzzer and the crash test use the project's KMIP
- * client: a persistent mutual-TLS connection that sends encoded requests and returns the
+ * client library (lib/client, its raw KmipConnection): a persistent mutual-TLS connection that sends encoded requests and returns the
  * raw response frames in order (so several requests may be in flight: pipelining).
  */
-import { KmipClient } from '../server/client/kmip-client.js';
+import { KmipConnection } from '../lib/client/index.js';
 
 export interface ClientTls {
   readonly cert: Buffer;
@@ -28,7 +28,7 @@ export interface BenchConnection {
 }
 
 export async function connect(target: Target, options: { connectTimeoutMs?: number; requestTimeoutMs?: number } = {}): Promise<BenchConnection> {
-  const client = await KmipClient.connect(target.host, target.port, {
+  const client = await KmipConnection.connect(target.host, target.port, {
     cert: target.tls.cert,
     key: target.tls.key,
     ca: target.tls.ca,

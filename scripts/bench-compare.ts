@@ -94,8 +94,13 @@ async function main(): Promise<void> {
       if (workload.population === undefined) {
         kmipdResult = await measure(at(kmipd), kmipd.pid, workload, load);
         show('kmipd', kmipdResult.measurement);
-        pykmipResult = (await measure(at(pykmip), pykmip.pid, workload, load)).measurement;
-        show('pykmip', pykmipResult);
+        try {
+          pykmipResult = (await measure(at(pykmip), pykmip.pid, workload, load)).measurement;
+          show('pykmip', pykmipResult);
+        } catch (error) {
+          skipped = `failed: ${(error as Error).message}`;
+          console.log(`pykmip: ${skipped}`);
+        }
       } else {
         kmipdResult = await onSeededKmipd(workload, workers, values['log-level'], values.tsx, work, load, say);
         show('kmipd', kmipdResult.measurement);
@@ -103,8 +108,13 @@ async function main(): Promise<void> {
           skipped = `PyKMIP's Locate reads all ${workload.population.toLocaleString('en')} objects in Python on every request; raise --pykmip-max-population to run it`;
           console.log(`pykmip: not run (${skipped})`);
         } else {
-          pykmipResult = await onSeededPykmip(workload, work, pykmipFiles, tls, load, say);
-          show('pykmip', pykmipResult);
+          try {
+            pykmipResult = await onSeededPykmip(workload, work, pykmipFiles, tls, load, say);
+            show('pykmip', pykmipResult);
+          } catch (error) {
+            skipped = `failed: ${(error as Error).message}`;
+            console.log(`pykmip: ${skipped}`);
+          }
         }
       }
       const echoResult = (await measure(at(echo), echo.pid, echoOperation(kmipdResult.shape), load)).measurement;
@@ -132,7 +142,7 @@ async function main(): Promise<void> {
       [
         row.name.padEnd(20),
         row.kmipd.opsPerSecond.toFixed(0).padStart(12),
-        (row.pykmip?.opsPerSecond.toFixed(1) ?? 'not run').padStart(13),
+        (row.pykmip?.opsPerSecond.toFixed(1) ?? (row.pykmipSkipped?.startsWith('failed') === true ? 'failed' : 'not run')).padStart(13),
         row.echo.opsPerSecond.toFixed(0).padStart(11),
         ratio(row.kmipd, row.pykmip).padStart(10),
         ratio(row.kmipd, row.echo).padStart(8),
