@@ -19,6 +19,8 @@ import { fitToVersion } from './protocol/versions.js';
 import { OPERATIONS, offered } from './operations/table.js';
 import type { OperationContext, OperationLimits } from './operations/types.js';
 import { OverlayStore, StoreConflictError } from './store/index.js';
+import { AuditWriter, RequestAudit, auditCommits } from './audit/index.js';
+import type { AuditEntry } from './audit/index.js';
 import type { Store } from './store/types.js';
 import type { CertificateIssuer } from './crypto/x509.js';
 
@@ -59,6 +61,11 @@ export interface ServiceOptions {
   readonly interopTesting?: boolean;
   /** The CA Certify and Re-certify sign with by default (see OperationContext.issuer). */
   readonly issuer?: CertificateIssuer;
+  /**
+   * Record every request in the store's hash-chained audit trail (lib/audit), durably before
+   * its answer is sent. Default true.
+   */
+  readonly audit?: boolean;
 }
 
 /** When a message cannot even be read, the answer speaks the oldest version every client knows. */
@@ -70,6 +77,9 @@ export function createKmipService(options: ServiceOptions): KmipService {
   const log = options.log;
   const streams = new StreamTable();
   const commitLock = new AsyncLock();
+  const auditing = options.audit !== false;
+  // Records of requests that change nothing share transactions (group commit).
+  const auditWriter = new AuditWriter({ commit: (entries) => options.store.commit({ audit: entries }) });
 
   const failure = (version: KmipVersion, reason: KmipError, operation?: number): Buffer =>
     encodeTtlv(
@@ -85,7 +95,9 @@ export function createKmipService(options: ServiceOptions): KmipService {
     } catch (error) {
       const message = error instanceof TtlvError ? error.message : 'the message cannot be decoded';
       log.info('request refused', { peer: session.peer, identity: session.identity.name, reason: message });
-      return failure(FALLBACK_VERSION, new KmipError('InvalidMessage', message));
+      const refusal = new KmipError('InvalidMessage', message);
+      await auditRefusal(session, refusal);
+      return failure(FALLBACK_VERSION, refusal);
     }
     let request: RequestMessage;
     try {
@@ -94,6 +106,7 @@ export function createKmipService(options: ServiceOptions): KmipService {
       const version = requestVersion(tree) ?? FALLBACK_VERSION;
       const kmip = error instanceof KmipError ? error : new KmipError('InvalidMessage', 'the request message cannot be read');
       log.info('request refused', { peer: session.peer, identity: session.identity.name, reason: kmip.message });
+      await auditRefusal(session, kmip);
       return failure(version, kmip);
     }
     // 2.1 section 9.10: a server correlation value on every log line of this request.
@@ -104,19 +117,53 @@ export function createKmipService(options: ServiceOptions): KmipService {
       correlation,
       ...(request.header.clientCorrelationValue === undefined ? {} : { clientCorrelation: request.header.clientCorrelationValue }),
     });
-    const items = await runBatch(request, session, requestLog);
+    const items = await runBatch(request, session, requestLog, correlation);
     return encodeResponse(request, items, requestLog);
   }
 
-  async function runBatch(request: RequestMessage, session: Session, requestLog: Logger): Promise<ResponseBatchItem[]> {
+  /** One audit record for a message refused before its batch items could be read. */
+  async function auditRefusal(session: Session, refusal: KmipError): Promise<void> {
+    if (!auditing) return;
+    const audit = new RequestAudit({ identity: session.identity.name, peer: session.peer, correlation: randomUUID() });
+    try {
+      await auditWriter.write([audit.refused(refusal.reason, refusal.message)]);
+    } catch (error) {
+      // The refusal serves nothing, so it is still sent.
+      log.error('audit record could not be written', { error, peer: session.peer, identity: session.identity.name });
+    }
+  }
+
+  /**
+   * Write the records not yet written with a change, before the answer goes out. Should that
+   * fail, no result they describe is sent: each such item answers General Failure instead.
+   */
+  async function writeAudit(entries: readonly AuditEntry[], results: ResponseBatchItem[], unwritten: readonly boolean[], requestLog: Logger): Promise<ResponseBatchItem[]> {
+    try {
+      await auditWriter.write(entries);
+      return results;
+    } catch (error) {
+      requestLog.error('audit record could not be written', { error });
+      const message = 'the audit record of this operation could not be written; its result is withheld, see the server log';
+      return results.map((result, index) =>
+        unwritten[index] === true ? { operation: result.operation, uniqueBatchItemId: result.uniqueBatchItemId, status: 'OperationFailed', reason: 'GeneralFailure', message } : result,
+      );
+    }
+  }
+
+  async function runBatch(request: RequestMessage, session: Session, requestLog: Logger, correlation: string): Promise<ResponseBatchItem[]> {
     const { header } = request;
     // 11.5 Undo: the batch's changes are held back until every item has succeeded.
     const overlay = header.batchErrorContinuation === 'Undo' ? new OverlayStore(options.store) : undefined;
+    const audit = auditing
+      ? new RequestAudit({ identity: session.identity.name, peer: session.peer, correlation, clientCorrelation: header.clientCorrelationValue })
+      : undefined;
+    // Each change commits with its item's audit record; an Undo batch records at the end.
+    const store = overlay ?? (audit === undefined ? options.store : auditCommits(options.store, audit));
     const ctx: OperationContext = {
       identity: session.identity,
       version: header.version,
       now: clock(),
-      store: overlay ?? options.store,
+      store,
       log: requestLog,
       limits,
       testing: options.interopTesting === true,
@@ -126,13 +173,17 @@ export function createKmipService(options: ServiceOptions): KmipService {
       idPlaceholder: undefined,
     };
     const results: ResponseBatchItem[] = [];
-    for (const item of request.items) {
+    for (const [index, item] of request.items.entries()) {
+      audit?.begin(index + 1, operationName(item.operation), item.payload);
       const result = await runItem(ctx, item);
+      audit?.finish(result);
       results.push(result);
       // 11.5 Stop (the default): nothing after a failed item runs, and it gets no answer.
       if (result.status === 'OperationFailed' && header.batchErrorContinuation !== 'Continue') break;
     }
-    return overlay === undefined ? results : settleUndo(overlay, results, requestLog);
+    if (overlay !== undefined) return settleUndo(overlay, results, requestLog, audit);
+    if (audit === undefined) return results;
+    return writeAudit(audit.unwritten(), results, audit.records.map((record) => !record.written), requestLog);
   }
 
   /**
@@ -140,20 +191,25 @@ export function createKmipService(options: ServiceOptions): KmipService {
    * succeeded answer Operation Undone (with their payloads); otherwise every change is
    * committed together, before any answer is sent.
    */
-  async function settleUndo(overlay: OverlayStore, results: ResponseBatchItem[], requestLog: Logger): Promise<ResponseBatchItem[]> {
+  async function settleUndo(overlay: OverlayStore, results: ResponseBatchItem[], requestLog: Logger, audit: RequestAudit | undefined): Promise<ResponseBatchItem[]> {
+    const entries = audit?.records.map((record) => record.entry) ?? [];
+    const everyItem = results.map(() => true);
     if (results.some((result) => result.status === 'OperationFailed')) {
       overlay.discard();
       requestLog.info('batch undone', { undone: results.filter((result) => result.status === 'Success').length });
-      return results.map((result) => (result.status === 'Success' ? { ...result, status: 'OperationUndone' } : result));
+      const undone = results.map((result): ResponseBatchItem => (result.status === 'Success' ? { ...result, status: 'OperationUndone' } : result));
+      return writeAudit(entries.map((entry) => (entry.status === 'Success' ? { ...entry, status: 'OperationUndone' } : entry)), undone, everyItem, requestLog);
     }
     try {
-      await overlay.flush();
+      // The changes and every item's record, in one transaction.
+      await overlay.flush(entries);
       return results;
     } catch (error) {
       const conflict = error instanceof StoreConflictError;
       if (!conflict) requestLog.error('batch commit failed', { error });
       const message = conflict ? 'an object was changed by another request at the same time; nothing was done, retry' : 'the batch could not be committed; nothing was done, see the server log';
-      return results.map((result) => ({ operation: result.operation, uniqueBatchItemId: result.uniqueBatchItemId, status: 'OperationFailed', reason: 'GeneralFailure', message }));
+      const failed = results.map((result): ResponseBatchItem => ({ operation: result.operation, uniqueBatchItemId: result.uniqueBatchItemId, status: 'OperationFailed', reason: 'GeneralFailure', message }));
+      return writeAudit(entries.map((entry) => ({ ...entry, status: 'OperationFailed', reason: 'GeneralFailure', message })), failed, everyItem, requestLog);
     }
   }
 

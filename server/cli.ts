@@ -12,6 +12,8 @@ import { ConfigError } from './config.js';
 import { DataDirError } from './datadir.js';
 import { StartError } from './index.js';
 import { KekError } from '../lib/crypto/index.js';
+import { AuditChainError, ExportStartError } from '../lib/audit/index.js';
+import { AuditCommandError, auditConfig, runAuditExport, runAuditVerify } from './audit-command.js';
 
 /** Exit code for bad input: the command was understood, the data was not. */
 const EXIT_BAD_INPUT = 2;
@@ -30,6 +32,15 @@ function fail(error: unknown): never {
   }
   throw error;
 }
+
+function failAudit(error: unknown): never {
+  if (error instanceof AuditCommandError || error instanceof AuditChainError || error instanceof ExportStartError) {
+    process.stderr.write(`kmipd: ${error.message}\n`);
+    process.exit(EXIT_BAD_INPUT);
+  }
+  fail(error);
+}
+
 
 async function main(argv: string[]): Promise<void> {
   await yargs(argv)
@@ -116,6 +127,45 @@ async function main(argv: string[]): Promise<void> {
           fail(error);
         }
       },
+    )
+    .command('audit', 'the tamper-evident audit trail of the configured store', (audit) =>
+      audit
+        .command(
+          'verify',
+          'prove the hash chain intact, or name the first broken record and why (exit code 3)',
+          (y) =>
+            y
+              .options(settingOptions())
+              .option('config', { type: 'string', describe: 'a JSON configuration file [KMIPD_CONFIG]' })
+              .option('expect', { type: 'string', describe: 'SEQ:HASH, a head printed by an earlier verify, that must still hold' })
+              .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' }),
+          async (args) => {
+            try {
+              process.exitCode = await runAuditVerify(await auditConfig(args, process.env), { expect: args.expect, json: args.json }, process.stdout);
+            } catch (error) {
+              failAudit(error);
+            }
+          },
+        )
+        .command(
+          'export',
+          'write the audit records as JSON lines (for a SIEM), oldest first',
+          (y) =>
+            y
+              .options(settingOptions())
+              .option('config', { type: 'string', describe: 'a JSON configuration file [KMIPD_CONFIG]' })
+              .option('since', { type: 'string', describe: 'a sequence number, or an ISO 8601 date or time (UTC unless it says otherwise); default: every record' })
+              .option('out', { type: 'string', describe: 'the file to write (created with mode 0600); default: standard output' }),
+          async (args) => {
+            try {
+              const count = await runAuditExport(await auditConfig(args, process.env), { since: args.since, out: args.out }, process.stdout);
+              process.stderr.write(`kmipd: exported ${count} audit records\n`);
+            } catch (error) {
+              failAudit(error);
+            }
+          },
+        )
+        .demandCommand(1, 'say verify or export'),
     )
     .demandCommand(1)
     .strict()

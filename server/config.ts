@@ -491,6 +491,12 @@ export const SETTINGS = {
     default: false,
     describe: 'Offer the KMIP Interop operation that conformance test harnesses send at the start and end of each test; KMIP forbids it in a production server.',
   }),
+  audit: onOff({
+    flag: 'audit',
+    env: 'KMIPD_AUDIT',
+    default: true,
+    describe: 'Record every request in the hash-chained audit trail of the store (who, from where, which operation on which objects, with what result), durably before the answer is sent. Check it with `kmipd audit verify`; export it with `kmipd audit export`.',
+  }),
   maxPendingRequestsPerConnection: integer({
     flag: 'max-pending-requests-per-connection',
     env: 'KMIPD_MAX_PENDING_REQUESTS_PER_CONNECTION',

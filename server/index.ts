@@ -78,6 +78,7 @@ export async function startServer(config: KmipdConfig, options: StartOptions = {
       log,
       limits: { maxDepth: config.maxDepth, maxBatchItems: config.maxBatchItems, locateMaxItems: config.locateMaxItems, leaseTimeSeconds: config.leaseTimeSeconds },
       interopTesting: config.interopTesting,
+      audit: config.audit,
       issuer,
     });
     listener = await listen({

@@ -10,4 +10,4 @@ export type { BreakKind, ChainBreak, VerifyOptions, VerifyResult } from './verif
 export { ExportStartError, exportLines, exportObject, parseSince } from './export.js';
 export type { ExportStart } from './export.js';
 export { SQLITE_AUDIT_SCHEMA, SqliteAuditAppender, openSqliteAuditReader } from './sqlite.js';
-export { appendPostgresAudit, openPostgresAuditReader, postgresAuditSchema } from './postgres.js';
+export { appendPostgresAudit, openPostgresAuditReader, openPostgresAuditReaderAt, postgresAuditSchema } from './postgres.js';

@@ -8,8 +8,8 @@
  * the chain stays a single sequence. The lock is taken last in the transaction, after the
  * object writes, and held only until COMMIT.
  */
-import { escapeIdentifier } from 'pg';
-import type { Pool, PoolClient } from 'pg';
+import { Pool, escapeIdentifier } from 'pg';
+import type { PoolClient } from 'pg';
 import { AuditChainError, GENESIS_HASH, chainEntries, objectsJson } from './record.js';
 import type { AuditEntry, AuditReader, ChainHead, StoredRecord } from './record.js';
 
@@ -177,4 +177,12 @@ export async function openPostgresAuditReader(pool: Pool, schema: string, endPoo
       await release(broken);
     },
   };
+}
+
+/** A reader with a connection of its own to the database at `connectionString` (for the audit commands). */
+export async function openPostgresAuditReaderAt(connectionString: string, schema: string): Promise<AuditReader> {
+  const pool = new Pool({ connectionString, application_name: 'kmipd audit', max: 1 });
+  // A connection that breaks while idle must not end the process; the next query reports it.
+  pool.on('error', () => undefined);
+  return openPostgresAuditReader(pool, schema, true);
 }

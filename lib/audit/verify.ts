@@ -90,6 +90,8 @@ export async function verifyChain(reader: AuditReader, options: VerifyOptions = 
   let checked = 0;
   const broken = (seq: number, kind: BreakKind, detail: string): VerifyResult => ({ intact: false, records: checked, broken: { seq, kind, detail } });
   let expectSeen = false;
+  /** Hashes of the last verified records, to recognise a copy of one of them. */
+  const recent = new Map<number, string>();
 
   for (let record = await cursor.next(); record !== undefined; record = await cursor.next()) {
     const expected = prev.seq + 1;
@@ -100,7 +102,7 @@ export async function verifyChain(reader: AuditReader, options: VerifyOptions = 
       return broken(expected, 'deleted', `${range(expected, record.seq - 1)} missing: the sequence goes from ${prev.seq} to ${record.seq}`);
     }
     if (recordHash(record) !== record.hash) {
-      return broken(...(await diagnoseContent(record, prev, cursor, head)));
+      return broken(...(await diagnoseContent(record, prev, cursor, head, recent)));
     }
     if (record.prevHash !== prev.hash) {
       return broken(...(await diagnoseLink(record, prev, beforePrev, cursor)));
@@ -114,6 +116,8 @@ export async function verifyChain(reader: AuditReader, options: VerifyOptions = 
     beforePrev = prev.hash;
     prev = { seq: record.seq, hash: record.hash };
     checked += 1;
+    recent.set(record.seq, record.hash);
+    recent.delete(record.seq - SEARCH_WINDOW);
   }
 
   if (head === undefined) return broken(prev.seq + 1, 'head', 'the chain head (table audit_head) has no row');
@@ -131,9 +135,18 @@ export async function verifyChain(reader: AuditReader, options: VerifyOptions = 
 type Diagnosis = [seq: number, kind: BreakKind, detail: string];
 
 /** `record` does not hash to its own hash under its own number. */
-async function diagnoseContent(record: StoredRecord, prev: { seq: number; hash: string }, cursor: Cursor, head: ChainHead | undefined): Promise<Diagnosis> {
+async function diagnoseContent(
+  record: StoredRecord,
+  prev: { seq: number; hash: string },
+  cursor: Cursor,
+  head: ChainHead | undefined,
+  recent: ReadonlyMap<number, string>,
+): Promise<Diagnosis> {
   const p = record.seq;
   const original = hashesAs(record);
+  if (original !== undefined && recent.get(original) === record.hash) {
+    return [p, 'inserted', `record ${p} was inserted: it is a copy of record ${original}`];
+  }
   if (original !== undefined && original > p) {
     const other = await findBySeq(cursor, original);
     if (other !== undefined && recordHash(other, p) === other.hash) {

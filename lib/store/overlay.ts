@@ -5,6 +5,7 @@
  * Batch Error Continuation Option Undo (KMIP 2.1 section 11.5, 1.4 section 9.1.3.2.30): "If
  * any operation in the request fails, then the server SHALL undo all the previous operations".
  */
+import type { AuditEntry } from '../audit/record.js';
 import type { ManagedObject } from '../objects/types.js';
 import { StoreConflictError } from './types.js';
 import type { Changes, GrantFilter, GrantRecord, LocateQuery, ObjectMetadata, Store } from './types.js';
@@ -14,6 +15,8 @@ export class OverlayStore implements Store {
   readonly #created = new Map<string, ManagedObject>();
   /** Objects of the underlying store changed in the batch: latest version, and the revision they had. */
   readonly #updated = new Map<string, { object: ManagedObject; baseRevision: number }>();
+  /** Audit entries committed in the batch, written with its changes or dropped with them. */
+  readonly #audit: AuditEntry[] = [];
 
   constructor(private readonly base: Store) {}
 
@@ -41,6 +44,7 @@ export class OverlayStore implements Store {
       if (this.#created.has(object.id)) this.#created.set(object.id, object);
       else this.#updated.set(object.id, { object, baseRevision: this.#updated.get(object.id)?.baseRevision ?? current.revision });
     }
+    this.#audit.push(...(changes.audit ?? []));
   }
 
   /**
@@ -81,19 +85,22 @@ export class OverlayStore implements Store {
 
   /**
    * Write every held change to the underlying store in one commit: each changed object as
-   * one update from the revision it had, each new object at revision 1 in its latest form.
+   * one update from the revision it had, each new object at revision 1 in its latest form,
+   * the held audit entries and then `audit` (the batch's own records).
    */
-  async flush(): Promise<void> {
+  async flush(audit: readonly AuditEntry[] = []): Promise<void> {
     const create = [...this.#created.values()].map((object) => ({ ...object, revision: 1 }));
     const update = [...this.#updated.values()].map(({ object, baseRevision }) => ({ ...object, revision: baseRevision + 1 }));
+    const entries = [...this.#audit, ...audit];
     this.discard();
-    await this.base.commit({ create, update });
+    await this.base.commit({ create, update, audit: entries });
   }
 
   /** Forget every held change. */
   discard(): void {
     this.#created.clear();
     this.#updated.clear();
+    this.#audit.length = 0;
   }
 
   #pending(id: string): ManagedObject | undefined {

@@ -24,6 +24,8 @@ import { decodeAttributes, encodeAttributes, indexRows, unwrapBody } from './cod
 import type { IndexKeys } from './codec.js';
 import type { StoreStats } from './sqlite.js';
 import { StoreConflictError } from './types.js';
+import { appendPostgresAudit, openPostgresAuditReader, postgresAuditSchema } from '../audit/postgres.js';
+import type { AuditReader, AuditSource } from '../audit/record.js';
 import type { Changes, LocateQuery, ObjectMetadata, Store } from './types.js';
 import { checkGrant, grantConditions, grantFromRow, scopeColumn, visibleCondition } from './grants-sql.js';
 import type { GrantRow } from './grants-sql.js';
@@ -112,6 +114,8 @@ const MIGRATIONS: readonly ((schema: string) => string)[] = [
   );
   CREATE INDEX grants_grantee ON ${s}.grants (grantee, grantee_kind, target_kind, target);
   `,
+  // The audit trail (lib/audit/postgres.ts): hash-chained records and the chain head.
+  (s) => postgresAuditSchema(s),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -270,7 +274,7 @@ const CONCURRENCY_FAILURES = new Set(['40001', '40P01']); // serialization_failu
 // ---------------------------------------------------------------------------------------
 // The store
 
-export class PostgresStore implements Store {
+export class PostgresStore implements Store, AuditSource {
   readonly #pool: Pool;
   readonly #kek: KeyEncryptionKey;
   readonly #indexKeys: IndexKeys;
@@ -310,7 +314,8 @@ export class PostgresStore implements Store {
   async commit(changes: Changes): Promise<void> {
     const creates = changes.create ?? [];
     const updates = changes.update ?? [];
-    if (creates.length === 0 && updates.length === 0) return;
+    const audit = changes.audit ?? [];
+    if (creates.length === 0 && updates.length === 0 && audit.length === 0) return;
     for (const object of creates) {
       if (object.revision !== 1) throw new Error(`object ${object.id}: a new object has revision 1, not ${object.revision}`);
       if (object.id.includes('\u0000')) throw new Error(`object ${JSON.stringify(object.id)}: an identifier cannot hold U+0000 in PostgreSQL`);
@@ -330,6 +335,8 @@ export class PostgresStore implements Store {
       await transaction(this.#pool, async (client) => {
         for (const row of createRows) await this.#insert(client, row);
         for (const row of updateRows) await this.#update(client, row);
+        // Last: the head row lock is held only from here to COMMIT.
+        await appendPostgresAudit(client, escapeIdentifier(this.#settings.schema), audit);
       });
     } catch (error) {
       if (error instanceof DatabaseError && error.code !== undefined && CONCURRENCY_FAILURES.has(error.code)) {
@@ -412,6 +419,11 @@ export class PostgresStore implements Store {
   }
 
   /** Ends the pool: waits for checked-out connections to come back, then closes them all. */
+  /** The audit trail, read on one pooled connection in one snapshot. */
+  async auditReader(): Promise<AuditReader> {
+    return openPostgresAuditReader(this.#pool, this.#settings.schema, false);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

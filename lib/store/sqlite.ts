@@ -14,6 +14,9 @@ import type { AttributeInstance } from '../attributes/types.js';
 import type { KeyEncryptionKey } from '../crypto/index.js';
 import type { ManagedObject } from '../objects/types.js';
 import { StoreConflictError } from './types.js';
+import { SQLITE_AUDIT_SCHEMA, SqliteAuditAppender, openSqliteAuditReader } from '../audit/sqlite.js';
+import { SqliteAuditThread } from '../audit/sqlite-thread.js';
+import type { AuditEntry, AuditReader, AuditSource } from '../audit/record.js';
 import type { Changes, LocateQuery, ObjectMetadata, Store } from './types.js';
 import { decodeAttributes, encodeAttributes, indexRowKey, indexRows, unwrapBody } from './codec.js';
 import type { IndexKeys, IndexRow } from './codec.js';
@@ -94,6 +97,8 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX grants_grantee ON grants (grantee, grantee_kind, target_kind, target);
   `,
+  // The audit trail (lib/audit/sqlite.ts): hash-chained records and the chain head.
+  SQLITE_AUDIT_SCHEMA,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -216,7 +221,7 @@ interface PreparedRow {
 // ---------------------------------------------------------------------------------------
 // The store
 
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, AuditSource {
   readonly #db: Database.Database;
   readonly #kek: KeyEncryptionKey;
   readonly #indexKeys: IndexKeys;
@@ -235,7 +240,10 @@ export class SqliteStore implements Store {
   readonly #insertIndex: Database.Statement<[id: string, name: string, key: string | null]>;
   readonly #count: Database.Statement<[], number>;
   #writtenSinceOptimize = 0;
-  readonly #writeTransaction: Database.Transaction<(creates: readonly PreparedRow[], updates: readonly PreparedRow[]) => void>;
+  readonly #writeTransaction: Database.Transaction<(creates: readonly PreparedRow[], updates: readonly PreparedRow[], audit: readonly AuditEntry[]) => void>;
+  readonly #audit: SqliteAuditAppender;
+  /** Audit-only commits (records of reads and failures), synced off the event loop. */
+  readonly #auditThread: SqliteAuditThread;
 
   constructor(db: Database.Database, kek: KeyEncryptionKey, indexKeys: IndexKeys) {
     this.#db = db;
@@ -257,7 +265,9 @@ export class SqliteStore implements Store {
     this.#deleteIndexRow = db.prepare('DELETE FROM attribute_index WHERE object_id = ? AND name = ? AND key IS ?');
     this.#insertIndex = db.prepare('INSERT INTO attribute_index (object_id, name, key) VALUES (?, ?, ?)');
     this.#count = db.prepare<[], number>('SELECT count(*) FROM objects').pluck();
-    this.#writeTransaction = db.transaction((creates: readonly PreparedRow[], updates: readonly PreparedRow[]) => this.#write(creates, updates));
+    this.#audit = new SqliteAuditAppender(db);
+    this.#auditThread = new SqliteAuditThread({ path: db.name, busyTimeoutMs: Number(db.pragma('busy_timeout', { simple: true })) });
+    this.#writeTransaction = db.transaction((creates: readonly PreparedRow[], updates: readonly PreparedRow[], audit: readonly AuditEntry[]) => this.#write(creates, updates, audit));
   }
 
   newId(): string {
@@ -282,7 +292,14 @@ export class SqliteStore implements Store {
   async commit(changes: Changes): Promise<void> {
     const creates = changes.create ?? [];
     const updates = changes.update ?? [];
-    if (creates.length === 0 && updates.length === 0) return;
+    const audit = changes.audit ?? [];
+    if (creates.length === 0 && updates.length === 0 && audit.length === 0) return;
+    if (creates.length === 0 && updates.length === 0) {
+      // Only records (of reads and failures): the audit thread's connection writes them, so
+      // the disk sync does not stall other clients, who gather into the next group meanwhile.
+      await this.#auditThread.append(audit);
+      return;
+    }
     for (const object of creates) {
       if (object.revision !== 1) throw new Error(`object ${object.id}: a new object has revision 1, not ${object.revision}`);
     }
@@ -295,7 +312,7 @@ export class SqliteStore implements Store {
     // so the transaction itself is synchronous and holds the write lock only briefly.
     const createRows = await Promise.all(creates.map((o) => this.#prepare(o)));
     const updateRows = await Promise.all(updates.map((o) => this.#prepare(o)));
-    this.#writeTransaction.immediate(createRows, updateRows);
+    this.#writeTransaction.immediate(createRows, updateRows, audit);
     this.#writtenSinceOptimize += createRows.length + updateRows.length;
     if (this.#writtenSinceOptimize >= OPTIMIZE_EVERY) {
       // The change is committed: a failure to refresh statistics must not report it failed.
@@ -391,8 +408,14 @@ export class SqliteStore implements Store {
       .map((row) => grantFromRow(row, (text) => text));
   }
 
+  /** The audit trail, read over a connection of its own (one snapshot). */
+  async auditReader(): Promise<AuditReader> {
+    return openSqliteAuditReader(this.#db.name);
+  }
+
   async close(): Promise<void> {
     if (!this.#db.open) return;
+    await this.#auditThread.close();
     try {
       this.optimize();
     } finally {
@@ -425,7 +448,7 @@ export class SqliteStore implements Store {
 
 
   /** Runs inside the transaction; a throw rolls everything back. */
-  #write(creates: readonly PreparedRow[], updates: readonly PreparedRow[]): void {
+  #write(creates: readonly PreparedRow[], updates: readonly PreparedRow[], audit: readonly AuditEntry[]): void {
     const now = Date.now();
     for (const row of creates) {
       try {
@@ -451,6 +474,9 @@ export class SqliteStore implements Store {
       }
       this.#rewriteIndex(row);
     }
+    // Last, so the head row is read and moved after the change it records (BEGIN IMMEDIATE
+    // already holds the write lock: no other process appends in between).
+    this.#audit.append(audit);
   }
 
   #writeIndex(row: PreparedRow): void {

@@ -9,6 +9,7 @@ import type { TtlvItem } from '../../ttlv/index.js';
 import type { AttributeInstance } from '../attributes/types.js';
 import type { ManagedObject } from '../objects/types.js';
 import { StoreConflictError } from './types.js';
+import { auditStoreTests } from '../audit/store-audit-suite.js';
 import type { GrantRecord, Store } from './types.js';
 
 /**
@@ -144,6 +145,9 @@ export function storeSuite(name: string, open: () => Promise<OpenedStore>): void
       await opened?.cleanup();
       opened = undefined;
     });
+
+    // Audit records (lib/audit/store-audit-suite.ts).
+    auditStoreTests(() => store);
 
     describe('create and load', () => {
       it('round trips attributes of every item type and the body (Byte Strings by content)', async () => {

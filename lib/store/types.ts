@@ -1,3 +1,4 @@
+import type { AuditEntry } from '../audit/record.js';
 import type { ManagedObject } from '../objects/types.js';
 
 /**
@@ -86,6 +87,12 @@ export interface Changes {
    * with a StoreConflictError and nothing is written.
    */
   readonly update?: readonly ManagedObject[];
+  /**
+   * Audit entries to append to the hash chain in the same transaction (lib/audit): numbered
+   * and chained by the store under its lock on the chain head. A commit holding only audit
+   * entries is a transaction too.
+   */
+  readonly audit?: readonly AuditEntry[];
 }
 
 /**
