@@ -59,6 +59,8 @@ export interface ServiceOptions {
    * a production server (2.1 section 6.1.26). Default false.
    */
   readonly interopTesting?: boolean;
+  /** Told of every batch item once it has run (metrics); must not throw. */
+  readonly observe?: (event: OperationEvent) => void;
   /** The CA Certify and Re-certify sign with by default (see OperationContext.issuer). */
   readonly issuer?: CertificateIssuer;
   /**
@@ -66,6 +68,16 @@ export interface ServiceOptions {
    * its answer is sent. Default true.
    */
   readonly audit?: boolean;
+}
+
+/** One batch item handled: what metrics count (server/metrics.ts). */
+export interface OperationEvent {
+  /** The Operation's name ("Create"), or its code in hex when KMIP names none. */
+  readonly operation: string;
+  readonly status: ResponseBatchItem['status'];
+  readonly reason: ResponseBatchItem['reason'];
+  /** From decoding the payload to the handler's answer (commits included). */
+  readonly seconds: number;
 }
 
 /** When a message cannot even be read, the answer speaks the oldest version every client knows. */
@@ -214,6 +226,14 @@ export function createKmipService(options: ServiceOptions): KmipService {
   }
 
   async function runItem(ctx: OperationContext, item: RequestBatchItem): Promise<ResponseBatchItem> {
+    if (options.observe === undefined) return executeItem(ctx, item);
+    const started = performance.now();
+    const result = await executeItem(ctx, item);
+    options.observe({ operation: operationName(item.operation), status: result.status, reason: result.reason, seconds: (performance.now() - started) / 1000 });
+    return result;
+  }
+
+  async function executeItem(ctx: OperationContext, item: RequestBatchItem): Promise<ResponseBatchItem> {
     // The answer echoes the Operation, unless the client's version has no such operation.
     const echo = enumerationDefinedIn(Tag.Operation, item.operation, ctx.version) ? item.operation : undefined;
     const base = { operation: echo, uniqueBatchItemId: item.uniqueBatchItemId };
