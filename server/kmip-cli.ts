@@ -18,6 +18,7 @@ import type { GlobalArgs, KmipCommands } from './kmip/context.js';
 import { EXIT, report } from './kmip/errors.js';
 import { attributeCommands } from './kmip/commands/attributes.js';
 import { cryptoCommands } from './kmip/commands/crypto.js';
+import { grantCommands } from './kmip/commands/grants.js';
 import { infoCommands } from './kmip/commands/info.js';
 import { lifecycleCommands } from './kmip/commands/lifecycle.js';
 import { objectCommands } from './kmip/commands/objects.js';
@@ -27,7 +28,7 @@ import { objectCommands } from './kmip/commands/objects.js';
  * function, or yargs command modules as `(y) => y.command(modules)` whose handlers call
  * `run(args, async (client) => ({ text, json }))` from ./kmip/context.js.
  */
-const COMMANDS: readonly KmipCommands[] = [objectCommands, attributeCommands, lifecycleCommands, cryptoCommands, infoCommands];
+const COMMANDS: readonly KmipCommands[] = [objectCommands, attributeCommands, lifecycleCommands, cryptoCommands, grantCommands, infoCommands];
 
 function usageFailure(message: string | undefined, error: Error | undefined): never {
   process.stderr.write(`kmip: ${oneLine(message ?? error?.message ?? 'bad usage')} (see kmip --help)\n`);

@@ -1,1 +1,0 @@
-export type { KmipClient as KmipSession } from '../../lib/client/index.js';
