@@ -242,6 +242,7 @@ export type IdentitySource = 'subject-cn' | 'subject-dn' | 'san-email';
 export type TlsMinVersion = 'TLSv1.2' | 'TLSv1.3';
 export type StoreKind = 'sqlite' | 'postgres';
 export type KekKind = 'file' | 'pkcs11';
+export type HsmResidentKeys = 'off' | 'sensitive';
 export type TlsMaxVersion = 'TLSv1.2' | 'TLSv1.3';
 export type CertificateGroups = 'none' | 'subject-ou';
 
@@ -528,6 +529,39 @@ export const SETTINGS = {
     defaultText: 'none',
     describe: 'A file holding the token user PIN (mode 0600, like the KEK file: the server refuses a file others can read). The PIN is never taken from the command line.',
   }),
+  hsmResidentKeys: oneOf<HsmResidentKeys>({
+    flag: 'hsm-resident-keys',
+    env: 'KMIPD_HSM_RESIDENT_KEYS',
+    default: 'off',
+    values: ['off', 'sensitive'],
+    describe: 'Keys that live inside the HSM (needs the pkcs11 settings): `sensitive` makes every AES key created with Sensitive true or Extractable false a non-extractable key in the token; Encrypt, Decrypt, MAC and MAC Verify with it run in the HSM, Get and Export of it are refused, Destroy destroys the token object. `off`: every key is stored wrapped.',
+  }),
+  kekCacheKeys: integer({
+    flag: 'kek-cache-keys',
+    env: 'KMIPD_KEK_CACHE_KEYS',
+    default: 10_000,
+    min: 0,
+    max: 10_000_000,
+    describe: 'With an HSM KEK, how many unwrapped keys are kept in memory so that a hot key is not unwrapped through the HSM at every use (0 disables the cache). Entries are keyed by the wrapped bytes, so a changed or destroyed key is never served from it.',
+  }),
+  kekCacheBytes: integer({
+    flag: 'kek-cache-bytes',
+    env: 'KMIPD_KEK_CACHE_BYTES',
+    default: 64 * 1024 * 1024,
+    min: 0,
+    max: 2 ** 40,
+    unit: 'bytes',
+    describe: 'With an HSM KEK, the most unwrapped key material the cache holds (0 disables the cache); the least recently used keys are evicted and zeroed first.',
+  }),
+  kekCacheSeconds: integer({
+    flag: 'kek-cache-seconds',
+    env: 'KMIPD_KEK_CACHE_SECONDS',
+    default: 300,
+    min: 0,
+    max: 86_400,
+    unit: 'seconds',
+    describe: 'With an HSM KEK, how long an unwrapped key unused stays in the cache before it is zeroed (0: until evicted).',
+  }),
   leaseTimeSeconds: integer({
     flag: 'lease-time-seconds',
     env: 'KMIPD_LEASE_TIME_SECONDS',
@@ -668,6 +702,11 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
   if (config['kek'] === 'pkcs11') {
     for (const key of ['pkcs11Module', 'pkcs11TokenLabel', 'pkcs11PinFile'] as const) {
       if (config[key] === undefined) problems.push(`kek "pkcs11" needs ${key} (--${SETTINGS[key].flag} or ${SETTINGS[key].env})`);
+    }
+  }
+  if (config['hsmResidentKeys'] !== 'off') {
+    for (const key of ['pkcs11Module', 'pkcs11TokenLabel', 'pkcs11PinFile'] as const) {
+      if (config[key] === undefined) problems.push(`hsmResidentKeys "${String(config['hsmResidentKeys'])}" needs ${key} (--${SETTINGS[key].flag} or ${SETTINGS[key].env})`);
     }
   }
   if (config['tlsMinVersion'] === 'TLSv1.3' && config['tlsMaxVersion'] === 'TLSv1.2') {

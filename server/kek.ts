@@ -8,6 +8,8 @@ import { readdir, stat, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { KekError, KekRing, loadKekFile, openPkcs11Kek, Pkcs11KekError } from '../lib/crypto/index.js';
 import type { KekLoader, KeyEncryptionKey, LoadedKek } from '../lib/crypto/index.js';
+import { CachingKek } from '../lib/crypto/unwrap-cache.js';
+import type { UnwrapCacheLimits } from '../lib/crypto/unwrap-cache.js';
 import type { Logger } from '../lib/log.js';
 import type { KmipdConfig } from './config.js';
 import { StartError } from './errors.js';
@@ -38,7 +40,7 @@ export async function openConfiguredKek(config: KmipdConfig, kekFile: string, fr
     // An HSM also configured: the store may list HSM KEKs too (a rotation from or to the HSM).
     const hsmConfigured = config.pkcs11Module !== undefined && config.pkcs11TokenLabel !== undefined && config.pkcs11PinFile !== undefined;
     const hsm = hsmConfigured ? await hsmAccess(config) : undefined;
-    const ring = new KekRing({ kek, kind: 'file', ref: basename(kekFile), close: async () => kek.wipe() }, kekLoader(dir, hsm));
+    const ring = new KekRing({ kek, kind: 'file', ref: basename(kekFile), close: async () => kek.wipe() }, kekLoader(dir, hsm, unwrapCacheLimits(config)));
     return { kek: ring, close: () => ring.close() };
   }
   const hsm = await hsmAccess(config);
@@ -52,7 +54,9 @@ export async function openConfiguredKek(config: KmipdConfig, kekFile: string, fr
     log.info('key-encryption key generated in the HSM', { kek: 'pkcs11', id: kek.id, token: hsm.tokenLabel, key: hsm.keyLabel });
   }
   const opened = kek;
-  const ring = new KekRing({ kek: opened, kind: 'pkcs11', ref: hsm.keyLabel, close: () => opened.close() }, kekLoader(dir, hsm));
+  // Every load of a key unwraps through the HSM worker: a bounded cache serves hot keys.
+  const cached = new CachingKek(opened, unwrapCacheLimits(config));
+  const ring = new KekRing({ kek: cached, kind: 'pkcs11', ref: hsm.keyLabel, close: () => closeCached(cached, opened) }, kekLoader(dir, hsm, unwrapCacheLimits(config)));
   return { kek: ring, close: () => ring.close() };
 }
 
@@ -70,14 +74,16 @@ export async function hsmAccess(config: KmipdConfig): Promise<HsmAccess> {
  * fingerprint is the id (so renaming the files never loses one, and another node's copy
  * may have another name); an HSM KEK is the key with the listed label in the configured token.
  */
-export function kekLoader(dir: string, hsm: HsmAccess | undefined): KekLoader {
+export function kekLoader(dir: string, hsm: HsmAccess | undefined, cache?: UnwrapCacheLimits): KekLoader {
   return async (record): Promise<LoadedKek> => {
     if (record.kind === 'pkcs11') {
       if (hsm === undefined) {
         throw new KekError('KEK_UNKNOWN', `KEK ${record.id} is the HSM key "${record.ref}", but no PKCS#11 module is configured (pkcs11Module, pkcs11TokenLabel, pkcs11PinFile)`);
       }
       const kek = await openPkcs11Kek({ ...hsm, keyLabel: record.ref });
-      return { kek, close: () => kek.close() };
+      if (cache === undefined) return { kek, close: () => kek.close() };
+      const cached = new CachingKek(kek, cache);
+      return { kek: cached, close: () => closeCached(cached, kek) };
     }
     const names = (await readdir(dir)).filter((name) => /^kek.*\.key$/.test(name));
     // The recorded name first: usually it is the right file.
@@ -92,6 +98,16 @@ export function kekLoader(dir: string, hsm: HsmAccess | undefined): KekLoader {
       `KEK ${record.id} (recorded as ${record.ref}) is not in ${dir}: stored keys wrapped under it cannot be read until its key file is back there (any name kek*.key, mode 0600)`,
     );
   };
+}
+
+/** The unwrap cache settings of an HSM KEK (lib/crypto/unwrap-cache.ts). */
+export function unwrapCacheLimits(config: KmipdConfig): UnwrapCacheLimits {
+  return { maxEntries: config.kekCacheKeys, maxBytes: config.kekCacheBytes, ttlMs: config.kekCacheSeconds * 1000 };
+}
+
+async function closeCached(cached: CachingKek, kek: { close(): Promise<void> }): Promise<void> {
+  cached.clear();
+  await kek.close();
 }
 
 /** The PIN file must be as private as a key file. */
