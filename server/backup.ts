@@ -46,6 +46,8 @@ export async function runRestore(config: KmipdConfig, file: string, options: Res
   const state = await inspectDataDir(paths.dir);
   const created = state.kind === 'absent' || state.kind === 'empty';
   if (created) {
+    // Checked before the folder is made: a restore that cannot read its keys makes nothing.
+    await checkGivenKeks(config, backup, options.kekFiles);
     await initDataDir(paths.dir);
   } else if (state.kind !== 'initialised') {
     throw new DataDirError(`${paths.dir} is neither empty nor a kmipd data folder: restore into a new (absent or empty) folder, or an initialised one`);
@@ -101,27 +103,59 @@ async function installKekFiles(dir: string, kekPath: string, backup: VerifiedBac
   }
 }
 
+/** The KEKs a restore needs: every one that wraps a stored body, and the backup's active one. */
+function neededKeks(backup: VerifiedBackup): Pick<KekRecord, 'id' | 'kind' | 'ref'>[] {
+  const ids = new Set([...backup.kekIdsInUse, ...backup.keks.filter((k) => k.state === 'active').map((k) => k.id)]);
+  return [...ids].map((id) => backup.keks.find((k) => k.id === id) ?? { id, kind: 'file', ref: 'kek.key' });
+}
+
+function missingKeks(missing: readonly Pick<KekRecord, 'id' | 'kind' | 'ref'>[]): DataDirError {
+  const named = missing.map((record) => `${record.id} (${record.kind === 'file' ? `key file, was ${record.ref}` : `HSM key "${record.ref}"`})`);
+  return new DataDirError(
+    `the backup's keys are wrapped under KEKs this data folder does not have: ${named.join(', ')}. Give each key file with --kek-file (or configure the HSM that holds them); nothing was restored`,
+  );
+}
+
+/** For a new folder: the given key files and the configured HSM must hold every KEK needed. */
+async function checkGivenKeks(config: KmipdConfig, backup: VerifiedBackup, files: readonly string[]): Promise<void> {
+  const given = new Set<string>();
+  for (const file of files) {
+    const kek = await loadKekFile(file);
+    given.add(kek.id);
+    kek.wipe();
+  }
+  const hsmConfigured = config.pkcs11Module !== undefined && config.pkcs11TokenLabel !== undefined && config.pkcs11PinFile !== undefined;
+  const hsm = hsmConfigured ? await hsmAccess(config) : undefined;
+  const missing: Pick<KekRecord, 'id' | 'kind' | 'ref'>[] = [];
+  for (const record of neededKeks(backup)) {
+    if (record.kind === 'file') {
+      if (!given.has(record.id)) missing.push(record);
+      continue;
+    }
+    try {
+      const loaded = await kekLoader('.', hsm)(record);
+      await loaded.close();
+    } catch {
+      missing.push(record);
+    }
+  }
+  if (missing.length > 0) throw missingKeks(missing);
+}
+
 /** Every KEK that wraps a stored body of the backup must be at hand before anything is written. */
 async function checkKeksAvailable(config: KmipdConfig, dir: string, backup: VerifiedBackup): Promise<void> {
   const hsmConfigured = config.pkcs11Module !== undefined && config.pkcs11TokenLabel !== undefined && config.pkcs11PinFile !== undefined;
   const load = kekLoader(dir, hsmConfigured ? await hsmAccess(config) : undefined);
-  const missing: string[] = [];
-  // The backup's active KEK becomes the store's: new keys are wrapped under it.
-  const needed = new Set([...backup.kekIdsInUse, ...backup.keks.filter((k) => k.state === 'active').map((k) => k.id)]);
-  for (const id of needed) {
-    const record: Pick<KekRecord, 'id' | 'kind' | 'ref'> = backup.keks.find((k) => k.id === id) ?? { id, kind: 'file', ref: 'kek.key' };
+  const missing: Pick<KekRecord, 'id' | 'kind' | 'ref'>[] = [];
+  for (const record of neededKeks(backup)) {
     try {
       const loaded = await load(record);
       await loaded.close();
     } catch {
-      missing.push(`${id} (${record.kind === 'file' ? `key file, was ${record.ref}` : `HSM key "${record.ref}"`})`);
+      missing.push(record);
     }
   }
-  if (missing.length > 0) {
-    throw new DataDirError(
-      `the backup's keys are wrapped under KEKs this data folder does not have: ${missing.join(', ')}. Give each key file with --kek-file (or configure the HSM that holds them); nothing was restored`,
-    );
-  }
+  if (missing.length > 0) throw missingKeks(missing);
 }
 
 /** A folder this restore initialised, emptied again (and removed if it was absent). */

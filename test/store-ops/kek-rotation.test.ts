@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { silentLogger } from '../../lib/log.js';
 import { configWith } from '../../server/config.js';
@@ -18,7 +18,7 @@ import { runInitHsm } from '../../server/hsm-init.js';
 import { startPostgres } from '../support/postgres.js';
 import type { PostgresCluster } from '../support/postgres.js';
 import { createSoftHsmToken } from '../support/softhsm.js';
-import { connectAdmin, kmipdCli, removeDir, tempDir } from './helpers.js';
+import { connectAdmin, initialisedCopy, kmipdCli, removeDir, tempDir } from './helpers.js';
 import type { Client } from './helpers.js';
 
 /** kek_id of every stored body, from the SQLite file itself. */
@@ -55,12 +55,12 @@ describe('kmipd kek rotate: a new KEK, online, interruptible and resumable', fun
     const config = (): KmipdConfig => configWith({ dir, host: '127.0.0.1', port: 0, schedulerIntervalSeconds: 0 });
 
     before(async () => {
-      dir = await tempDir('kek-rotate');
+      dir = await initialisedCopy('kek-rotate');
     });
     after(async () => {
       await client?.close();
       await server?.close();
-      await removeDir(dir);
+      await removeDir(dirname(dir));
     });
 
     it('killed with SIGKILL half-way through, loses nothing; run again, it finishes while the server keeps serving', async () => {
@@ -115,11 +115,11 @@ describe('kmipd kek rotate: a new KEK, online, interruptible and resumable', fun
     let dir: string;
     before(async () => {
       cluster = await startPostgres();
-      dir = await tempDir('kek-rotate-pg');
+      dir = await initialisedCopy('kek-rotate-pg');
     });
     after(async () => {
       await cluster?.stop();
-      await removeDir(dir);
+      await removeDir(dirname(dir));
     });
 
     it('rotates while clients keep creating and reading keys through the server', async () => {
