@@ -61,6 +61,8 @@ export interface ServiceOptions {
   readonly interopTesting?: boolean;
   /** Told of every batch item once it has run (metrics); must not throw. */
   readonly observe?: (event: OperationEvent) => void;
+  /** The lock commits take (common.ts `commit`), when something beside the service commits too (the scheduler). */
+  readonly commitLock?: AsyncLock;
   /** The CA Certify and Re-certify sign with by default (see OperationContext.issuer). */
   readonly issuer?: CertificateIssuer;
   /**
@@ -88,7 +90,7 @@ export function createKmipService(options: ServiceOptions): KmipService {
   const clock = options.clock ?? ((): bigint => BigInt(Math.floor(Date.now() / 1000)));
   const log = options.log;
   const streams = new StreamTable();
-  const commitLock = new AsyncLock();
+  const commitLock = options.commitLock ?? new AsyncLock();
   const auditing = options.audit !== false;
   // Records of requests that change nothing share transactions (group commit).
   const auditWriter = new AuditWriter({ commit: (entries) => options.store.commit({ audit: entries }) });

@@ -8,6 +8,11 @@ import { InputError, decodeMessages, encodeMessages, formatMessages, parseMessag
 import type { TextFormat } from './commands/ttlv.js';
 import { dataDirFrom, runInit, runIssueClient } from './commands/data.js';
 import { runServe, settingOptions } from './commands/serve.js';
+import { runBackup, runRestore } from './backup.js';
+import { BackupError } from '../lib/store/backup.js';
+import { DEFAULT_ROTATE_BATCH, kekStatus, rotateKek } from './kek-command.js';
+import { configFromArgs, openForMaintenance } from './maintenance.js';
+import { runInitHsm } from './hsm-init.js';
 import { ConfigError } from './config.js';
 import { DataDirError } from './datadir.js';
 import { StartError } from './index.js';
@@ -22,7 +27,7 @@ const EXIT_BAD_INPUT = 2;
 const EXIT_START_FAILED = 1;
 
 function fail(error: unknown): never {
-  if (error instanceof TtlvError || error instanceof InputError || error instanceof ConfigError || error instanceof DataDirError || error instanceof KekError) {
+  if (error instanceof TtlvError || error instanceof InputError || error instanceof ConfigError || error instanceof DataDirError || error instanceof KekError || error instanceof BackupError) {
     process.stderr.write(`kmipd: ${error.message}\n`);
     process.exit(EXIT_BAD_INPUT);
   }
@@ -88,9 +93,23 @@ async function main(argv: string[]): Promise<void> {
       (y) =>
         y
           .option('dir', { type: 'string', describe: 'the data folder [KMIPD_DIR; default ./kmipd-data]' })
-          .option('hostname', { type: 'string', array: true, describe: 'another name or address for the server certificate (repeatable)' }),
+          .option('hostname', { type: 'string', array: true, describe: 'another name or address for the server certificate (repeatable)' })
+          .option('hsm', { type: 'boolean', default: false, describe: 'generate the key-encryption key in an HSM token (PKCS#11) and write <dir>/kmipd.json for `serve --config`' })
+          .option('pkcs11-module', { type: 'string', describe: 'with --hsm: the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so' })
+          .option('pkcs11-token-label', { type: 'string', describe: 'with --hsm: the label of the token' })
+          .option('pkcs11-pin-file', { type: 'string', describe: 'with --hsm: a file (mode 0600) holding the token user PIN' })
+          .option('pkcs11-key-label', { type: 'string', describe: 'with --hsm: the label of the new key [default kmipd-kek]' }),
       async (args) => {
         try {
+          if (args.hsm) {
+            const { 'pkcs11-module': module, 'pkcs11-token-label': tokenLabel, 'pkcs11-pin-file': pinFile } = args;
+            if (module === undefined || tokenLabel === undefined || pinFile === undefined) {
+              throw new InputError('init --hsm needs --pkcs11-module, --pkcs11-token-label and --pkcs11-pin-file');
+            }
+            const options = { module, tokenLabel, pinFile, keyLabel: args['pkcs11-key-label'], hostnames: args.hostname ?? [] };
+            process.stdout.write(await runInitHsm(dataDirFrom(args.dir, process.env), options));
+            return;
+          }
           process.stdout.write(await runInit(dataDirFrom(args.dir, process.env), args.hostname ?? []));
         } catch (error) {
           fail(error);
@@ -115,6 +134,85 @@ async function main(argv: string[]): Promise<void> {
           },
         )
         .demandCommand(1, 'say client'),
+    )
+    .command('kek', 'the key-encryption key: rotate it online, show rotation progress', (kek) =>
+      kek
+        .command(
+          'rotate',
+          'a new KEK (key file, or HSM key), every stored key wrapped again under it while servers keep serving; resumes an interrupted rotation',
+          (y) =>
+            y
+              .option('config', { type: 'string', describe: 'a JSON configuration file [KMIPD_CONFIG]' })
+              .options(settingOptions())
+              .option('batch-size', { type: 'number', default: DEFAULT_ROTATE_BATCH, describe: 'stored keys read and rewritten per page' })
+              .option('max-per-second', { type: 'number', default: 0, describe: 'at most this many stored keys rewritten a second, to spare a busy server (0: no limit)' }),
+          async (args) => {
+            try {
+              const opened = await openForMaintenance(await configFromArgs(args, process.env));
+              try {
+                const progress = (line: string): void => void process.stderr.write(`kmipd: ${line}\n`);
+                const result = await rotateKek(await configFromArgs(args, process.env), opened, { batchSize: Number(args['batch-size']), maxPerSecond: Number(args['max-per-second']), progress });
+                process.stdout.write(`KEK rotated: ${result.from} -> ${result.to}, ${result.rewrapped} stored keys wrapped again${result.resumed ? ' (resumed)' : ''}\n`);
+              } finally {
+                await opened.close();
+              }
+            } catch (error) {
+              fail(error);
+            }
+          },
+        )
+        .command(
+          'status',
+          'the KEKs of the store, their states, how many stored keys each wraps, and rotation progress',
+          (y) => y.option('config', { type: 'string', describe: 'a JSON configuration file [KMIPD_CONFIG]' }).options(settingOptions()),
+          async (args) => {
+            try {
+              const opened = await openForMaintenance(await configFromArgs(args, process.env));
+              try {
+                process.stdout.write(await kekStatus(opened));
+              } finally {
+                await opened.close();
+              }
+            } catch (error) {
+              fail(error);
+            }
+          },
+        )
+        .demandCommand(1, 'say rotate or status'),
+    )
+    .command(
+      'backup <file>',
+      'write every object (key material still wrapped; the KEKs are not in it) to FILE, online and consistent',
+      (y) =>
+        y
+          .positional('file', { type: 'string', demandOption: true, describe: 'the backup file to create (never overwritten)' })
+          .option('config', { type: 'string', describe: 'a JSON configuration file [KMIPD_CONFIG]' })
+          .options(settingOptions()),
+      async (args) => {
+        try {
+          process.stdout.write(await runBackup(await configFromArgs(args, process.env), String(args.file)));
+        } catch (error) {
+          fail(error);
+        }
+      },
+    )
+    .command(
+      'restore <file>',
+      'restore a backup into a new (absent or empty) data folder, or an empty database; --force replaces the objects of one that holds some',
+      (y) =>
+        y
+          .positional('file', { type: 'string', demandOption: true, describe: 'a file written by kmipd backup' })
+          .option('kek-file', { type: 'string', array: true, describe: 'a key file of a KEK the backup needs (repeatable); copied into the data folder' })
+          .option('force', { type: 'boolean', default: false, describe: 'replace every object of a store that holds some' })
+          .option('config', { type: 'string', describe: 'a JSON configuration file [KMIPD_CONFIG]' })
+          .options(settingOptions()),
+      async (args) => {
+        try {
+          process.stdout.write(await runRestore(await configFromArgs(args, process.env), String(args.file), { kekFiles: ([] as unknown[]).concat(args['kek-file'] ?? []).map(String), force: String(args.force) === 'true' }));
+        } catch (error) {
+          fail(error);
+        }
+      },
     )
     .command(
       'serve',

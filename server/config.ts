@@ -243,6 +243,7 @@ export type TlsMinVersion = 'TLSv1.2' | 'TLSv1.3';
 export type StoreKind = 'sqlite' | 'postgres';
 export type KekKind = 'file' | 'pkcs11';
 export type HsmResidentKeys = 'off' | 'sensitive';
+export type RetireOldPolicy = 'deactivate' | 'keep';
 export type TlsMaxVersion = 'TLSv1.2' | 'TLSv1.3';
 export type CertificateGroups = 'none' | 'subject-ou';
 
@@ -626,6 +627,22 @@ export const SETTINGS = {
     max: 3600,
     unit: 'seconds',
     describe: 'On SIGTERM or SIGINT the server stops accepting, finishes the requests it has received and sends their answers; connections still open after this long are dropped.',
+  }),
+  schedulerIntervalSeconds: integer({
+    flag: 'scheduler-interval-seconds',
+    env: 'KMIPD_SCHEDULER_INTERVAL_SECONDS',
+    default: 60,
+    min: 0,
+    max: 86_400,
+    unit: 'seconds',
+    describe: 'How often the server applies what is due by date without a client asking: Activation and Deactivation Dates reached, and automatic rotation (Rotate Automatic, Rotate Interval). A change is stored at most this long after its date (clients see it at once anyway). One process runs it: the primary with --workers, one node at a time on PostgreSQL. 0 turns it off.',
+  }),
+  rotationRetireOld: oneOf<RetireOldPolicy>({
+    flag: 'rotation-retire-old',
+    env: 'KMIPD_ROTATION_RETIRE_OLD',
+    default: 'deactivate',
+    values: ['deactivate', 'keep'],
+    describe: 'What automatic rotation does with the key it replaces: `deactivate` gives it a Deactivation Date at the replacement\'s Activation Date (now, or Rotate Offset later), so it only decrypts and verifies from then on; `keep` leaves it Active until its own dates.',
   }),
 } as const;
 

@@ -20,6 +20,12 @@ import type { KmipListener, ListenerTls } from './listener.js';
 import { StartError } from './errors.js';
 import { openConfiguredKek } from './kek.js';
 import { openConfiguredStore } from './store.js';
+import { lockDataDir } from './datadir.js';
+import type { DataDirLock } from './datadir.js';
+import { AsyncLock } from '../lib/operations/lock.js';
+import { Scheduler } from '../lib/operations/rotation.js';
+import { isMaintenanceStore } from '../lib/store/index.js';
+import type { Store } from '../lib/store/index.js';
 
 export { ConfigError, SETTINGS, SETTING_KEYS, configReference, configWith, loadConfig, resolveConfig } from './config.js';
 export type { KmipdConfig, ResolvedConfig, SettingKey } from './config.js';
@@ -33,6 +39,13 @@ export interface StartOptions {
   readonly wrapService?: (service: KmipService) => KmipService;
   /** The message of the log line said once listening (a cluster worker's is not the server's). */
   readonly listeningMessage?: string;
+  /**
+   * The caller already holds the data folder's lock and runs the scheduler (a cluster
+   * worker, whose primary does both): this server takes neither.
+   */
+  readonly underPrimary?: boolean;
+  /** The clock of the service and the scheduler, POSIX seconds; tests move it. */
+  readonly clock?: () => bigint;
 }
 
 export interface RunningServer {
@@ -54,6 +67,17 @@ export async function startServer(config: KmipdConfig, options: StartOptions = {
   if (initialised) log.info('data folder initialised', { dir: paths.dir });
   for (const warning of warnings) log.warn(warning);
 
+  // One primary per SQLite folder (a cluster's primary holds it for its workers).
+  const lock = config.store === 'sqlite' && options.underPrimary !== true ? lockDataDir(paths.dir) : undefined;
+  try {
+    return await serveFrom(config, options, log, paths, initialised, lock);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+}
+
+async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger, paths: DataPaths, initialised: boolean, lock: DataDirLock | undefined): Promise<RunningServer> {
   const tls = await readTls(config, paths);
   // Certify's issuing CA, apart from the TLS CA (certs/issuer.ts); made here for data folders older than it.
   const issuer = await ensureIssuingCa(paths.certsDir).catch((error: unknown) => {
@@ -64,11 +88,15 @@ export async function startServer(config: KmipdConfig, options: StartOptions = {
     await closeKek();
     throw error;
   });
+  const commitLock = new AsyncLock();
+  const scheduler = options.underPrimary === true ? undefined : startScheduler(config, store, log, commitLock, options.clock);
   let released: Promise<void> | undefined;
   const release = (): Promise<void> =>
     (released ??= (async () => {
+      await scheduler?.stop();
       await store.close();
       await closeKek();
+      lock?.release();
     })());
 
   let listener: KmipListener;
@@ -78,8 +106,10 @@ export async function startServer(config: KmipdConfig, options: StartOptions = {
       log,
       limits: { maxDepth: config.maxDepth, maxBatchItems: config.maxBatchItems, locateMaxItems: config.locateMaxItems, leaseTimeSeconds: config.leaseTimeSeconds },
       interopTesting: config.interopTesting,
-      audit: config.audit,
+      commitLock,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
       issuer,
+      audit: config.audit,
     });
     listener = await listen({
       host: config.host,
@@ -183,4 +213,20 @@ async function readTls(config: KmipdConfig, paths: DataPaths): Promise<ListenerT
     throw new StartError(`the TLS settings cannot be used (tlsCiphers, tlsEcdhCurves, tlsCrlFile): ${(error as Error).message}`);
   }
   return tls;
+}
+
+/** The scheduler (lib/operations/rotation.ts), unless turned off (schedulerIntervalSeconds 0). */
+export function startScheduler(config: KmipdConfig, store: Store, log: Logger, commitLock?: AsyncLock, clock?: () => bigint): Scheduler | undefined {
+  if (config.schedulerIntervalSeconds === 0 || !isMaintenanceStore(store)) return undefined;
+  const scheduler = new Scheduler({
+    store,
+    log: log.child({ component: 'scheduler' }),
+    intervalSeconds: config.schedulerIntervalSeconds,
+    retireOld: config.rotationRetireOld,
+    limits: { locateMaxItems: config.locateMaxItems, leaseTimeSeconds: config.leaseTimeSeconds },
+    ...(commitLock === undefined ? {} : { commitLock }),
+    ...(clock === undefined ? {} : { clock }),
+  });
+  scheduler.start();
+  return scheduler;
 }

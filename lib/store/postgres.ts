@@ -13,20 +13,21 @@
 import { randomUUID } from 'node:crypto';
 import { DatabaseError, Pool, escapeIdentifier } from 'pg';
 import type { PoolClient, PoolConfig } from 'pg';
-import { encodeTtlv } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
 import type { AttributeInstance } from '../attributes/types.js';
 import type { KeyEncryptionKey } from '../crypto/index.js';
 import { silentLogger } from '../log.js';
 import type { Logger } from '../log.js';
 import type { ManagedObject } from '../objects/types.js';
-import { decodeAttributes, encodeAttributes, indexRows, unwrapBody } from './codec.js';
+import { decodeAttributes, encodeAttributes, indexRows, unwrapBody, wrapBody } from './codec.js';
 import type { IndexKeys } from './codec.js';
 import type { StoreStats } from './sqlite.js';
 import { StoreConflictError } from './types.js';
 import { appendPostgresAudit, openPostgresAuditReader, postgresAuditSchema } from '../audit/postgres.js';
-import type { AuditReader, AuditSource } from '../audit/record.js';
-import type { Changes, LocateQuery, ObjectMetadata, Store } from './types.js';
+import type { AuditEntry, AuditReader, AuditSource } from '../audit/record.js';
+import type { Changes, LocateQuery, MaintenanceStore, ObjectMetadata, StoredRow, WrappedBody } from './types.js';
+import { KekError, KekRing } from '../crypto/index.js';
+import type { KekRecord } from '../crypto/index.js';
 import { checkGrant, grantConditions, grantFromRow, scopeColumn, visibleCondition } from './grants-sql.js';
 import type { GrantRow } from './grants-sql.js';
 import type { GrantFilter, GrantRecord } from './types.js';
@@ -61,6 +62,9 @@ export interface Migration {
 
 export const DEFAULT_SCHEMA = 'kmipd';
 
+
+/** The SQLSTATE the KEK trigger raises (class KM: kmipd's own). */
+const KEK_NOT_ACTIVE_SQLSTATE = 'KM001';
 
 /** hashtextextended (PostgreSQL 11) names the migration lock; identity columns need 10. */
 const MIN_SERVER_VERSION = 110000;
@@ -116,6 +120,37 @@ const MIGRATIONS: readonly ((schema: string) => string)[] = [
   `,
   // The audit trail (lib/audit/postgres.ts): hash-chained records and the chain head.
   (s) => postgresAuditSchema(s),
+  // KEK rotation (`kmipd kek`): the KEKs, and a refusal to write a body wrapped under one that
+  // is no longer active. Writers hold a shared advisory lock until they commit; changing a
+  // KEK's state takes it exclusively, so no writer can slip a body in under a KEK that is
+  // being rotated out or retired (each statement of the function sees the latest commit).
+  (s) => `
+  CREATE TABLE ${s}.keks (
+    id text PRIMARY KEY,
+    state text NOT NULL CHECK (state IN ('active', 'retiring', 'retired')),
+    kind text NOT NULL,
+    ref text NOT NULL,
+    created bigint NOT NULL         -- ms since the epoch
+  );
+  CREATE UNIQUE INDEX keks_one_active ON ${s}.keks (state) WHERE state = 'active';
+  CREATE INDEX objects_kek ON ${s}.objects (kek_id, id) WHERE kek_id IS NOT NULL;
+  CREATE FUNCTION ${s}.objects_kek_check() RETURNS trigger LANGUAGE plpgsql AS $$
+  DECLARE
+    kek_state text;
+  BEGIN
+    IF NEW.kek_id IS NULL THEN
+      RETURN NEW;
+    END IF;
+    PERFORM pg_advisory_xact_lock_shared(hashtextextended('kmipd keks ' || TG_TABLE_SCHEMA, 0));
+    SELECT state INTO kek_state FROM ${s}.keks WHERE id = NEW.kek_id;
+    IF FOUND AND kek_state <> 'active' THEN
+      RAISE EXCEPTION USING ERRCODE = '${KEK_NOT_ACTIVE_SQLSTATE}', MESSAGE = 'kmipd: the KEK that wrapped this body is not the active KEK';
+    END IF;
+    RETURN NEW;
+  END
+  $$;
+  CREATE TRIGGER objects_kek BEFORE INSERT OR UPDATE OF body, kek_id ON ${s}.objects FOR EACH ROW EXECUTE FUNCTION ${s}.objects_kek_check();
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -137,7 +172,9 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     const server = await checkServer(pool);
     const migration = await transaction(pool, (client) => migrate(client, schema));
     const settings: PostgresSettings = { schema, schemaVersion: migration.to, ...server };
-    return new PostgresStore(pool, settings, migration, options.kek, options.indexKeys);
+    const store = new PostgresStore(pool, settings, migration, options.kek, options.indexKeys);
+    await store.registerKek();
+    return store;
   } catch (error) {
     await pool.end();
     throw error;
@@ -274,7 +311,7 @@ const CONCURRENCY_FAILURES = new Set(['40001', '40P01']); // serialization_failu
 // ---------------------------------------------------------------------------------------
 // The store
 
-export class PostgresStore implements Store, AuditSource {
+export class PostgresStore implements MaintenanceStore, AuditSource {
   readonly #pool: Pool;
   readonly #kek: KeyEncryptionKey;
   readonly #indexKeys: IndexKeys;
@@ -328,16 +365,16 @@ export class PostgresStore implements Store, AuditSource {
     }
     // Wrapping may be asynchronous (an HSM worker): finish it before the transaction opens,
     // so the transaction holds its locks only for the writes.
-    const createRows = await Promise.all(creates.map((o) => this.#prepare(o)));
-    // Rows are locked in identifier order, so two nodes updating the same objects never deadlock.
-    const updateRows = (await Promise.all(updates.map((o) => this.#prepare(o)))).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     try {
-      await transaction(this.#pool, async (client) => {
-        for (const row of createRows) await this.#insert(client, row);
-        for (const row of updateRows) await this.#update(client, row);
-        // Last: the head row lock is held only from here to COMMIT.
-        await appendPostgresAudit(client, escapeIdentifier(this.#settings.schema), audit);
-      });
+      try {
+        await this.#prepareAndWrite(creates, updates, audit);
+      } catch (error) {
+        if (!(error instanceof DatabaseError && error.code === KEK_NOT_ACTIVE_SQLSTATE)) throw error;
+        // A KEK rotation began since this process last looked: wrap again under the new KEK.
+        if (!(this.#kek instanceof KekRing)) throw kekRetired(this.#kek.id, error);
+        await this.#kek.refresh();
+        await this.#prepareAndWrite(creates, updates, audit);
+      }
     } catch (error) {
       if (error instanceof DatabaseError && error.code !== undefined && CONCURRENCY_FAILURES.has(error.code)) {
         throw new StoreConflictError(`a concurrent transaction changed the same objects (${error.message}): nothing was written`, { cause: error });
@@ -418,6 +455,203 @@ export class PostgresStore implements Store, AuditSource {
     return { where: where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '', values };
   }
 
+  // Maintenance (KEK rotation, backup and restore, the scheduler) -------------------------
+
+  /** At open: list a KEK ring's KEK when the store lists none yet, then give the ring the list. */
+  async registerKek(): Promise<void> {
+    const ring = this.#kek;
+    if (!(ring instanceof KekRing)) return;
+    // Nodes starting together: the one-active index lets one insert win, the others do nothing.
+    await this.#pool.query(
+      `INSERT INTO ${this.#schema}.keks (id, state, kind, ref, created) SELECT $1, 'active', $2, $3, $4
+       WHERE NOT EXISTS (SELECT 1 FROM ${this.#schema}.keks) ON CONFLICT DO NOTHING`,
+      [ring.id, ring.initial.kind, ring.initial.ref, Date.now()],
+    );
+    ring.attach(() => this.keks());
+    await ring.refresh();
+  }
+
+  async keks(): Promise<KekRecord[]> {
+    const { rows } = await this.#pool.query<KekRow>(`SELECT id, state, kind, ref, created FROM ${this.#schema}.keks ORDER BY created, id`);
+    return rows.map(kekFromRow);
+  }
+
+  async kekUsage(): Promise<Map<string | null, number>> {
+    const { rows } = await this.#pool.query<{ kek_id: string | null; n: string }>(`SELECT kek_id, count(*) AS n FROM ${this.#schema}.objects GROUP BY kek_id`);
+    return new Map(rows.map((row) => [row.kek_id, Number(row.n)]));
+  }
+
+  async beginKekRotation(next: Pick<KekRecord, 'id' | 'kind' | 'ref'>): Promise<void> {
+    const s = this.#schema;
+    await transaction(this.#pool, async (client) => {
+      // Exclusive: waits for writers in flight, and new writers wait for this commit.
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`kmipd keks ${this.#settings.schema}`]);
+      const { rows } = await client.query<{ id: string; state: string }>(`SELECT id, state FROM ${s}.keks WHERE state <> 'retired'`);
+      if (rows.some((row) => row.state === 'active' && row.id === next.id)) throw new Error(`KEK ${next.id} is already the active KEK`);
+      if (rows.some((row) => row.state === 'retiring')) throw new Error('a KEK rotation is already in progress: finish it first (kmipd kek rotate resumes it)');
+      await client.query(`UPDATE ${s}.keks SET state = 'retiring' WHERE state = 'active'`);
+      await client.query(`INSERT INTO ${s}.keks (id, state, kind, ref, created) VALUES ($1, 'active', $2, $3, $4)`, [next.id, next.kind, next.ref, Date.now()]);
+    });
+  }
+
+  async wrappedWith(kekId: string, afterId: string | undefined, limit: number): Promise<WrappedBody[]> {
+    const { rows } = await this.#pool.query<{ id: string; body: Buffer; kek_id: string }>(
+      `SELECT id, body, kek_id FROM ${this.#schema}.objects WHERE kek_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+      [kekId, afterId ?? '', limit],
+    );
+    return rows.map((row) => ({ id: row.id, body: row.body, kekId: row.kek_id }));
+  }
+
+  async rewrapBody(from: WrappedBody, to: { readonly body: Buffer; readonly kekId: string }): Promise<boolean> {
+    const result = await this.#pool.query(`UPDATE ${this.#schema}.objects SET body = $1, kek_id = $2 WHERE id = $3 AND kek_id = $4 AND body = $5`, [
+      to.body,
+      to.kekId,
+      from.id,
+      from.kekId,
+      from.body,
+    ]);
+    return result.rowCount === 1;
+  }
+
+  async retireKek(id: string): Promise<boolean> {
+    const s = this.#schema;
+    return transaction(this.#pool, async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`kmipd keks ${this.#settings.schema}`]);
+      // A statement after the lock: its snapshot sees every writer that held the lock before.
+      const used = await client.query(`SELECT 1 FROM ${s}.objects WHERE kek_id = $1 LIMIT 1`, [id]);
+      if ((used.rowCount ?? 0) > 0) return false;
+      const result = await client.query(`UPDATE ${s}.keks SET state = 'retired' WHERE id = $1 AND state = 'retiring'`, [id]);
+      return result.rowCount === 1;
+    });
+  }
+
+  async setKekRef(id: string, ref: string): Promise<void> {
+    await this.#pool.query(`UPDATE ${this.#schema}.keks SET ref = $1 WHERE id = $2`, [ref, id]);
+  }
+
+  /** One REPEATABLE READ transaction: every page comes from the same snapshot while nodes keep writing. */
+  async *exportRows(): AsyncIterable<StoredRow | { readonly kek: KekRecord }> {
+    const s = this.#schema;
+    const client = await this.#pool.connect();
+    let broken: Error | undefined;
+    let finished = false;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const keks = await client.query<KekRow>(`SELECT id, state, kind, ref, created FROM ${s}.keks ORDER BY created, id`);
+      for (const kek of keks.rows) yield { kek: kekFromRow(kek) };
+      let after = 0n;
+      for (;;) {
+        const { rows } = await client.query<ExportRow>(
+          `SELECT seq, id, object_type, owner, revision, attributes, body, kek_id,
+                  (extract(epoch FROM created) * 1000)::bigint AS created, (extract(epoch FROM updated) * 1000)::bigint AS updated
+           FROM ${s}.objects WHERE seq > $1 ORDER BY seq LIMIT ${EXPORT_PAGE}`,
+          [after.toString()],
+        );
+        for (const row of rows) {
+          yield {
+            id: row.id,
+            objectType: row.object_type,
+            owner: row.owner.toString('utf8'),
+            revision: row.revision,
+            attributes: row.attributes,
+            body: row.body,
+            kekId: row.kek_id,
+            created: Number(row.created),
+            updated: Number(row.updated),
+          };
+        }
+        if (rows.length < EXPORT_PAGE) break;
+        after = BigInt(rows[rows.length - 1]?.seq ?? '0');
+      }
+      await client.query('COMMIT');
+      finished = true;
+    } finally {
+      // An error, or a consumer that stopped early: end the read transaction before the connection goes back.
+      if (!finished) {
+        await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+          broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+        });
+      }
+      client.release(broken);
+    }
+  }
+
+  async isEmpty(): Promise<boolean> {
+    const { rowCount } = await this.#pool.query(`SELECT 1 FROM ${this.#schema}.objects LIMIT 1`);
+    return (rowCount ?? 0) === 0;
+  }
+
+  async importRows(keks: readonly KekRecord[], rows: AsyncIterable<StoredRow>, options: { readonly replace?: boolean } = {}): Promise<number> {
+    const s = this.#schema;
+    let count = 0;
+    await transaction(this.#pool, async (client) => {
+      await client.query(`LOCK TABLE ${s}.objects IN EXCLUSIVE MODE`);
+      if (options.replace === true) {
+        await client.query(`DELETE FROM ${s}.attribute_index`);
+        await client.query(`DELETE FROM ${s}.objects`);
+      } else {
+        const present = await client.query(`SELECT 1 FROM ${s}.objects LIMIT 1`);
+        if ((present.rowCount ?? 0) > 0) throw new Error('the store already holds objects: refusing to import over them');
+      }
+      // Rows first, KEK records last: the trigger accepts any KEK while the list is empty.
+      await client.query(`DELETE FROM ${s}.keks`);
+      for await (const row of rows) {
+        const index = indexRows(decodeAttributes(row.attributes, row.id), this.#indexKeys);
+        await client.query(
+          `INSERT INTO ${s}.objects (id, object_type, owner, revision, attributes, body, kek_id, created, updated)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8::bigint / 1000.0), to_timestamp($9::bigint / 1000.0))`,
+          [row.id, row.objectType, utf8(row.owner), row.revision, row.attributes, row.body, row.kekId, row.created, row.updated],
+        );
+        if (index.length > 0) {
+          await client.query({
+            name: 'kmipd-insert-index',
+            text: this.#sql.insertIndex,
+            values: [row.id, index.map((r) => utf8(r.name)), index.map((r) => (r.key === null ? null : utf8(r.key)))],
+          });
+        }
+        count += 1;
+      }
+      for (const kek of keks) {
+        await client.query(`INSERT INTO ${s}.keks (id, state, kind, ref, created) VALUES ($1, $2, $3, $4, $5)`, [kek.id, kek.state, kek.kind, kek.ref, kek.created]);
+      }
+    });
+    if (this.#kek instanceof KekRing) await this.#kek.refresh();
+    return count;
+  }
+
+  async indexRange(name: string, upTo: string, limit: number): Promise<string[]> {
+    const { rows } = await this.#pool.query<{ object_id: string }>(
+      `SELECT object_id FROM ${this.#schema}.attribute_index WHERE name = $1 AND key <= $2 ORDER BY key, object_id LIMIT $3`,
+      [utf8(name), utf8(upTo), limit],
+    );
+    return rows.map((row) => row.object_id);
+  }
+
+  /** A session advisory lock on a connection held for the work: one node at a time, released if this one dies. */
+  async exclusively(name: string, work: () => Promise<void>): Promise<boolean> {
+    const client = await this.#pool.connect();
+    let broken: Error | undefined;
+    const key = `kmipd ${this.#settings.schema} ${name}`;
+    try {
+      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [key]);
+      if (rows[0]?.locked !== true) return false;
+      try {
+        await work();
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch((error: unknown) => {
+          broken = error instanceof Error ? error : new Error(String(error));
+        });
+      }
+      return true;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  get #schema(): string {
+    return escapeIdentifier(this.#settings.schema);
+  }
+
   /** Ends the pool: waits for checked-out connections to come back, then closes them all. */
   /** The audit trail, read on one pooled connection in one snapshot. */
   async auditReader(): Promise<AuditReader> {
@@ -475,16 +709,20 @@ export class PostgresStore implements Store, AuditSource {
     await client.query({ name: 'kmipd-rewrite-index', text: this.#sql.rewriteIndex, values: [row.id, row.indexNames, row.indexKeys] });
   }
 
+  async #prepareAndWrite(creates: readonly ManagedObject[], updates: readonly ManagedObject[], audit: readonly AuditEntry[]): Promise<void> {
+    const createRows = await Promise.all(creates.map((o) => this.#prepare(o)));
+    // Rows are locked in identifier order, so two nodes updating the same objects never deadlock.
+    const updateRows = (await Promise.all(updates.map((o) => this.#prepare(o)))).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    await transaction(this.#pool, async (client) => {
+      for (const row of createRows) await this.#insert(client, row);
+      for (const row of updateRows) await this.#update(client, row);
+      // Last: the head row lock is held only from here to COMMIT.
+      await appendPostgresAudit(client, escapeIdentifier(this.#settings.schema), audit);
+    });
+  }
+
   async #prepare(object: ManagedObject): Promise<PreparedRow> {
-    let body: Buffer | null = null;
-    if (object.body !== undefined) {
-      const clear = encodeTtlv(object.body);
-      try {
-        body = await this.#kek.wrap(clear);
-      } finally {
-        clear.fill(0);
-      }
-    }
+    const wrapped = object.body === undefined ? undefined : await wrapBody(this.#kek, object.body);
     const index = indexRows(object.attributes, this.#indexKeys);
     return {
       id: object.id,
@@ -492,8 +730,8 @@ export class PostgresStore implements Store, AuditSource {
       owner: utf8(object.owner),
       revision: object.revision,
       attributes: encodeAttributes(object.attributes),
-      body,
-      kekId: body === null ? null : this.#kek.id,
+      body: wrapped?.wrapped ?? null,
+      kekId: wrapped?.kekId ?? null,
       indexNames: index.map((r) => utf8(r.name)),
       indexKeys: index.map((r) => (r.key === null ? null : utf8(r.key))),
     };
@@ -528,4 +766,36 @@ function statements(s: string) {
         SELECT $1, w.name, w.key FROM wanted w
         WHERE NOT EXISTS (SELECT 1 FROM ${s}.attribute_index a WHERE a.object_id = $1 AND a.name = w.name AND a.key IS NOT DISTINCT FROM w.key)`,
   } as const;
+}
+
+// ---------------------------------------------------------------------------------------
+// KEK rows
+
+/** Rows per page of an export. */
+const EXPORT_PAGE = 1000;
+
+interface KekRow {
+  readonly id: string;
+  readonly state: string;
+  readonly kind: string;
+  readonly ref: string;
+  /** bigint arrives as text. */
+  readonly created: string | number;
+}
+
+interface ExportRow extends ObjectRow {
+  readonly seq: string;
+  readonly id: string;
+  readonly created: string;
+  readonly updated: string;
+}
+
+function kekFromRow(row: KekRow): KekRecord {
+  const state = row.state === 'active' || row.state === 'retiring' || row.state === 'retired' ? row.state : 'retired';
+  const kind = row.kind === 'pkcs11' ? 'pkcs11' : 'file';
+  return { id: row.id, state, kind, ref: row.ref, created: Number(row.created) };
+}
+
+function kekRetired(id: string, cause: unknown): KekError {
+  return new KekError('KEK_RETIRED', `this store no longer accepts values wrapped under KEK ${id}: it was rotated out (kmipd kek status)`, { cause });
 }

@@ -8,7 +8,6 @@
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { chmod, open } from 'node:fs/promises';
-import { encodeTtlv } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
 import type { AttributeInstance } from '../attributes/types.js';
 import type { KeyEncryptionKey } from '../crypto/index.js';
@@ -17,8 +16,10 @@ import { StoreConflictError } from './types.js';
 import { SQLITE_AUDIT_SCHEMA, SqliteAuditAppender, openSqliteAuditReader } from '../audit/sqlite.js';
 import { SqliteAuditThread } from '../audit/sqlite-thread.js';
 import type { AuditEntry, AuditReader, AuditSource } from '../audit/record.js';
-import type { Changes, LocateQuery, ObjectMetadata, Store } from './types.js';
-import { decodeAttributes, encodeAttributes, indexRowKey, indexRows, unwrapBody } from './codec.js';
+import type { Changes, LocateQuery, MaintenanceStore, ObjectMetadata, StoredRow, WrappedBody } from './types.js';
+import { KekError, KekRing } from '../crypto/index.js';
+import type { KekRecord } from '../crypto/index.js';
+import { decodeAttributes, encodeAttributes, indexRowKey, indexRows, unwrapBody, wrapBody } from './codec.js';
 import type { IndexKeys, IndexRow } from './codec.js';
 import { checkGrant, grantConditions, grantFromRow, scopeColumn, sqliteParam, visibleCondition } from './grants-sql.js';
 import type { GrantRow } from './grants-sql.js';
@@ -52,6 +53,9 @@ export interface SqliteSettings {
   readonly schemaVersion: number;
 }
 
+
+/** What the KEK triggers say when they refuse a write (see MIGRATIONS). */
+const KEK_NOT_ACTIVE = 'kmipd: the KEK that wrapped this body is not the active KEK';
 
 /** Schema migrations: entry i takes the schema (`user_version`) from version i to i + 1. */
 const MIGRATIONS: readonly string[] = [
@@ -99,9 +103,31 @@ const MIGRATIONS: readonly string[] = [
   `,
   // The audit trail (lib/audit/sqlite.ts): hash-chained records and the chain head.
   SQLITE_AUDIT_SCHEMA,
+  // KEK rotation (`kmipd kek`): the KEKs, and a refusal to write a body wrapped under one
+  // that is no longer active, so that nothing new lands under a KEK being rotated out.
+  `
+  CREATE TABLE keks (
+    id TEXT PRIMARY KEY NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('active', 'retiring', 'retired')),
+    kind TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    created INTEGER NOT NULL
+  ) STRICT;
+  CREATE UNIQUE INDEX keks_one_active ON keks (state) WHERE state = 'active';
+  CREATE INDEX objects_kek ON objects (kek_id, id) WHERE kek_id IS NOT NULL;
+  CREATE TRIGGER objects_kek_insert BEFORE INSERT ON objects
+    WHEN EXISTS (SELECT 1 FROM keks WHERE id = NEW.kek_id AND state <> 'active')
+    BEGIN SELECT RAISE(ABORT, '${KEK_NOT_ACTIVE}'); END;
+  CREATE TRIGGER objects_kek_update BEFORE UPDATE OF body, kek_id ON objects
+    WHEN EXISTS (SELECT 1 FROM keks WHERE id = NEW.kek_id AND state <> 'active')
+    BEGIN SELECT RAISE(ABORT, '${KEK_NOT_ACTIVE}'); END;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Locks taken with `exclusively`, by database file and name, for every store of the process. */
+const HELD = new Set<string>();
 
 /** Objects written between two runs of PRAGMA optimize. */
 const OPTIMIZE_EVERY = 1000;
@@ -126,7 +152,14 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     db.close();
     throw error;
   }
-  return new SqliteStore(db, options.kek, options.indexKeys);
+  const store = new SqliteStore(db, options.kek, options.indexKeys);
+  try {
+    await store.registerKek();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
 }
 
 /**
@@ -221,7 +254,7 @@ interface PreparedRow {
 // ---------------------------------------------------------------------------------------
 // The store
 
-export class SqliteStore implements Store, AuditSource {
+export class SqliteStore implements MaintenanceStore, AuditSource {
   readonly #db: Database.Database;
   readonly #kek: KeyEncryptionKey;
   readonly #indexKeys: IndexKeys;
@@ -310,10 +343,16 @@ export class SqliteStore implements Store, AuditSource {
     }
     // Wrapping may be asynchronous (an HSM worker): finish it before the transaction opens,
     // so the transaction itself is synchronous and holds the write lock only briefly.
-    const createRows = await Promise.all(creates.map((o) => this.#prepare(o)));
-    const updateRows = await Promise.all(updates.map((o) => this.#prepare(o)));
-    this.#writeTransaction.immediate(createRows, updateRows, audit);
-    this.#writtenSinceOptimize += createRows.length + updateRows.length;
+    try {
+      await this.#prepareAndWrite(creates, updates, audit);
+    } catch (error) {
+      if (!isKekRefusal(error)) throw error;
+      // A KEK rotation began since this process last looked: wrap again under the new KEK.
+      if (!(this.#kek instanceof KekRing)) throw kekRetired(this.#kek.id, error);
+      await this.#kek.refresh();
+      await this.#prepareAndWrite(creates, updates, audit);
+    }
+    this.#writtenSinceOptimize += creates.length + updates.length;
     if (this.#writtenSinceOptimize >= OPTIMIZE_EVERY) {
       // The change is committed: a failure to refresh statistics must not report it failed.
       try {
@@ -423,24 +462,173 @@ export class SqliteStore implements Store, AuditSource {
     }
   }
 
-  async #prepare(object: ManagedObject): Promise<PreparedRow> {
-    let body: Buffer | null = null;
-    if (object.body !== undefined) {
-      const clear = encodeTtlv(object.body);
-      try {
-        body = await this.#kek.wrap(clear);
-      } finally {
-        clear.fill(0);
+  // Maintenance (KEK rotation, backup and restore, the scheduler) -------------------------
+
+  /** At open: list a KEK ring's KEK when the store lists none yet, then give the ring the list. */
+  async registerKek(): Promise<void> {
+    const ring = this.#kek;
+    if (!(ring instanceof KekRing)) return;
+    this.#db
+      .prepare(`INSERT INTO keks (id, state, kind, ref, created) SELECT ?, 'active', ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM keks)`)
+      .run(ring.id, ring.initial.kind, ring.initial.ref, Date.now());
+    ring.attach(() => this.keks());
+    await ring.refresh();
+  }
+
+  async keks(): Promise<KekRecord[]> {
+    return this.#db.prepare<[], KekRow>('SELECT id, state, kind, ref, created FROM keks ORDER BY created, id').all().map(kekFromRow);
+  }
+
+  async kekUsage(): Promise<Map<string | null, number>> {
+    const rows = this.#db.prepare<[], { kek_id: string | null; n: number }>('SELECT kek_id, count(*) AS n FROM objects GROUP BY kek_id').all();
+    return new Map(rows.map((row) => [row.kek_id, row.n]));
+  }
+
+  async beginKekRotation(next: Pick<KekRecord, 'id' | 'kind' | 'ref'>): Promise<void> {
+    this.#db
+      .transaction(() => {
+        const active = this.#db.prepare<[], string>("SELECT id FROM keks WHERE state = 'active'").pluck().get();
+        if (active === next.id) throw new Error(`KEK ${next.id} is already the active KEK`);
+        if (this.#db.prepare("SELECT 1 FROM keks WHERE state = 'retiring'").get() !== undefined) {
+          throw new Error('a KEK rotation is already in progress: finish it first (kmipd kek rotate resumes it)');
+        }
+        this.#db.prepare("UPDATE keks SET state = 'retiring' WHERE state = 'active'").run();
+        this.#db.prepare("INSERT INTO keks (id, state, kind, ref, created) VALUES (?, 'active', ?, ?, ?)").run(next.id, next.kind, next.ref, Date.now());
+      })
+      .immediate();
+  }
+
+  async wrappedWith(kekId: string, afterId: string | undefined, limit: number): Promise<WrappedBody[]> {
+    const rows = this.#db
+      .prepare<[string, string, number], { id: string; body: Buffer; kek_id: string }>(
+        'SELECT id, body, kek_id FROM objects WHERE kek_id = ? AND id > ? ORDER BY id LIMIT ?',
+      )
+      .all(kekId, afterId ?? '', limit);
+    return rows.map((row) => ({ id: row.id, body: row.body, kekId: row.kek_id }));
+  }
+
+  async rewrapBody(from: WrappedBody, to: { readonly body: Buffer; readonly kekId: string }): Promise<boolean> {
+    const result = this.#db
+      .prepare('UPDATE objects SET body = ?, kek_id = ? WHERE id = ? AND kek_id = ? AND body = ?')
+      .run(to.body, to.kekId, from.id, from.kekId, from.body);
+    return result.changes === 1;
+  }
+
+  async retireKek(id: string): Promise<boolean> {
+    return this.#db
+      .transaction(() => {
+        if (this.#db.prepare('SELECT 1 FROM objects WHERE kek_id = ? LIMIT 1').get(id) !== undefined) return false;
+        return this.#db.prepare("UPDATE keks SET state = 'retired' WHERE id = ? AND state = 'retiring'").run(id).changes === 1;
+      })
+      .immediate();
+  }
+
+  async setKekRef(id: string, ref: string): Promise<void> {
+    this.#db.prepare('UPDATE keks SET ref = ? WHERE id = ?').run(ref, id);
+  }
+
+  /** A connection of its own, in a read transaction: one snapshot while this store keeps writing. */
+  async *exportRows(): AsyncIterable<StoredRow | { readonly kek: KekRecord }> {
+    const reader = new Database(this.#db.name, { readonly: true, fileMustExist: true });
+    try {
+      reader.pragma(`busy_timeout = ${Number(this.#db.pragma('busy_timeout', { simple: true }))}`);
+      reader.exec('BEGIN');
+      // The first read fixes the snapshot for the whole transaction.
+      const keks = reader.prepare<[], KekRow>('SELECT id, state, kind, ref, created FROM keks ORDER BY created, id').all();
+      for (const kek of keks) yield { kek: kekFromRow(kek) };
+      const rows = reader.prepare<[], ExportRow>('SELECT id, object_type, owner, revision, attributes, body, kek_id, created, updated FROM objects ORDER BY seq');
+      for (const row of rows.iterate()) {
+        yield {
+          id: row.id,
+          objectType: row.object_type,
+          owner: row.owner,
+          revision: row.revision,
+          attributes: row.attributes,
+          body: row.body,
+          kekId: row.kek_id,
+          created: row.created,
+          updated: row.updated,
+        };
       }
+      reader.exec('COMMIT');
+    } finally {
+      reader.close();
     }
+  }
+
+  async isEmpty(): Promise<boolean> {
+    return this.#db.prepare('SELECT 1 FROM objects LIMIT 1').get() === undefined;
+  }
+
+  /**
+   * The rows arrive asynchronously, so this is not a better-sqlite3 transaction function but
+   * BEGIN ... COMMIT on the store's connection: nothing else may use the store meanwhile.
+   */
+  async importRows(keks: readonly KekRecord[], rows: AsyncIterable<StoredRow>, options: { readonly replace?: boolean } = {}): Promise<number> {
+    const insert = this.#db.prepare<[string, number, string, number, Buffer, Buffer | null, string | null, number, number]>(
+      `INSERT INTO objects (id, seq, object_type, owner, revision, attributes, body, kek_id, created, updated)
+       VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM objects), ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    let count = 0;
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      if (options.replace === true) this.#db.exec('DELETE FROM objects');
+      else if (!(await this.isEmpty())) throw new Error('the store already holds objects: refusing to import over them');
+      // Rows first, KEK records last: the triggers accept any KEK while the list is empty.
+      this.#db.exec('DELETE FROM keks');
+      for await (const row of rows) {
+        insert.run(row.id, row.objectType, row.owner, row.revision, row.attributes, row.body, row.kekId, row.created, row.updated);
+        this.#writeIndex({ id: row.id, index: indexRows(decodeAttributes(row.attributes, row.id), this.#indexKeys) });
+        count += 1;
+      }
+      const insertKek = this.#db.prepare('INSERT INTO keks (id, state, kind, ref, created) VALUES (?, ?, ?, ?, ?)');
+      for (const kek of keks) insertKek.run(kek.id, kek.state, kek.kind, kek.ref, kek.created);
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      throw error;
+    }
+    if (this.#kek instanceof KekRing) await this.#kek.refresh();
+    this.optimize();
+    return count;
+  }
+
+  async indexRange(name: string, upTo: string, limit: number): Promise<string[]> {
+    return this.#db
+      .prepare<[string, string, number], string>('SELECT object_id FROM attribute_index WHERE name = ? AND key <= ? ORDER BY key, object_id LIMIT ?')
+      .pluck()
+      .all(name, upTo, limit);
+  }
+
+  /** One process serves a SQLite folder (server/datadir.ts holds its lock): a lock within the process suffices. */
+  async exclusively(name: string, work: () => Promise<void>): Promise<boolean> {
+    const key = `${this.#db.name}\u0000${name}`;
+    if (HELD.has(key)) return false;
+    HELD.add(key);
+    try {
+      await work();
+      return true;
+    } finally {
+      HELD.delete(key);
+    }
+  }
+
+  async #prepareAndWrite(creates: readonly ManagedObject[], updates: readonly ManagedObject[], audit: readonly AuditEntry[]): Promise<void> {
+    const createRows = await Promise.all(creates.map((o) => this.#prepare(o)));
+    const updateRows = await Promise.all(updates.map((o) => this.#prepare(o)));
+    this.#writeTransaction.immediate(createRows, updateRows, audit);
+  }
+
+  async #prepare(object: ManagedObject): Promise<PreparedRow> {
+    const wrapped = object.body === undefined ? undefined : await wrapBody(this.#kek, object.body);
     return {
       id: object.id,
       objectType: object.objectType,
       owner: object.owner,
       revision: object.revision,
       attributes: encodeAttributes(object.attributes),
-      body,
-      kekId: body === null ? null : this.#kek.id,
+      body: wrapped?.wrapped ?? null,
+      kekId: wrapped?.kekId ?? null,
       index: indexRows(object.attributes, this.#indexKeys),
     };
   }
@@ -479,7 +667,7 @@ export class SqliteStore implements Store, AuditSource {
     this.#audit.append(audit);
   }
 
-  #writeIndex(row: PreparedRow): void {
+  #writeIndex(row: Pick<PreparedRow, 'id' | 'index'>): void {
     for (const { name, key } of row.index) this.#insertIndex.run(row.id, name, key);
   }
 
@@ -512,4 +700,35 @@ export class SqliteStore implements Store, AuditSource {
     }
     return statement;
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// KEK rows
+
+interface KekRow {
+  readonly id: string;
+  readonly state: string;
+  readonly kind: string;
+  readonly ref: string;
+  readonly created: number;
+}
+
+interface ExportRow extends ObjectRow {
+  readonly id: string;
+  readonly created: number;
+  readonly updated: number;
+}
+
+function kekFromRow(row: KekRow): KekRecord {
+  const state = row.state === 'active' || row.state === 'retiring' || row.state === 'retired' ? row.state : 'retired';
+  const kind = row.kind === 'pkcs11' ? 'pkcs11' : 'file';
+  return { id: row.id, state, kind, ref: row.ref, created: Number(row.created) };
+}
+
+function isKekRefusal(error: unknown): boolean {
+  return error instanceof Database.SqliteError && error.message.includes(KEK_NOT_ACTIVE);
+}
+
+function kekRetired(id: string, cause: unknown): KekError {
+  return new KekError('KEK_RETIRED', `this store no longer accepts values wrapped under KEK ${id}: it was rotated out (kmipd kek status)`, { cause });
 }

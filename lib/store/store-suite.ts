@@ -11,6 +11,9 @@ import type { ManagedObject } from '../objects/types.js';
 import { StoreConflictError } from './types.js';
 import { auditStoreTests } from '../audit/store-audit-suite.js';
 import type { GrantRecord, Store } from './types.js';
+import type { MaintenanceStore } from './types.js';
+import { FileKek, KekError, KekRing, KeyMaterial } from '../crypto/index.js';
+import type { KeyEncryptionKey } from '../crypto/index.js';
 
 /**
  * The index keys the suite's expectations assume (the real ones come from the attribute
@@ -512,6 +515,208 @@ export function storeSuite(name: string, open: () => Promise<OpenedStore>): void
         await store.removeGrants({ target: byId.id });
         expect(await store.locate({ visibleTo: { identity: 'bob', groups: [] } })).to.deep.equal([own.id]);
       });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Maintenance: KEK rotation, export and import, due dates, the exclusive lock
+
+export interface OpenedMaintenanceStore {
+  readonly store: MaintenanceStore;
+  cleanup(): Promise<void>;
+}
+
+/** Two file KEKs behind a ring, loaded by id from memory (the server's loader finds files). */
+export function suiteRing(): { ring: KekRing; first: FileKek; second: FileKek } {
+  const first = new FileKek(KeyMaterial.random(32));
+  const second = new FileKek(KeyMaterial.random(32));
+  const byId = new Map([first, second].map((kek) => [kek.id, kek]));
+  const ring = new KekRing({ kek: first, kind: 'file', ref: 'first', close: async () => undefined }, async (record) => {
+    const kek = byId.get(record.id);
+    if (kek === undefined) throw new KekError('KEK_UNKNOWN', `no KEK ${record.id}`);
+    return { kek, close: async () => undefined };
+  });
+  return { ring, first, second };
+}
+
+async function drain<T>(rows: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const row of rows) out.push(row);
+  return out;
+}
+
+async function* fromArray<T>(items: readonly T[]): AsyncIterable<T> {
+  for (const item of items) yield item;
+}
+
+/**
+ * `open(kek)` gives a fresh, empty store over `kek` (a KekRing for the rotation tests); a
+ * second call with the same `shareWith` opens another connection to the same store (a
+ * second node or process), or a new empty one when undefined.
+ */
+export function storeMaintenanceSuite(name: string, open: (kek: KeyEncryptionKey, shareWith?: OpenedMaintenanceStore) => Promise<OpenedMaintenanceStore>): void {
+  describe(`Store maintenance: ${name}`, function () {
+    const opened: OpenedMaintenanceStore[] = [];
+    const openStore = async (kek: KeyEncryptionKey, shareWith?: OpenedMaintenanceStore): Promise<MaintenanceStore> => {
+      const handle = await open(kek, shareWith);
+      opened.push(handle);
+      return handle.store;
+    };
+    afterEach(async () => {
+      for (const handle of opened.splice(0).reverse()) await handle.cleanup();
+    });
+
+    it('a KEK ring lists its KEK at open, active, and a plain KEK lists nothing', async () => {
+      const plain = await openStore(new FileKek(KeyMaterial.random(32)));
+      expect(await plain.keks()).to.deep.equal([]);
+      const { ring, first } = suiteRing();
+      const store = await openStore(ring);
+      const keks = await store.keks();
+      expect(keks.map((k) => ({ id: k.id, state: k.state, kind: k.kind, ref: k.ref }))).to.deep.equal([{ id: first.id, state: 'active', kind: 'file', ref: 'first' }]);
+    });
+
+    it('rotation: new writes go under the new KEK, old bodies are rewrapped one by one, and the old KEK retires only when unused', async () => {
+      const { ring, first, second } = suiteRing();
+      const store = await openStore(ring);
+      const before = await Promise.all([1, 2, 3].map(() => create(store, { names: ['k'] })));
+      expect(await store.kekUsage()).to.deep.equal(new Map([[first.id, 3]]));
+
+      await store.beginKekRotation({ id: second.id, kind: 'file', ref: 'second' });
+      expect((await store.keks()).map((k) => k.state)).to.deep.equal(['retiring', 'active']);
+      // The ring still thinks `first` is active: the store refuses that write, the ring re-reads the list, the write succeeds under `second`.
+      expect(ring.id).to.equal(first.id);
+      const during = await create(store, { names: ['during'] });
+      expect(ring.id).to.equal(second.id);
+      expect(await store.kekUsage()).to.deep.equal(new Map([[first.id, 3], [second.id, 1]]));
+      expect(await store.retireKek(first.id)).to.equal(false);
+
+      const pending = await store.wrappedWith(first.id, undefined, 2);
+      expect(pending.map((p) => p.id)).to.deep.equal(before.map((o) => o.id).sort().slice(0, 2));
+      const rest = await store.wrappedWith(first.id, pending[1]?.id, 10);
+      expect(rest).to.have.length(1);
+      for (const row of [...pending, ...rest]) {
+        const clear = await first.unwrap(row.body);
+        const body = await second.wrap(clear);
+        expect(await store.rewrapBody(row, { body, kekId: second.id })).to.equal(true);
+        // The same swap again finds the row changed: it does nothing.
+        expect(await store.rewrapBody(row, { body, kekId: second.id })).to.equal(false);
+      }
+      expect(await store.wrappedWith(first.id, undefined, 10)).to.deep.equal([]);
+      expect(await store.retireKek(first.id)).to.equal(true);
+      expect((await store.keks()).map((k) => k.state)).to.deep.equal(['retired', 'active']);
+      for (const object of [...before, during]) expectSameObject(await store.load(object.id), object);
+    });
+
+    it('a second connection whose ring has not seen the rotation reads old and new bodies and writes under the new KEK', async function () {
+      const { ring, first, second } = suiteRing();
+      const a = await openStore(ring);
+      const old = await create(a, { names: ['old'] });
+      // The second connection's ring has its own handles on the same two KEKs.
+      const byId = new Map([first, second].map((kek) => [kek.id, kek]));
+      const ringB = new KekRing({ kek: first, kind: 'file', ref: 'first', close: async () => undefined }, async (record) => {
+        const kek = byId.get(record.id);
+        if (kek === undefined) throw new KekError('KEK_UNKNOWN', `no KEK ${record.id}`);
+        return { kek, close: async () => undefined };
+      });
+      const b = await openStore(ringB, opened[0]);
+      await a.beginKekRotation({ id: second.id, kind: 'file', ref: 'second' });
+      const fresh = await create(a, { names: ['fresh'] });
+      expectSameObject(await b.load(fresh.id), fresh); // b loads `second` on demand
+      await b.commit({ update: [renamed(old, 'renamed')] });
+      expect(ringB.id).to.equal(second.id);
+      expect(await b.kekUsage()).to.deep.equal(new Map([[second.id, 2]]));
+    });
+
+    it('a plain KEK that was rotated out is refused with KEK_RETIRED, nothing written', async () => {
+      const { ring, first, second } = suiteRing();
+      const store = await openStore(ring);
+      await store.beginKekRotation({ id: second.id, kind: 'file', ref: 'second' });
+      const stale = await openStore(first, opened[0]);
+      const object = newObject(stale);
+      try {
+        await stale.commit({ create: [object] });
+        expect.fail('expected KEK_RETIRED');
+      } catch (error) {
+        expect(error).to.be.instanceOf(KekError);
+        expect((error as KekError).code).to.equal('KEK_RETIRED');
+      }
+      expect(await store.load(object.id)).to.equal(undefined);
+    });
+
+    it('export gives every KEK and row; import into an empty store restores them, index rows included', async () => {
+      const { ring, first } = suiteRing();
+      const source = await openStore(ring);
+      const objects = [await create(source, { names: ['one'] }), await create(source, { names: ['two'], owner: 'bob' }), await create(source, { body: undefined })];
+      const exported = await drain(source.exportRows());
+      const keks = exported.flatMap((item) => ('kek' in item ? [item.kek] : []));
+      const rows = exported.flatMap((item) => ('kek' in item ? [] : [item]));
+      expect(keks).to.have.length(1);
+      expect(rows.map((r) => r.id)).to.deep.equal(objects.map((o) => o.id));
+
+      // The target's ring must hold the source's KEK (the KEK is not in an export).
+      const target = await openStore(new KekRing({ kek: first, kind: 'file', ref: 'first', close: async () => undefined }, async () => Promise.reject(new Error('none'))));
+      expect(await target.isEmpty()).to.equal(true);
+      expect(await target.importRows(keks, fromArray(rows))).to.equal(3);
+      expect(await target.isEmpty()).to.equal(false);
+      for (const object of objects) expectSameObject(await target.load(object.id), object);
+      expect(await target.locate({ equals: [{ name: 'Name', key: 'two' }] })).to.deep.equal([objects[1]?.id]);
+      expect(await target.keks()).to.deep.equal(keks);
+      // A second import over the objects is refused, and with replace it rewrites them.
+      try {
+        await target.importRows(keks, fromArray(rows));
+        expect.fail('expected a refusal');
+      } catch (error) {
+        expect((error as Error).message).to.match(/already holds objects/);
+      }
+      expect(await target.importRows(keks, fromArray(rows.slice(0, 1)), { replace: true })).to.equal(1);
+      expect(await target.load(objects[1]?.id ?? '')).to.equal(undefined);
+    });
+
+    it('export is one snapshot: writes made while it runs are not in it', async () => {
+      const store = await openStore(suiteRing().ring);
+      const first: ManagedObject[] = [];
+      for (let i = 0; i < 5; i++) first.push(await create(store));
+      const seen: string[] = [];
+      let wrote: ManagedObject | undefined;
+      for await (const item of store.exportRows()) {
+        if ('kek' in item) continue;
+        seen.push(item.id);
+        if (wrote === undefined) {
+          wrote = await create(store);
+          await store.commit({ update: [renamed({ ...first[4], attributes: [nameAttribute('x'), ...(first[4]?.attributes ?? [])] } as ManagedObject, 'y')] });
+        }
+      }
+      expect(seen).to.deep.equal(first.map((o) => o.id));
+      expect(await store.load(wrote?.id ?? '')).to.not.equal(undefined);
+    });
+
+    it('indexRange finds rows of one index name up to a key, in key order', async () => {
+      const store = await openStore(suiteRing().ring);
+      const late = await create(store, { attributes: [{ name: 'Description', value: leaf(Tag.Description, 'TextString', '0300') }] });
+      const early = await create(store, { attributes: [{ name: 'Description', value: leaf(Tag.Description, 'TextString', '0100') }] });
+      await create(store, { attributes: [{ name: 'Description', value: leaf(Tag.Description, 'TextString', '0900') }] });
+      expect(await store.indexRange('Description', '0500', 10)).to.deep.equal([early.id, late.id]);
+      expect(await store.indexRange('Description', '0500', 1)).to.deep.equal([early.id]);
+      expect(await store.indexRange('Description', '0099', 10)).to.deep.equal([]);
+    });
+
+    it('exclusively: one holder at a time, released after the work (also when it throws)', async () => {
+      const a = await openStore(suiteRing().ring);
+      const b = await openStore(new FileKek(KeyMaterial.random(32)), opened[0]);
+      let inner: boolean | undefined;
+      expect(await a.exclusively('scheduler', async () => {
+        inner = await b.exclusively('scheduler', async () => undefined);
+      })).to.equal(true);
+      expect(inner).to.equal(false);
+      try {
+        await a.exclusively('scheduler', async () => {
+          throw new Error('boom');
+        });
+      } catch (error) {
+        expect((error as Error).message).to.equal('boom');
+      }
+      expect(await b.exclusively('scheduler', async () => undefined)).to.equal(true);
     });
   });
 }

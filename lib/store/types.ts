@@ -1,5 +1,6 @@
 import type { AuditEntry } from '../audit/record.js';
 import type { ManagedObject } from '../objects/types.js';
+import type { KekRecord } from '../crypto/index.js';
 
 /**
  * The key store. Every back end (SQLite, PostgreSQL) passes the same store test suite.
@@ -118,4 +119,79 @@ export interface LocateQuery {
 
 export class StoreConflictError extends Error {
   override readonly name = 'StoreConflictError';
+}
+
+// ---------------------------------------------------------------------------------------
+// Maintenance: KEK rotation, backup and restore, the scheduler (both back ends)
+
+/** One stored row exactly as kept: attributes encoded, body still wrapped. For backup and restore. */
+export interface StoredRow {
+  readonly id: string;
+  readonly objectType: number;
+  readonly owner: string;
+  readonly revision: number;
+  /** TTLV: Attributes { Attribute { Attribute Name, <value> } ... } (codec.ts). */
+  readonly attributes: Buffer;
+  /** Wrapped under the KEK `kekId`; null once destroyed. */
+  readonly body: Buffer | null;
+  readonly kekId: string | null;
+  /** ms since the epoch. */
+  readonly created: number;
+  readonly updated: number;
+}
+
+/** A stored body and the KEK that wrapped it. */
+export interface WrappedBody {
+  readonly id: string;
+  readonly body: Buffer;
+  readonly kekId: string;
+}
+
+/**
+ * What the operational commands need beside the Store: KEK bookkeeping and re-wrapping
+ * (`kmipd kek`), a consistent export and an import (`kmipd backup`, `kmipd restore`), due
+ * objects by date and a lock that one node at a time holds (the scheduler).
+ */
+export interface MaintenanceStore extends Store {
+  /** The KEKs this store knows, oldest first. */
+  keks(): Promise<KekRecord[]>;
+  /** Objects per KEK id that wrapped their body (the key null: destroyed objects). */
+  kekUsage(): Promise<Map<string | null, number>>;
+  /**
+   * Start a rotation, atomically: the active KEK becomes retiring and `next` active. From
+   * then on the store refuses to write a body wrapped under a KEK that is not active (a
+   * writer that has not seen the change re-reads the list and wraps again).
+   */
+  beginKekRotation(next: Pick<KekRecord, 'id' | 'kind' | 'ref'>): Promise<void>;
+  /** Bodies wrapped under `kekId`, by identifier, after `afterId`. */
+  wrappedWith(kekId: string, afterId: string | undefined, limit: number): Promise<WrappedBody[]>;
+  /**
+   * Replace one wrapped body by the same content wrapped under another KEK, only if the row
+   * still holds `from` (a concurrent update wins). The revision does not change.
+   */
+  rewrapBody(from: WrappedBody, to: { readonly body: Buffer; readonly kekId: string }): Promise<boolean>;
+  /** Mark a retiring KEK retired, only if no stored body refers to it any more. */
+  retireKek(id: string): Promise<boolean>;
+  /** Change the `ref` of a KEK (its key file was renamed). */
+  setKekRef(id: string, ref: string): Promise<void>;
+  /** Every row and every KEK record, from one consistent snapshot (writers carry on). */
+  exportRows(): AsyncIterable<StoredRow | { readonly kek: KekRecord }>;
+  /** Whether the store holds no object. */
+  isEmpty(): Promise<boolean>;
+  /**
+   * Write rows and KEK records from an export, in one transaction, into an empty store (or,
+   * with `replace`, after deleting everything). Index rows are computed anew.
+   */
+  importRows(keks: readonly KekRecord[], rows: AsyncIterable<StoredRow>, options?: { readonly replace?: boolean }): Promise<number>;
+  /** Identifiers of objects with an index row `name` whose key is at most `upTo`, in key order. */
+  indexRange(name: string, upTo: string, limit: number): Promise<string[]>;
+  /**
+   * Run `work` while holding the named lock that one process of all those sharing this
+   * store can hold at a time; false (and `work` not run) when another holds it.
+   */
+  exclusively(name: string, work: () => Promise<void>): Promise<boolean>;
+}
+
+export function isMaintenanceStore(store: Store): store is MaintenanceStore {
+  return typeof (store as Partial<MaintenanceStore>).exportRows === 'function' && typeof (store as Partial<MaintenanceStore>).indexRange === 'function';
 }
