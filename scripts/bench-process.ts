@@ -77,6 +77,8 @@ async function waitForPort(port: number, child: ChildProcess, what: string, time
   throw new Error(`${what} did not listen on ${port} within ${timeoutMs} ms`);
 }
 
+let built: Promise<void> | undefined;
+
 export interface KmipdOptions {
   readonly dir: string;
   readonly workers: number;
@@ -94,7 +96,9 @@ export async function startKmipd(options: KmipdOptions): Promise<ServerProcess> 
   if (options.tsx) {
     command = ['--import', 'tsx', join(projectRoot, 'server', 'cli.ts')];
   } else {
-    await ensureBuilt();
+    // Once per process: the sources may change under a long run (other work in the tree).
+    built ??= ensureBuilt();
+    await built;
     command = [join(projectRoot, 'dist', 'server', 'cli.js')];
   }
   const port = await freePort();
