@@ -39,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
     .option('key', { type: 'string', describe: 'client private key (PEM), with --server' })
     .option('ca', { type: 'string', describe: 'CA certificate of the server (PEM), with --server' })
     .option('servername', { type: 'string', describe: 'name to check in the server certificate, with --server' })
+    .option('https', { type: 'string', describe: 'HOST:PORT of the server\'s KMIP over HTTPS (POST /kmip), with --server: the MSGENC cases are replayed there in their encoding' })
     .option('filter', { type: 'string', array: true, describe: 'only cases whose path (or file name) matches this glob; repeatable' })
     .option('json', { type: 'string', describe: 'also write the results to this file as JSON' })
     .option('concurrency', { type: 'number', default: defaultConcurrency(), describe: 'case families replayed in parallel' })
@@ -54,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
     .check((a) => {
       if (a.server !== undefined && (a.cert === undefined || a.key === undefined || a.ca === undefined)) throw new Error('--server needs --cert, --key and --ca');
       if (a.server === undefined && (a.cert !== undefined || a.key !== undefined || a.ca !== undefined)) throw new Error('--cert, --key and --ca go with --server');
+      if (a.server === undefined && a.https !== undefined) throw new Error('--https goes with --server');
       if (!Number.isInteger(a.concurrency) || a.concurrency < 1) throw new Error('--concurrency must be a positive integer');
       if (!(a.timeout > 0)) throw new Error('--timeout must be positive');
       if (a['allow-shrink'] && !a.record) throw new Error('--allow-shrink goes with --record');
@@ -109,16 +111,17 @@ async function main(argv: string[]): Promise<number> {
       port,
       tls: { cert: cert as Buffer, key: key as Buffer, ca: ca as Buffer, ...(args.servername !== undefined ? { servername: args.servername } : {}) },
       description: `${host}:${port} (--server)`,
+      ...(args.https === undefined ? {} : { https: parseServer(args.https) }),
     };
     header.push(`Server: ${target.description}`);
     if (needsFresh) header.push('Empty store: TL-* cases assume an empty server; with --server they run in order on that server, which must hold none of their objects.');
   } else {
     const shared = await launch();
-    target = { host: shared.host, port: shared.port, tls: shared.tls, description: `kmipd ${shared.host}:${shared.port} (${build}, new data folder)` };
+    target = { host: shared.host, port: shared.port, tls: shared.tls, description: `kmipd ${shared.host}:${shared.port} (${build}, new data folder)`, ...httpsOf(shared) };
     fresh = async () => {
       const server = await launch();
       return {
-        target: { host: server.host, port: server.port, tls: server.tls, description: `kmipd ${server.host}:${server.port} (empty store)` },
+        target: { host: server.host, port: server.port, tls: server.tls, description: `kmipd ${server.host}:${server.port} (empty store)`, ...httpsOf(server) },
         stop: async () => {
           servers.delete(server);
           await server.stop();
@@ -130,7 +133,13 @@ async function main(argv: string[]): Promise<number> {
   }
   header.push(`Order: cases of one family (SASED-M-1, -2, -3 of every version) run in order on one server; ${args.concurrency} families at a time, one connection per case.`);
   if (args.cleanup) header.push('Clean-up (8.4.2): after a failed case, the objects it created are revoked and destroyed, so that later cases do not find them.');
-  if (cases.some((c) => c.profile === 'MSGENC')) header.push('MSGENC-* cases are replayed over binary TTLV: the runner speaks no HTTPS, JSON or XML transport.');
+  if (cases.some((c) => c.profile === 'MSGENC')) {
+    header.push(
+      target.https === undefined
+        ? 'MSGENC-* cases are replayed over binary TTLV on the TLS port: no KMIP over HTTPS endpoint was given (--https).'
+        : `MSGENC-* cases are replayed over KMIP over HTTPS (POST https://${target.https.host}:${target.https.port}/kmip) in their encoding: MSGENC-HTTPS in TTLV, MSGENC-XML in KMIP XML, MSGENC-JSON in KMIP JSON.`,
+    );
+  }
 
   // One connection first: a wrong certificate or port is one clear error, not a failure per case.
   try {
@@ -186,6 +195,10 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   return exit;
+}
+
+function httpsOf(server: LaunchedServer): Pick<Target, 'https'> {
+  return server.httpsPort === undefined ? {} : { https: { host: server.host, port: server.httpsPort } };
 }
 
 function parseServer(text: string): { host: string; port: number } {

@@ -1,11 +1,12 @@
 /**
  * Starting a kmipd of our own to replay against:
  *
- *   KMIPD_INTEROP_TESTING=true kmipd serve --dir DIR --port 0 --host 127.0.0.1
+ *   KMIPD_INTEROP_TESTING=true kmipd serve --dir DIR --port 0 --host 127.0.0.1 --https true --https-port 0
  *
  * initialises DIR on first start (DIR/certs/ca.pem, admin.pem, admin-key.pem, ...) and
  * prints JSON log lines on stdout, one of which is
- * `{"msg":"listening","host":"127.0.0.1","port":NNNNN,...}`: that line gives the port.
+ * `{"msg":"listening","host":"127.0.0.1","port":NNNNN,"httpsPort":MMMMM,...}`: that line gives
+ * the ports (KMIP over TLS, and KMIP over HTTPS for the MSGENC cases).
  * SIGTERM stops it. KMIPD_INTEROP_TESTING offers the Interop operation the 2.x cases begin
  * and end with, which KMIP 2.1 section 6.1.26 forbids in a production server.
  */
@@ -41,6 +42,8 @@ export interface LaunchOptions {
 export interface LaunchedServer {
   readonly host: string;
   readonly port: number;
+  /** KMIP over HTTPS, when the server said it listens there. */
+  readonly httpsPort: number | undefined;
   readonly dir: string;
   /** The admin client certificate and the CA from DIR/certs. */
   readonly tls: ClientTlsOptions;
@@ -64,7 +67,7 @@ export async function launchKmipd(options: LaunchOptions = {}): Promise<Launched
   const entry = prefix[prefix.length - 1];
   if (options.command === undefined && entry !== undefined && !existsSync(entry)) throw new Error(`${entry} does not exist${options.build === 'built' ? ' (run npm run build)' : ''}`);
 
-  const child = spawn(command, [...prefix, 'serve', '--dir', dir, '--port', '0', '--host', host], {
+  const child = spawn(command, [...prefix, 'serve', '--dir', dir, '--port', '0', '--host', host, '--https', 'true', '--https-port', '0'], {
     cwd: projectRoot,
     env: { ...process.env, KMIPD_INTEROP_TESTING: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -85,8 +88,9 @@ export async function launchKmipd(options: LaunchOptions = {}): Promise<Launched
   };
 
   let port: number;
+  let httpsPort: number | undefined;
   try {
-    port = await waitForListening(child, exited, log, options.startTimeoutMs ?? 60_000);
+    ({ port, httpsPort } = await waitForListening(child, exited, log, options.startTimeoutMs ?? 60_000));
   } catch (error) {
     await stop();
     const output = tail.length > 0 ? `\n${tail.map((line) => `  | ${line}`).join('\n')}` : '';
@@ -96,15 +100,15 @@ export async function launchKmipd(options: LaunchOptions = {}): Promise<Launched
   try {
     const certs = path.join(dir, 'certs');
     const [ca, cert, key] = await Promise.all(['ca.pem', 'admin.pem', 'admin-key.pem'].map((name) => readFile(path.join(certs, name))));
-    return { host, port, dir, tls: { ca: ca as Buffer, cert: cert as Buffer, key: key as Buffer }, stop };
+    return { host, port, httpsPort, dir, tls: { ca: ca as Buffer, cert: cert as Buffer, key: key as Buffer }, stop };
   } catch (error) {
     await stop();
     throw new Error(`kmipd started but its certificates are not readable: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
-/** The port of the first `{"msg":"listening","port":N}` line on stdout. */
-function waitForListening(child: ChildProcess, exited: Promise<number | null>, log: (line: string) => void, timeoutMs: number): Promise<number> {
+/** The ports of the first `{"msg":"listening","port":N}` line on stdout. */
+function waitForListening(child: ChildProcess, exited: Promise<number | null>, log: (line: string) => void, timeoutMs: number): Promise<{ port: number; httpsPort: number | undefined }> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (fn: () => void): void => {
@@ -119,18 +123,18 @@ function waitForListening(child: ChildProcess, exited: Promise<number | null>, l
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       log(line);
       const port = listeningPort(line);
-      if (port !== undefined) settle(() => resolve(port));
+      if (port !== undefined) settle(() => resolve({ port, httpsPort: listeningPort(line, 'httpsPort') }));
     });
   });
 }
 
-/** The port of a `{"msg":"listening",...,"port":N}` log line. */
-export function listeningPort(line: string): number | undefined {
+/** The port (or another field: `httpsPort`) of a `{"msg":"listening",...,"port":N}` log line. */
+export function listeningPort(line: string, field = 'port'): number | undefined {
   if (!line.startsWith('{')) return undefined;
   try {
     const record: unknown = JSON.parse(line);
     if (typeof record !== 'object' || record === null) return undefined;
-    const { msg, port } = record as { msg?: unknown; port?: unknown };
+    const { msg, [field]: port } = record as Record<string, unknown>;
     return msg === 'listening' && typeof port === 'number' && Number.isInteger(port) && port > 0 ? port : undefined;
   } catch {
     return undefined;

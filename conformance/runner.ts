@@ -15,6 +15,8 @@ import { compareResponse } from './compare.js';
 import type { Difference } from './compare.js';
 import { ObjectRegistry, childOf } from './objects.js';
 import { PlaceholderError, Variables } from './variables.js';
+import { HttpsKmipConnection, caseEncoding } from './https.js';
+import type { HttpsEndpoint } from './https.js';
 
 /** A server to replay against. */
 export interface Target {
@@ -23,6 +25,8 @@ export interface Target {
   readonly tls: ClientTlsOptions;
   /** How the report names it: "kmipd 127.0.0.1:40123 (fresh data folder)". */
   readonly description: string;
+  /** Its KMIP over HTTPS endpoint: the MSGENC cases are replayed there, in their encoding. */
+  readonly https?: HttpsEndpoint;
 }
 
 /** A server of its own, started for a family of cases that need an empty store. */
@@ -193,6 +197,14 @@ async function replaySteps(
   return { status: 'pass', steps: steps.length };
 }
 
+/** MSGENC-HTTPS/XML/JSON cases go to the target's HTTPS endpoint in their encoding, when it has one. */
+function encodingConnect(c: CaseFile, target: Target, timeoutMs: number): Connect | undefined {
+  const encoding = caseEncoding(c);
+  const endpoint = target.https;
+  if (encoding === undefined || endpoint === undefined) return undefined;
+  return async () => new HttpsKmipConnection(endpoint, target.tls, encoding, timeoutMs);
+}
+
 function connectTls(timeoutMs: number): Connect {
   return (target) => KmipConnection.connect(target.host, target.port, { ...target.tls, requestTimeoutMs: timeoutMs });
 }
@@ -309,7 +321,8 @@ async function runLane(lane: Lane, options: SuiteOptions, record: (result: CaseR
         record({ case: c, status: 'fail', reason: `cannot load the case: ${messageOf(error)}`, advisories: [], steps: 0, durationMs: 0 });
         continue;
       }
-      record({ case: c, ...(await replayCase(messages, target, objects, { ...options, caseName: caseName(c) })) });
+      const transport = options.connect === undefined ? encodingConnect(c, target, options.timeoutMs ?? DEFAULT_TIMEOUT_MS) : undefined;
+      record({ case: c, ...(await replayCase(messages, target, objects, { ...options, caseName: caseName(c), ...(transport === undefined ? {} : { connect: transport }) })) });
     }
   } finally {
     await fresh?.stop();

@@ -18,6 +18,9 @@ import type { DataPaths } from './datadir.js';
 import { openConfiguredKek } from './kek.js';
 import { openConfiguredStore } from './store.js';
 import type { RunningServer } from './index.js';
+import { listenAdmin } from './admin.js';
+import type { AdminServer } from './admin.js';
+import { clusterMetricsSource } from './metrics.js';
 
 /** The resolved configuration, as JSON, that the primary hands each worker. */
 export const WORKER_CONFIG_ENV = 'KMIPD_CLUSTER_WORKER_CONFIG';
@@ -66,7 +69,7 @@ export async function runClusterPrimary(config: KmipdConfig, workerCount: number
         log.info('worker restarted', { pid: worker.process.pid });
       } else if (ready.size === workerCount) {
         announced = true;
-        log.info('listening', { host: message.host, port: message.port, dir: paths.dir });
+        log.info('listening', { host: message.host, port: message.port, dir: paths.dir, ...(admin === undefined ? {} : { adminPort: admin.port }) });
       }
     });
   };
@@ -138,6 +141,21 @@ export async function runClusterPrimary(config: KmipdConfig, workerCount: number
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
+  // The admin endpoint for all workers: their metrics added up, ready when all of them are.
+  const admin: AdminServer | undefined = config.admin
+    ? await listenAdmin({
+        host: config.adminHost,
+        port: config.adminPort,
+        metrics: clusterMetricsSource(),
+        log,
+        checks: {
+          workers: async () => {
+            if (stopping) throw new Error('the server is shutting down');
+            if (ready.size < workerCount) throw new Error(`${ready.size} of ${workerCount} workers are serving`);
+          },
+        },
+      })
+    : undefined;
   for (let i = 0; i < workerCount; i++) fork();
 }
 

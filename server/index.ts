@@ -20,6 +20,10 @@ import type { KmipListener, ListenerTls } from './listener.js';
 import { StartError } from './errors.js';
 import { openConfiguredKek } from './kek.js';
 import { openConfiguredStore } from './store.js';
+import { listenHttps } from './https.js';
+import { listenAdmin, serverChecks } from './admin.js';
+import type { AdminServer } from './admin.js';
+import { KmipdMetrics, offerToClusterPrimary } from './metrics.js';
 import { lockDataDir } from './datadir.js';
 import type { DataDirLock } from './datadir.js';
 import { AsyncLock } from '../lib/operations/lock.js';
@@ -53,6 +57,9 @@ export interface RunningServer {
   readonly host: string;
   readonly port: number;
   readonly paths: DataPaths;
+  /** KMIP over HTTPS (setting `https`) and the admin endpoint (setting `admin`), when on. */
+  readonly https?: { readonly host: string; readonly port: number };
+  readonly admin?: { readonly host: string; readonly port: number };
   /** Stop accepting, answer the requests already received, close connections and the store. */
   close(): Promise<void>;
   /** Drop every connection at once, then close the store. */
@@ -99,11 +106,17 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
       lock?.release();
     })());
 
+  // Metrics (server/metrics.ts): a cluster worker's go to its primary's admin endpoint.
+  const metrics = new KmipdMetrics();
+  metrics.watchStore(store);
+  if (options.underPrimary === true) offerToClusterPrimary(metrics);
   let listener: KmipListener;
+  let service: KmipService;
   try {
     const core = createKmipService({
-      store,
+      store: metrics.timeCommits(store),
       log,
+      observe: metrics.observeOperation,
       limits: { maxDepth: config.maxDepth, maxBatchItems: config.maxBatchItems, locateMaxItems: config.locateMaxItems, leaseTimeSeconds: config.leaseTimeSeconds },
       interopTesting: config.interopTesting,
       commitLock,
@@ -111,6 +124,7 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
       issuer,
       audit: config.audit,
     });
+    service = options.wrapService?.(core) ?? core;
     listener = await listen({
       host: config.host,
       port: config.port,
@@ -125,8 +139,8 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
         shutdownTimeoutMs: config.shutdownTimeoutSeconds * 1000,
       },
       identify: identityResolver({ source: config.identitySource, admins: config.adminIdentities, groups: config.identityGroups, groupsFromCertificate: config.groupsFromCertificate }),
-      service: options.wrapService?.(core) ?? core,
-      log,
+      service,
+      log: metrics.countLogEvents(log, 'tls'),
     });
   } catch (error) {
     await release();
@@ -136,9 +150,62 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
     }
     throw error;
   }
-  log.info(options.listeningMessage ?? 'listening', { host: listener.host, port: listener.port, dir: paths.dir });
+  metrics.watchConnections('tls', () => listener.connections);
+  // KMIP over HTTPS beside the TLS port: the same TLS settings, identities, service and limits.
+  let https: KmipListener | undefined;
+  let admin: AdminServer | undefined;
+  let serving = true;
+  try {
+    if (config.https) {
+      https = await listenHttps({
+        host: config.httpsHost ?? config.host,
+        port: config.httpsPort,
+        tls,
+        limits: {
+          maxMessageSize: config.maxMessageSize,
+          maxConnections: config.maxConnections,
+          maxPendingRequestsPerConnection: config.maxPendingRequestsPerConnection,
+          idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+          handshakeTimeoutMs: config.handshakeTimeoutSeconds * 1000,
+          requestTimeoutMs: config.requestTimeoutSeconds * 1000,
+          shutdownTimeoutMs: config.shutdownTimeoutSeconds * 1000,
+        },
+        maxDepth: config.maxDepth,
+        identify: identityResolver({ source: config.identitySource, admins: config.adminIdentities, groups: config.identityGroups, groupsFromCertificate: config.groupsFromCertificate }),
+        service,
+        log,
+        metrics,
+      });
+      const httpsListener = https;
+      metrics.watchConnections('https', () => httpsListener.connections);
+    }
+    // A cluster's primary serves the admin endpoint for all its workers (server/cluster.ts).
+    if (config.admin && options.underPrimary !== true) {
+      admin = await listenAdmin({ host: config.adminHost, port: config.adminPort, metrics: metrics.registry, log, checks: serverChecks({ store, kek, serving: () => serving, metrics }) });
+    }
+  } catch (error) {
+    await https?.destroy();
+    await listener.destroy();
+    await release();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      const [what, host, port] = https === undefined && config.https ? ['HTTPS', config.httpsHost ?? config.host, config.httpsPort] : ['admin', config.adminHost, config.adminPort];
+      throw new StartError(`cannot listen (${what}) on ${host}:${port}: ${(error as Error).message}`);
+    }
+    throw error;
+  }
+  const extraPorts = { ...(https === undefined ? {} : { httpsPort: https.port }), ...(admin === undefined ? {} : { adminPort: admin.port }) };
+  log.info(options.listeningMessage ?? 'listening', { host: listener.host, port: listener.port, dir: paths.dir, ...extraPorts });
 
   const bound = listener;
+  const httpsBound = https;
+  const adminBound = admin;
+  const stopHttpsCrlWatch = httpsBound === undefined || config.tlsCrlFile === undefined ? (): void => {} : watchCrlFile(config.tlsCrlFile, tls, httpsBound, log, config.tlsCrlCheckSeconds * 1000);
+  const stopListeners = async (how: (l: KmipListener) => Promise<void>): Promise<void> => {
+    serving = false;
+    stopHttpsCrlWatch();
+    await Promise.all([how(bound), ...(httpsBound === undefined ? [] : [how(httpsBound)])]);
+  };
   const stopCrlWatch = config.tlsCrlFile === undefined ? (): void => {} : watchCrlFile(config.tlsCrlFile, tls, bound, log, config.tlsCrlCheckSeconds * 1000);
   let stopped: Promise<void> | undefined;
   // close() then destroy() (a second signal) is allowed: the store closes once, after the connections.
@@ -147,13 +214,16 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
     await how();
     stopped ??= release().then(() => log.info('stopped', { dir: paths.dir }));
     await stopped;
+    await adminBound?.close();
   };
   return {
     host: bound.host,
     port: bound.port,
     paths,
-    close: () => stop(() => bound.close()),
-    destroy: () => stop(() => bound.destroy()),
+    ...(httpsBound === undefined ? {} : { https: { host: httpsBound.host, port: httpsBound.port } }),
+    ...(adminBound === undefined ? {} : { admin: { host: adminBound.host, port: adminBound.port } }),
+    close: () => stop(() => stopListeners((l) => l.close())),
+    destroy: () => stop(() => stopListeners((l) => l.destroy())),
   };
 }
 
