@@ -8,6 +8,8 @@ import { Enum, Tag, TtlvError, decodeTtlv, encodeTtlv, encodedSize } from '../tt
 import { enumerationDefinedIn } from './attributes/index.js';
 import type { KmipVersion, TtlvItem } from '../ttlv/index.js';
 import type { Identity } from './auth/identity.js';
+import { readCredential } from './auth/credential.js';
+import type { AuthenticationOutcome, Authenticator } from './auth/credential.js';
 import { StreamTable } from './crypto/streams.js';
 import { AsyncLock } from './operations/lock.js';
 import { KmipError } from './errors.js';
@@ -70,6 +72,12 @@ export interface ServiceOptions {
    * its answer is sent. Default true.
    */
   readonly audit?: boolean;
+  /**
+   * Check each request's Credential (issue 6: a Username and Password required besides the
+   * client certificate): the request then acts as the identity returned; a refusal answers
+   * Authentication Not Successful for every batch item. Absent: the Credential is ignored.
+   */
+  readonly authenticate?: Authenticator;
 }
 
 /** One batch item handled: what metrics count (server/metrics.ts). */
@@ -125,14 +133,46 @@ export function createKmipService(options: ServiceOptions): KmipService {
     }
     // 2.1 section 9.10: a server correlation value on every log line of this request.
     const correlation = randomUUID();
+    const outcome = options.authenticate === undefined ? undefined : await options.authenticate(readCredential(request.header.authentication), session);
+    if (outcome?.ok === false) return refuseUnauthenticated(request, session, outcome, correlation);
+    const certificate = session.identity.name;
+    if (outcome !== undefined) session = { ...session, identity: outcome.identity };
     const requestLog = log.child({
       peer: session.peer,
       identity: session.identity.name,
+      ...(session.identity.name === certificate ? {} : { certificate }),
       correlation,
       ...(request.header.clientCorrelationValue === undefined ? {} : { clientCorrelation: request.header.clientCorrelationValue }),
     });
     const items = await runBatch(request, session, requestLog, correlation);
     return encodeResponse(request, items, requestLog);
+  }
+
+  /**
+   * A request whose Credential was not accepted: every batch item answers Authentication Not
+   * Successful (1.4 section 6.6: instead of any partial result), each audited under the
+   * certificate's identity, and nothing runs.
+   */
+  async function refuseUnauthenticated(request: RequestMessage, session: Session, outcome: Extract<AuthenticationOutcome, { ok: false }>, correlation: string): Promise<Buffer> {
+    const clientCorrelation = request.header.clientCorrelationValue;
+    const requestLog = log.child({ peer: session.peer, identity: session.identity.name, correlation, ...(clientCorrelation === undefined ? {} : { clientCorrelation }) });
+    requestLog.warn('authentication failed', { reason: outcome.reason, ...(outcome.username === undefined ? {} : { username: outcome.username }) });
+    const audit = auditing ? new RequestAudit({ identity: session.identity.name, peer: session.peer, correlation, clientCorrelation }) : undefined;
+    const results = request.items.map((item, index): ResponseBatchItem => {
+      const result: ResponseBatchItem = {
+        operation: enumerationDefinedIn(Tag.Operation, item.operation, request.header.version) ? item.operation : undefined,
+        uniqueBatchItemId: item.uniqueBatchItemId,
+        status: 'OperationFailed',
+        reason: 'AuthenticationNotSuccessful',
+        message: outcome.message,
+      };
+      audit?.begin(index + 1, operationName(item.operation), item.payload);
+      audit?.finish(result);
+      options.observe?.({ operation: operationName(item.operation), status: result.status, reason: result.reason, seconds: 0 });
+      return result;
+    });
+    const answered = audit === undefined ? results : await writeAudit(audit.unwritten(), results, results.map(() => true), requestLog);
+    return encodeResponse(request, answered, requestLog);
   }
 
   /** One audit record for a message refused before its batch items could be read. */

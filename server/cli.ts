@@ -19,6 +19,7 @@ import { StartError } from './index.js';
 import { KekError } from '../lib/crypto/index.js';
 import { AuditChainError, ExportStartError } from '../lib/audit/index.js';
 import { AuditCommandError, auditConfig, runAuditExport, runAuditVerify } from './audit-command.js';
+import { usersCommand } from './users-command.js';
 
 /** Exit code for bad input: the command was understood, the data was not. */
 const EXIT_BAD_INPUT = 2;
@@ -265,6 +266,7 @@ async function main(argv: string[]): Promise<void> {
         )
         .demandCommand(1, 'say verify or export'),
     )
+    .command(usersCommand)
     .demandCommand(1)
     .strict()
     .help()

@@ -20,6 +20,7 @@ import type { KmipListener, ListenerTls } from './listener.js';
 import { StartError } from './errors.js';
 import { openConfiguredKek } from './kek.js';
 import { openConfiguredStore } from './store.js';
+import { configuredAuthenticator } from './users.js';
 import { listenHttps } from './https.js';
 import { listenAdmin, serverChecks } from './admin.js';
 import type { AdminServer } from './admin.js';
@@ -113,6 +114,8 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
   let listener: KmipListener;
   let service: KmipService;
   try {
+    // requireCredential: the users file is read now, so that a missing or open one stops the start.
+    const authenticate = await configuredAuthenticator(config, log);
     const core = createKmipService({
       store: metrics.timeCommits(store),
       log,
@@ -123,6 +126,7 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       issuer,
       audit: config.audit,
+      ...(authenticate === undefined ? {} : { authenticate }),
     });
     service = options.wrapService?.(core) ?? core;
     listener = await listen({
@@ -238,6 +242,7 @@ export async function prepareServer(config: KmipdConfig, log: Logger): Promise<D
   if (initialised) log.info('data folder initialised', { dir: paths.dir });
   for (const warning of warnings) log.warn(warning);
   await readTls(config, paths);
+  await configuredAuthenticator(config, log);
   const { kek, close: closeKek } = await openConfiguredKek(config, paths.kek, initialised, log);
   try {
     const store = await openConfiguredStore(config, paths.database, kek, log);
