@@ -435,7 +435,7 @@ export const SETTINGS = {
     flag: 'users-file',
     env: 'KMIPD_USERS_FILE',
     defaultText: '`<dir>/users.json`',
-    describe: 'The users of `requireCredential` (`kmipd users add|passwd|remove|list`): scrypt password hashes and the certificate identities each user may log in through. Mode 0600 (refused if others may read it); read again within a second of a change.',
+    describe: 'The users of `requireCredential` (`kmipd users add`, `passwd`, `identities`, `remove`, `list`): scrypt password hashes and the certificate identities each user may log in through. Mode 0600 (refused if others may read it); read again within a second of a change.',
   }),
   maxConnections: integer({
     flag: 'max-connections',
