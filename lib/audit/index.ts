@@ -1,7 +1,7 @@
 /** The audit trail: hash-chained records of every request, their verifier and their export. */
 export { AuditChainError, EMPTY_HEAD, GENESIS_HASH, canonicalBytes, chainEntries, parseObjects, recordHash } from './record.js';
 export type { AuditEntry, AuditReader, AuditRecord, AuditSource, ChainHead, StoredRecord } from './record.js';
-export { RequestAudit, auditCommits, identifiersIn } from './request.js';
+export { RequestAudit, auditCommits, auditSystemCommits, identifiersIn } from './request.js';
 export type { AuditedRequest, ItemOutcome, ItemRecord } from './request.js';
 export { AuditWriter } from './writer.js';
 export type { AuditWriterOptions } from './writer.js';

@@ -4,6 +4,7 @@
  * its record are one transaction; every other item (a Get, a Locate, a failure) gets its
  * entry written after the batch, before the answer is sent (see AuditWriter).
  */
+import { randomUUID } from 'node:crypto';
 import { Tag } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
 import type { Changes, Store } from '../store/types.js';
@@ -142,4 +143,15 @@ export function auditCommits(store: Store, audit: RequestAudit): Store {
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
+}
+
+/**
+ * `store` for work the server does on its own (the scheduler's date-driven changes and
+ * automatic rotations): each commit carries a record of `operation` by `identity`, from
+ * peer `kmipd`, in the transaction of the change. One correlation value per call.
+ */
+export function auditSystemCommits(store: Store, identity: string, operation: string): Store {
+  const audit = new RequestAudit({ identity, peer: 'kmipd', correlation: randomUUID() });
+  audit.begin(1, operation, undefined);
+  return auditCommits(store, audit);
 }

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Tag, decodeTtlv, encodeTtlv, isConcrete, parseXml } from '../../ttlv/index.js';
 import { indexKeys } from '../../lib/attributes/index.js';
 import { auditSource, readTrail } from '../../lib/audit/store-audit-suite.js';
-import { verifyChain } from '../../lib/audit/index.js';
+import { auditSystemCommits, verifyChain } from '../../lib/audit/index.js';
 import type { StoredRecord } from '../../lib/audit/index.js';
 import { createKekFile, loadKekFile } from '../../lib/crypto/index.js';
 import { silentLogger } from '../../lib/log.js';
@@ -192,6 +192,22 @@ describe('audit and the answer', function () {
     expect(got).to.include({ status: 'OperationFailed', reason: 'GeneralFailure' });
     expect(got?.payload).to.equal(undefined);
     expect(got?.message).to.match(/audit/);
+  });
+
+  it('a change the server makes on its own (auditSystemCommits) is recorded in its transaction, under the system identity', async () => {
+    const service = createKmipService({ store, log: silentLogger });
+    const [created] = await send(service, request('1.4', CREATE));
+    const id = textOf(findValue(created?.payload, Tag.UniqueIdentifier));
+    const stored = await store.load(id);
+    if (stored === undefined) throw new Error('created key not found');
+    const system = auditSystemCommits(store, 'kmipd-scheduler', 'Activate');
+    await system.commit({ update: [{ ...stored, revision: stored.revision + 1 }] });
+    const { records } = await readTrail(store);
+    expect(records.map((r) => [r.seq, r.identity, r.peer, r.operation, r.status])).to.deep.equal([
+      [1, 'alice', '127.0.0.1:1', 'Create', 'Success'],
+      [2, 'kmipd-scheduler', 'kmipd', 'Activate', 'Success'],
+    ]);
+    expect(objects(records[1])).to.deep.equal([id]);
   });
 
   it('with audit off, the service writes no record', async () => {
