@@ -39,7 +39,7 @@ class Watchdog {
         const response = answer(await this.client.call(discoverVersions()));
         if (response.status !== Enum.ResultStatus.Success) this.failures.push(`status ${response.status}`);
         else this.answered++;
-        if (Date.now() - started > 2000) this.failures.push(`an answer took ${Date.now() - started} ms`);
+        if (Date.now() - started > 5000) this.failures.push(`an answer took ${Date.now() - started} ms`);
       } catch (error) {
         this.failures.push((error as Error).message);
         return;
@@ -116,24 +116,29 @@ describe('reliability: resource limits hold under attack, and other clients are 
     return server;
   }
 
-  beforeEach(async () => {
+  // One data folder for all: its PKI is made once; each test starts a server with its limits.
+  before(async () => {
     dir = await tempDir('limits');
+  });
+  after(async () => {
+    await removeDir(dir);
   });
   afterEach(async () => {
     await server?.destroy();
     server = undefined;
-    await removeDir(dir);
   });
 
   it('many idle connections: past maxConnections they are closed at once, idle TCP ones after handshakeTimeoutSeconds, idle TLS ones after idleTimeoutSeconds', async function () {
-    const { port } = await start({ maxConnections: 40, handshakeTimeoutSeconds: 1, idleTimeoutSeconds: 2 });
+    const { port } = await start({ maxConnections: 40, handshakeTimeoutSeconds: 3, idleTimeoutSeconds: 2 });
     const watchdog = await Watchdog.start(port, dir);
     const idleTls = await Promise.all(Array.from({ length: 10 }, () => TestClient.connect(port, pkiFiles(dir))));
     // 200 bare TCP connections that never start TLS: 29 fit under the limit, the rest are refused.
     const raw = Array.from({ length: 200 }, () => net.connect(port, '127.0.0.1').on('error', () => undefined));
     const refused = await Promise.all(raw.map((socket) => closedWithin(socket, 10_000)));
-    expect(refused.filter((ms) => ms < 500).length, 'connections refused at once').to.be.at.least(200 - 29);
-    expect(Math.max(...refused), 'idle TCP connections dropped after the handshake timeout').to.be.below(3500);
+    expect(refused.filter((ms) => ms < 1500).length, 'connections refused at once').to.be.at.least(200 - 29);
+    const held = refused.filter((ms) => ms >= 2500);
+    expect(held.length, 'connections held until the handshake timeout').to.be.within(1, 29);
+    expect(Math.max(...held), 'idle TCP connections dropped after the handshake timeout').to.be.below(8000);
     await Promise.all(idleTls.map((client) => client.closed));
     // A new client is let in once they are gone.
     const late = await TestClient.connect(port, pkiFiles(dir));
