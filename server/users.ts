@@ -139,7 +139,8 @@ export async function withUsersLock<T>(path: string, change: () => Promise<T>): 
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new UsersFileError(`${lock} exists: another kmipd users command is running (if none is, one was interrupted: remove ${lock})`);
     }
-    throw new UsersFileError(`cannot create ${lock}: ${(error as Error).message}`);
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT' ? ` (the folder does not exist: give --dir of an initialised data folder, or --users-file)` : '';
+    throw new UsersFileError(`cannot create ${lock}: ${(error as Error).message}${missing}`);
   }
   try {
     return await change();
@@ -260,6 +261,8 @@ export interface CredentialCheckOptions {
   readonly directory: UserDirectory;
   /** The identity a user acts as: its name, whether an administrator, its groups. */
   readonly identityOf: (user: string) => Identity;
+  /** Says (debug) each scrypt verification run, with its user and verdict. */
+  readonly log?: Logger;
 }
 
 type Verdict = 'accepted' | 'unknown user' | 'wrong password';
@@ -288,14 +291,18 @@ export function credentialAuthenticator(options: CredentialCheckOptions): Authen
   // An unknown user costs the same scrypt as a known one: timing does not tell which names exist.
   let decoy: Promise<string> | undefined;
 
-  const verify = (user: User | undefined, password: string): Promise<Verdict> =>
+  const verify = (username: string, user: User | undefined, password: string): Promise<Verdict> =>
     gate.run(async () => {
+      let verdict: Verdict;
       if (user === undefined) {
         decoy ??= hashPassword(randomBytes(16).toString('hex'));
         await verifyPassword(password, await decoy);
-        return 'unknown user';
+        verdict = 'unknown user';
+      } else {
+        verdict = (await verifyPassword(password, user.hash)) ? 'accepted' : 'wrong password';
       }
-      return (await verifyPassword(password, user.hash)) ? 'accepted' : 'wrong password';
+      options.log?.debug('credential verified', { username, verdict });
+      return verdict;
     });
 
   return async (credential, session): Promise<AuthenticationOutcome> => {
@@ -312,7 +319,7 @@ export function credentialAuthenticator(options: CredentialCheckOptions): Authen
     const key = createHmac('sha256', cacheKey).update(username).update('\0').update(credential.password).digest('base64');
     let cached = cache.get(key);
     if (cached === undefined || cached.generation !== snapshot.generation) {
-      cached = { generation: snapshot.generation, verdict: verify(user, credential.password) };
+      cached = { generation: snapshot.generation, verdict: verify(username, user, credential.password) };
       cache.delete(key);
       cache.set(key, cached);
       const oldest = cache.keys().next().value;
@@ -369,5 +376,5 @@ export async function configuredAuthenticator(config: KmipdConfig, log: Logger):
   const directory = await UserDirectory.open(usersFilePath(config), log);
   const admins = new Set(config.adminIdentities);
   const groupsOf = groupResolver(config.identityGroups);
-  return credentialAuthenticator({ directory, identityOf: (user) => withGroups({ name: user, admin: admins.has(user) }, groupsOf(user)) });
+  return credentialAuthenticator({ directory, log, identityOf: (user) => withGroups({ name: user, admin: admins.has(user) }, groupsOf(user)) });
 }
