@@ -1,6 +1,6 @@
 /**
  * `kmipd users add|passwd|identities|remove|list`: the users file of `requireCredential`
- * (server/users.ts). Passwords come from a file (`--password-file`, `-` for standard input)
+ * (server/users.ts). Passwords come from a file (`--password-file`), standard input (`--password-stdin`)
  * or are typed twice on a terminal without echo; they never appear on a command line.
  */
 import { readFile, stat } from 'node:fs/promises';
@@ -40,7 +40,7 @@ export async function readNewPassword(source: PasswordSource): Promise<string> {
       });
       if ((info.mode & 0o077) !== 0 && info.isFile()) source.warn?.(`the password file ${file} may be read by other users: chmod 600 it, or delete it now`);
     }
-    const text = await readFile(file === '-' ? '/dev/stdin' : file, 'utf8').catch((error: Error) => {
+    const text = file === '-' ? await readStdin() : await readFile(file, 'utf8').catch((error: Error) => {
       throw new UsersFileError(`cannot read the password file ${file}: ${error.message}`);
     });
     // The first line, without its line end: `echo secret > file` works as expected.
@@ -51,6 +51,13 @@ export async function readNewPassword(source: PasswordSource): Promise<string> {
   const second = await source.prompt('Password again: ');
   if (first !== second) throw new UsersFileError('the two passwords differ');
   return first;
+}
+
+/** Standard input to its end (a pipe or a socket, where /dev/stdin cannot be opened). */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Read a line from the terminal without echoing it. */
@@ -182,7 +189,7 @@ async function runCommand(args: Args, run: (path: string) => Promise<string>): P
 }
 
 function passwordSource(args: Args): PasswordSource {
-  const file = typeof args['password-file'] === 'string' ? args['password-file'] : undefined;
+  const file = args['password-stdin'] === true ? '-' : typeof args['password-file'] === 'string' ? args['password-file'] : undefined;
   return {
     passwordFile: file,
     ...(file === undefined && process.stdin.isTTY ? { prompt: promptHidden } : {}),
@@ -194,7 +201,8 @@ const where = (y: Argv): Argv =>
   y.option('config', { type: 'string', describe: 'a JSON configuration file [KMIPD_CONFIG]' }).options(settingOptions());
 
 const identityOption = { type: 'string', array: true, demandOption: true, describe: 'a certificate identity (as identitySource names it) the user may log in through; comma-separated or repeated' } as const;
-const passwordOption = { type: 'string', describe: 'read the password from the first line of this file (- for standard input); default: ask on the terminal' } as const;
+const passwordOption = { type: 'string', describe: 'read the password from the first line of this file; default: ask on the terminal' } as const;
+const stdinOption = { type: 'boolean', conflicts: 'password-file', describe: 'read the password from the first line of standard input' } as const;
 
 /** `kmipd users ...`, registered in server/cli.ts. */
 export const usersCommand: CommandModule = {
@@ -205,13 +213,13 @@ export const usersCommand: CommandModule = {
       .command(
         'add <name>',
         'add a user who may log in through the given certificate identities',
-        (y) => where(y).positional('name', { type: 'string', demandOption: true }).option('identity', identityOption).option('password-file', passwordOption),
+        (y) => where(y).positional('name', { type: 'string', demandOption: true }).option('identity', identityOption).option('password-file', passwordOption).option('password-stdin', stdinOption),
         (args) => runCommand(args, (path) => addUser(path, String(args.name), args.identity as string[], passwordSource(args))),
       )
       .command(
         'passwd <name>',
         "set a user's password",
-        (y) => where(y).positional('name', { type: 'string', demandOption: true }).option('password-file', passwordOption),
+        (y) => where(y).positional('name', { type: 'string', demandOption: true }).option('password-file', passwordOption).option('password-stdin', stdinOption),
         (args) => runCommand(args, (path) => changePassword(path, String(args.name), passwordSource(args))),
       )
       .command(
