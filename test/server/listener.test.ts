@@ -428,12 +428,18 @@ describe('server: the TLS listener', function () {
 
     it('refuses to start on a port already in use, with a clear message', async function () {
       const first = await start();
-      const error = await startServer(configWith({ dir, port: first.port }), { log: jsonLogger(logs, 'info') }).then(
-        (second) => (void second.destroy(), undefined),
-        (e: unknown) => e,
-      );
-      expect(error).to.be.instanceOf(Error);
-      expect((error as Error).message).to.match(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${first.port}`));
+      // Another data folder: a second server on the same folder stops earlier, at the folder lock.
+      const other = await tempDir('listener-port');
+      try {
+        const error = await startServer(configWith({ dir: other, port: first.port }), { log: jsonLogger(logs, 'info') }).then(
+          (second) => (void second.destroy(), undefined),
+          (e: unknown) => e,
+        );
+        expect(error).to.be.instanceOf(Error);
+        expect((error as Error).message).to.match(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${first.port}`));
+      } finally {
+        await removeDir(other);
+      }
     });
   });
 });
