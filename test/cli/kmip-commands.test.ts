@@ -1,76 +1,31 @@
 /**
  * The `kmip` commands beyond the key lifecycle (kmip-command.test.ts): profiles, key pairs,
- * registering files and folders, wrapped and PEM output, locate filters, attribute changes,
- * bulk commands, signatures and MACs; each run as a real process against a real kmipd.
+ * registering files and folders, PEM output, locate filters, attribute changes, bulk
+ * commands, signatures and MACs; each run as a real process against one real kmipd over TLS.
  */
-import { execFile } from 'node:child_process';
 import { X509Certificate, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
-import { jsonLogger } from '../../lib/log.js';
-import { configWith, startServer } from '../../server/index.js';
-import type { RunningServer } from '../../server/index.js';
-import { LogCapture, removeDir, tempDir } from '../server/helpers.js';
-import { projectRoot } from '../support/paths.js';
+import { kmipIn, lines, startCliServer } from './helpers.js';
+import type { CliServer, Run } from './helpers.js';
 
-const CLI = path.join(projectRoot, 'server', 'kmip-cli.ts');
-const TSX = import.meta.resolve('tsx');
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!/^KMIPD?_/.test(name) && name !== 'XDG_CONFIG_HOME') env[name] = value;
-  return { ...env, ...extra };
-}
-
-function kmipIn(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, CLI, ...args], { cwd, env: cleanEnv(env), timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
-    });
-  });
-}
-
-const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '');
-
-describe('kmip: profiles, key pairs, files, filters, bulk, signature and MAC commands', function () {
+describe('kmip: profiles, key pairs, files, filters, bulk, signature, MAC and attribute commands', function () {
   this.timeout(120_000);
+  let cli: CliServer;
   let parent: string;
   let dataDir: string;
-  let server: RunningServer;
-  let profile: string;
-  let env: Record<string, string>;
-  /** kmip with the test server's settings from a profile file. */
-  const kmip = (...args: string[]): Promise<Run> => kmipIn(parent, ['--profile', profile, ...args], env);
-  const ok = async (...args: string[]): Promise<string> => {
-    const result = await kmip(...args);
-    expect(result.code, `kmip ${args.join(' ')}: ${result.stderr}`).to.equal(0);
-    return result.stdout;
-  };
-  const json = async <T>(...args: string[]): Promise<T> => JSON.parse(await ok('--json', ...args)) as T;
+  const kmip = (...args: string[]): Promise<Run> => cli.kmip(...args);
+  const ok = (...args: string[]): Promise<string> => cli.ok(...args);
+  const json = <T>(...args: string[]): Promise<T> => cli.json<T>(...args);
 
   before(async function () {
-    parent = await tempDir('kmip-commands');
-    dataDir = path.join(parent, 'data');
-    server = await startServer(configWith({ dir: dataDir, host: '127.0.0.1', port: 0 }), { log: jsonLogger(new LogCapture(), 'info') });
-    // Paths in a profile are relative to the profile's folder.
-    const profileDir = path.join(parent, 'config', 'kmip');
-    await mkdir(profileDir, { recursive: true });
-    profile = path.join(profileDir, 'profile.json');
-    const certs = path.relative(profileDir, path.join(dataDir, 'certs'));
-    await writeFile(profile, JSON.stringify({ host: '127.0.0.1', port: server.port, cert: `${certs}/admin.pem`, key: `${certs}/admin-key.pem`, ca: `${certs}/ca.pem` }));
-    env = { XDG_CONFIG_HOME: path.join(parent, 'elsewhere') };
+    cli = await startCliServer('kmip-commands');
+    ({ parent, dataDir } = cli);
   });
 
   after(async function () {
-    await server.close();
-    await removeDir(parent);
+    await cli.close();
   });
 
   it('the default profile ~/.config/kmip/profile.json is read with no flags; discover prints versions, --json names the negotiated one', async () => {
@@ -156,9 +111,39 @@ describe('kmip: profiles, key pairs, files, filters, bulk, signature and MAC com
     expect((await kmip('mac', macKey, '--hex', 'abcdee', '--verify', mac)).code).to.equal(3);
   });
 
-  it('a connection error names the host and what to check', async () => {
-    const refused = await kmipIn(parent, ['--profile', profile, '--port', '1', 'query'], env);
-    expect(refused.code).to.equal(1);
-    expect(refused.stderr).to.match(/^kmip: cannot connect to 127\.0\.0\.1:1: .*ECONNREFUSED.*\(is kmipd running there\? check --host and --port\)\n$/);
+  it('attributes add, modify, delete: "contact-information" is the standard Contact Information (added, then modified as "Contact Information"); a custom attribute gains, changes and loses instances; KMIP 1.4 by index', async () => {
+    const [standard, custom, v14] = (await Promise.all([ok('create'), ok('create'), ok('create')])).map((id) => id.trim()) as [string, string, string];
+    const contactInformation = async (): Promise<void> => {
+      expect(await ok('attributes', 'add', standard, 'contact-information', 'ops team')).to.equal(`added contact-information to ${standard}\n`);
+      // Once read as vendor "contact"'s custom attribute "information": this Modify then found no Contact Information.
+      expect(await ok('attributes', 'modify', standard, 'Contact Information', 'security team')).to.equal(`modified Contact Information of ${standard}\n`);
+      expect(await json<{ attributes: Record<string, unknown> }>('attributes', 'get', standard, 'contactInformation')).to.deep.include({ attributes: { contactInformation: 'security team' } });
+      await ok('attributes', 'delete', standard, 'contact-information');
+      const refused = await kmip('attributes', 'modify', standard, 'Contact Information', 'x');
+      expect(refused.code).to.equal(1);
+      expect(refused.stderr).to.match(/^kmip: Modify Attribute failed: Attribute Not Found: .+\n$/);
+    };
+    const department = async (): Promise<void> => {
+      await ok('attributes', 'add', custom, 'x-Department', 'sales');
+      await ok('attributes', 'add', custom, 'x-Department', 'payroll');
+      await ok('attributes', 'modify', custom, 'x-Department', 'finance', '--current', 'payroll');
+      await ok('attributes', 'delete', custom, 'x-Department', '--current', 'sales');
+      const all = await ok('attributes', custom);
+      expect(lines(all).filter((line) => line.startsWith('x-Department'))).to.deep.equal(['x-Department: finance']);
+    };
+    // KMIP 1.4: Attribute Name and Attribute Index; Object Group by its hyphenated name.
+    const version14 = async (): Promise<void> => {
+      await ok('--kmip-version', '1.4', 'attributes', 'add', v14, 'object-group', 'g14');
+      await ok('--kmip-version', '1.4', 'attributes', 'modify', v14, 'object-group', 'g14b', '--index', '0');
+      expect(lines(await ok('--kmip-version', '1.4', 'attributes', v14, 'Object Group'))).to.deep.equal(['Object Group: g14b']);
+      await ok('--kmip-version', '1.4', 'attributes', 'delete', v14, 'object-group');
+      expect(await ok('attributes', v14, 'object-group')).to.equal('');
+    };
+    const notCustom = async (): Promise<void> => {
+      const result = await kmip('--kmip-version', '1.4', 'attributes', 'add', v14, 'foo-bar', 'v');
+      expect(result.code).to.equal(2);
+      expect(result.stderr).to.match(/^kmip: "foo-bar" is not an attribute name of KMIP 1\.4: .* or a custom "x-Name"\n$/);
+    };
+    await Promise.all([contactInformation(), department(), version14(), notCustom()]);
   });
 });

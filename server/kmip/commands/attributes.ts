@@ -5,6 +5,7 @@ import type { Attributes, KmipClient, KmipValue } from '../../../lib/client/inde
 import { allAttributes, isCustomName } from '../../../lib/attributes/index.js';
 import type { AttributeDef } from '../../../lib/attributes/index.js';
 import { Tag, registry } from '../../../ttlv/index.js';
+import type { KmipVersion } from '../../../ttlv/index.js';
 import { run } from '../context.js';
 import type { GlobalArgs, KmipCommands } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -14,12 +15,18 @@ import type { Output } from '../output.js';
 
 const squash = (text: string): string => text.toLowerCase().replace(/[\s_.-]/g, '');
 
-/** An attribute named as a person types it: "contact-information", "Contact Information", "x-Department". */
-function attributeNamed(input: string): { key: string; def: AttributeDef | undefined } {
-  if (isCustomName(input)) return { key: input, def: undefined };
+/**
+ * An attribute named as a person types it: "contact-information", "Contact Information",
+ * contactInformation, "x-Department". A standard attribute's name wins over the custom
+ * reading: in KMIP 2.x "contact-information" could also be vendor "contact"'s attribute
+ * "information", which would be a different attribute from the one the person meant.
+ */
+function attributeNamed(input: string, version: KmipVersion): { key: string; def: AttributeDef | undefined } {
   const def = allAttributes().find((d) => !d.custom && (squash(d.name) === squash(input) || squash(keyOfTag(d.tag)) === squash(input)));
-  if (def === undefined) throw new UsageError(`${JSON.stringify(input)} is not an attribute name: say it as the specification does ("Contact Information", contact-information) or a custom "x-Name"`);
-  return { key: keyOfTag(def.tag), def };
+  if (def !== undefined) return { key: keyOfTag(def.tag), def };
+  if (isCustomName(input, version)) return { key: input, def: undefined };
+  const custom = version.startsWith('1.') ? 'a custom "x-Name"' : 'a custom "x-Name" or "Vendor-Name"';
+  throw new UsageError(`${JSON.stringify(input)} is not an attribute name of KMIP ${version}: say it as the specification does ("Contact Information", contact-information) or ${custom}`);
 }
 
 /** A value typed on the command line, read by the attribute's type. */
@@ -57,13 +64,13 @@ function valueOf(def: AttributeDef | undefined, text: string): KmipValue {
   }
 }
 
-const one = (name: string, value: string): Attributes => {
-  const { key, def } = attributeNamed(name);
+const one = (client: KmipClient, name: string, value: string): Attributes => {
+  const { key, def } = attributeNamed(name, client.version);
   return { [key]: valueOf(def, value) };
 };
 
 async function getAttributes(client: KmipClient, id: string, names: readonly string[]): Promise<Output> {
-  const keys = names.map((name) => attributeNamed(name).key);
+  const keys = names.map((name) => attributeNamed(name, client.version).key);
   const { uniqueIdentifier, instances, attributes } = await client.getAttributes(id, keys.length === 0 ? undefined : keys);
   // One line per instance: a multi-valued attribute shows each value on its own line.
   const rows = instances.map((instance) => `${instance.name}: ${describe(fromItem(instance.value, client.version))}`);
@@ -88,7 +95,7 @@ export const attributeCommands: KmipCommands = (yargs) =>
         (y) => positional(y).positional('value', { type: 'string', demandOption: true, describe: 'the value: text, a number, a date, enumeration names, JSON for a structure' }),
         (args) =>
           run(args, async (client) => {
-            const { uniqueIdentifier } = await client.addAttribute(args.id, one(args.attribute, args.value));
+            const { uniqueIdentifier } = await client.addAttribute(args.id, one(client, args.attribute, args.value));
             return { text: `added ${args.attribute} to ${uniqueIdentifier}`, json: { uniqueIdentifier } };
           }),
       )
@@ -102,8 +109,8 @@ export const attributeCommands: KmipCommands = (yargs) =>
             .option('index', { type: 'number', describe: 'the Attribute Index to replace (KMIP 1.x)' }),
         (args) =>
           run(args, async (client) => {
-            const which = { ...(args.current === undefined ? {} : { current: one(args.attribute, args.current) }), ...(args.index === undefined ? {} : { attributeIndex: args.index }) };
-            const { uniqueIdentifier } = await client.modifyAttribute(args.id, one(args.attribute, args.value), which);
+            const which = { ...(args.current === undefined ? {} : { current: one(client, args.attribute, args.current) }), ...(args.index === undefined ? {} : { attributeIndex: args.index }) };
+            const { uniqueIdentifier } = await client.modifyAttribute(args.id, one(client, args.attribute, args.value), which);
             return { text: `modified ${args.attribute} of ${uniqueIdentifier}`, json: { uniqueIdentifier } };
           }),
       )
@@ -113,8 +120,8 @@ export const attributeCommands: KmipCommands = (yargs) =>
         (y) => positional(y).option('current', { type: 'string', describe: 'the value to delete (KMIP 2.x)' }).option('index', { type: 'number', describe: 'the Attribute Index to delete (KMIP 1.x)' }),
         (args) =>
           run(args, async (client) => {
-            const { key } = attributeNamed(args.attribute);
-            const which = args.current === undefined ? { attributeName: key } : { current: one(args.attribute, args.current) };
+            const { key } = attributeNamed(args.attribute, client.version);
+            const which = args.current === undefined ? { attributeName: key } : { current: one(client, args.attribute, args.current) };
             const { uniqueIdentifier } = await client.deleteAttribute(args.id, { ...which, ...(args.index === undefined ? {} : { attributeIndex: args.index }) });
             return { text: `deleted ${args.attribute} of ${uniqueIdentifier}`, json: { uniqueIdentifier } };
           }),
