@@ -11,6 +11,7 @@ import type { Identity } from './auth/identity.js';
 import { readCredential } from './auth/credential.js';
 import type { AuthenticationOutcome, Authenticator } from './auth/credential.js';
 import { StreamTable } from './crypto/streams.js';
+import type { HsmContext } from './operations/types.js';
 import { AsyncLock } from './operations/lock.js';
 import { KmipError } from './errors.js';
 import type { Logger } from './log.js';
@@ -67,6 +68,8 @@ export interface ServiceOptions {
   readonly commitLock?: AsyncLock;
   /** The CA Certify and Re-certify sign with by default (see OperationContext.issuer). */
   readonly issuer?: CertificateIssuer;
+  /** The configured HSM, for keys held in it and the PKCS#11 operation (see OperationContext.hsm). */
+  readonly hsm?: HsmContext;
   /**
    * Record every request in the store's hash-chained audit trail (lib/audit), durably before
    * its answer is sent. Default true.
@@ -224,6 +227,7 @@ export function createKmipService(options: ServiceOptions): KmipService {
       streams,
       commitLock,
       ...(options.issuer === undefined ? {} : { issuer: options.issuer }),
+      ...(options.hsm === undefined ? {} : { hsm: options.hsm }),
       idPlaceholder: undefined,
     };
     const results: ResponseBatchItem[] = [];

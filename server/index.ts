@@ -18,7 +18,7 @@ import { identityResolver } from './identity.js';
 import { listen, secureContextOptions, watchCrlFile } from './listener.js';
 import type { KmipListener, ListenerTls } from './listener.js';
 import { StartError } from './errors.js';
-import { openConfiguredKek } from './kek.js';
+import { openConfiguredHsm, openConfiguredKek } from './kek.js';
 import { openConfiguredStore } from './store.js';
 import { configuredAuthenticator } from './users.js';
 import { listenHttps } from './https.js';
@@ -96,6 +96,12 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
     await closeKek();
     throw error;
   });
+  // Keys held in the HSM and the PKCS#11 operation (lib/operations/hsm-resident.ts, pkcs11.ts).
+  const hsm = await openConfiguredHsm(config).catch(async (error: unknown) => {
+    await store.close();
+    await closeKek();
+    throw error;
+  });
   const commitLock = new AsyncLock();
   const scheduler = options.underPrimary === true ? undefined : startScheduler(config, store, log, commitLock, options.clock);
   let released: Promise<void> | undefined;
@@ -103,6 +109,7 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
     (released ??= (async () => {
       await scheduler?.stop();
       await store.close();
+      await hsm?.keys.close();
       await closeKek();
       lock?.release();
     })());
@@ -125,6 +132,7 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
       commitLock,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       issuer,
+      ...(hsm === undefined ? {} : { hsm }),
       audit: config.audit,
       ...(authenticate === undefined ? {} : { authenticate }),
     });

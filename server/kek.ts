@@ -9,6 +9,8 @@ import { basename, dirname, join } from 'node:path';
 import { KekError, KekRing, loadKekFile, openPkcs11Kek, Pkcs11KekError } from '../lib/crypto/index.js';
 import type { KekLoader, KeyEncryptionKey, LoadedKek } from '../lib/crypto/index.js';
 import { CachingKek } from '../lib/crypto/unwrap-cache.js';
+import { HsmKeys } from '../lib/crypto/pkcs11/resident.js';
+import type { HsmContext } from '../lib/operations/types.js';
 import type { UnwrapCacheLimits } from '../lib/crypto/unwrap-cache.js';
 import type { Logger } from '../lib/log.js';
 import type { KmipdConfig } from './config.js';
@@ -119,4 +121,15 @@ async function readPinFile(path: string): Promise<string> {
   const pin = (await readFile(path, 'utf8')).trim();
   if (pin === '') throw new StartError(`the PKCS#11 PIN file ${path} is empty`);
   return pin;
+}
+
+/**
+ * The HSM for keys held in it and for the PKCS#11 operation, when the pkcs11 settings are
+ * given (whatever the KEK is: keys made in the HSM stay usable if hsmResidentKeys is turned off).
+ */
+export async function openConfiguredHsm(config: KmipdConfig): Promise<HsmContext | undefined> {
+  if (config.pkcs11Module === undefined || config.pkcs11TokenLabel === undefined || config.pkcs11PinFile === undefined) return undefined;
+  const access = await hsmAccess(config);
+  const keys = await HsmKeys.open({ module: access.module, tokenLabel: access.tokenLabel, pin: access.pin });
+  return { keys, resident: config.hsmResidentKeys };
 }

@@ -15,6 +15,8 @@ import { requestedAttributes, withTemplates } from './request-attributes.js';
 import type { RequestedAttributes } from './request-attributes.js';
 import { checkRequestedRng } from './server-rng.js';
 import { operation } from './types.js';
+import { createInHsm } from './hsm-resident.js';
+import { wantsResident } from '../crypto/pkcs11/resident-kmip.js';
 
 interface CreateRequest {
   objectType: number;
@@ -38,6 +40,7 @@ export const create = operation<CreateRequest>({
     if (algorithm === undefined) throw new KmipError('InvalidField', 'Create needs a Cryptographic Algorithm attribute');
     if (length === undefined) throw new KmipError('InvalidField', 'Create needs a Cryptographic Length attribute');
     checkRequestedRng(attributes);
+    if (wantsResident(ctx.hsm?.resident, attributes)) return createInHsm(ctx, request.objectType, attributes, algorithm, length);
     const material = generateSymmetricKey(algorithm, length);
     try {
       const id = ctx.store.newId();

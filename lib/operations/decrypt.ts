@@ -14,6 +14,7 @@ import { optionalRequestId } from './common.js';
 import { isKeyPairHalf } from './key-pair-use.js';
 import { cipherParameters, objectForUse, symmetricKeyOf } from './key-use.js';
 import { decryptWithPrivateKey } from './rsa-encryption.js';
+import { decryptInHsm, isResident } from './hsm-resident.js';
 import { operation } from './types.js';
 
 interface DecryptRequest {
@@ -52,6 +53,7 @@ export const decryptOperation = operation<DecryptRequest>({
   handle: async (ctx, request) => {
     const inUse = await objectForUse(ctx, request.id, 'Decrypt');
     if (isKeyPairHalf(inUse)) return decryptWithPrivateKey(inUse, request);
+    if (isResident(inUse.body)) return decryptInHsm(ctx, inUse, request);
     const use = symmetricKeyOf(inUse);
     try {
       const out: TtlvItem[] = [text(Tag.UniqueIdentifier, use.obj.id)];

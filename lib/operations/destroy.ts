@@ -8,6 +8,7 @@ import { withAttribute } from '../objects/managed.js';
 import { dateTime, text } from '../protocol/build.js';
 import { changed, commit, loadObject, optionalRequestId, stateOf, withState } from './common.js';
 import { operation } from './types.js';
+import { destroyInHsm, isResident } from './hsm-resident.js';
 
 export const destroy = operation<{ id: string | undefined }>({
   code: Enum.Operation.Destroy,
@@ -16,6 +17,8 @@ export const destroy = operation<{ id: string | undefined }>({
   handle: async (ctx, request) => {
     const obj = await loadObject(ctx, request.id);
     const state = lifecycle.apply(stateOf(obj), 'destroy');
+    // A key held in the HSM: its token object goes first, so that success means the value is gone.
+    if (isResident(obj.body)) await destroyInHsm(ctx, obj);
     const destroyed = { ...withAttribute(withState(obj, state), 'Destroy Date', dateTime(Tag.DestroyDate, ctx.now)), body: undefined };
     await commit(ctx, { update: [changed(ctx, destroyed)] });
     return [text(Tag.UniqueIdentifier, obj.id)];

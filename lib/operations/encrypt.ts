@@ -14,6 +14,7 @@ import { optionalRequestId } from './common.js';
 import { isKeyPairHalf } from './key-pair-use.js';
 import { chargeUsage, cipherParameters, objectForUse, symmetricKeyOf } from './key-use.js';
 import { encryptWithPublicKey } from './rsa-encryption.js';
+import { encryptInHsm, isResident } from './hsm-resident.js';
 import { operation } from './types.js';
 
 interface EncryptRequest {
@@ -50,6 +51,7 @@ export const encryptOperation = operation<EncryptRequest>({
   handle: async (ctx, request) => {
     const inUse = await objectForUse(ctx, request.id, 'Encrypt');
     if (isKeyPairHalf(inUse)) return encryptWithPublicKey(ctx, inUse, request);
+    if (isResident(inUse.body)) return encryptInHsm(ctx, inUse, request);
     const use = symmetricKeyOf(inUse);
     try {
       await chargeUsage(ctx, use, request.data.length);

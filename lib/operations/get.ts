@@ -18,6 +18,7 @@ import { changed, commit, loadObject, optionalRequestId } from './common.js';
 import { decodeWrappingSpec, encrypts, unwrapObject, wrapObject } from './key-wrapping.js';
 import type { WrappingSpec } from './key-wrapping.js';
 import { operation } from './types.js';
+import { isResident, refuseResident } from './hsm-resident.js';
 import type { OperationContext } from './types.js';
 
 /** What Get and Export share (2.1 section 6.1.18: "the same semantics as for the Get operation"). */
@@ -108,6 +109,7 @@ export function servable(ctx: OperationContext, obj: ManagedObject, options: { w
     throw new KmipError(atLeast(ctx.version, '2.1') ? 'ObjectDestroyed' : 'ItemNotFound', `object ${obj.id} has been destroyed`);
   }
   requireOnline(obj);
+  if (isResident(obj.body)) refuseResident(obj, options.wrapped);
   if (leafValue(obj, 'Extractable', 'Boolean') === false) {
     throw new KmipError('NotExtractable', `object ${obj.id} is not extractable`);
   }

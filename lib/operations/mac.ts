@@ -9,7 +9,8 @@ import { mac as computeMac, macMatches } from '../crypto/index.js';
 import { KmipError } from '../errors.js';
 import { bytes, enumeration, text } from '../protocol/build.js';
 import { optionalRequestId } from './common.js';
-import { chargeUsage, cipherParameters, keyForUse } from './key-use.js';
+import { chargeUsage, cipherParameters, objectForUse, symmetricKeyOf } from './key-use.js';
+import { isResident, macInHsm } from './hsm-resident.js';
 import { operation } from './types.js';
 
 interface MacRequest {
@@ -39,7 +40,9 @@ export const macOperation = operation<MacRequest>({
   since: '1.2',
   decode: decodeMac,
   handle: async (ctx, request) => {
-    const use = await keyForUse(ctx, request.id, 'MACGenerate');
+    const inUse = await objectForUse(ctx, request.id, 'MACGenerate');
+    if (isResident(inUse.body)) return macInHsm(ctx, inUse, request);
+    const use = symmetricKeyOf(inUse);
     try {
       await chargeUsage(ctx, use, request.data.length);
       const params = cipherParameters(request.params, use);
@@ -59,7 +62,9 @@ export const macVerifyOperation = operation<MacRequest>({
     return request;
   },
   handle: async (ctx, request) => {
-    const use = await keyForUse(ctx, request.id, 'MACVerify');
+    const inUse = await objectForUse(ctx, request.id, 'MACVerify');
+    if (isResident(inUse.body)) return macInHsm(ctx, inUse, request, request.macData);
+    const use = symmetricKeyOf(inUse);
     try {
       const params = cipherParameters(request.params, use);
       const expected = computeMac(params.algorithm, params.mode, use.key, request.data);

@@ -3,9 +3,17 @@ import type { Identity } from '../auth/identity.js';
 import type { Logger } from '../log.js';
 import type { Fields } from '../protocol/fields.js';
 import type { StreamTable } from '../crypto/streams.js';
+import type { HsmKeys } from '../crypto/pkcs11/resident.js';
 import type { AsyncLock } from './lock.js';
 import type { CertificateIssuer } from '../crypto/x509.js';
 import type { Store } from '../store/types.js';
+
+/** The HSM as the operations see it. */
+export interface HsmContext {
+  readonly keys: HsmKeys;
+  /** Which new keys are generated in the HSM (server setting hsmResidentKeys). */
+  readonly resident: 'off' | 'sensitive';
+}
 
 /** Everything an operation handler may use; one per batch item. */
 export interface OperationContext {
@@ -28,6 +36,8 @@ export interface OperationContext {
    * own (the data folder's issuing CA); absent, they need an issuer named in the request.
    */
   readonly issuer?: CertificateIssuer;
+  /** The configured HSM (PKCS#11): keys held in it, and the PKCS#11 operation. Absent without one. */
+  readonly hsm?: HsmContext;
   /**
    * The ID Placeholder of the batch (KMIP 2.1 section 2.1.1.2 / 1.4 section 3.1): the
    * Unique Identifier the previous operation of this batch returned, used when a request

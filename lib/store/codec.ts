@@ -7,6 +7,7 @@ import type { TtlvItem } from '../../ttlv/index.js';
 import type { AttributeInstance } from '../attributes/types.js';
 import { KekError, KekRing, kekFor, wrapWithId } from '../crypto/index.js';
 import type { KeyEncryptionKey } from '../crypto/index.js';
+import { residentLocation } from '../crypto/pkcs11/resident.js';
 
 // Stored values were accepted by the codec inside a message, so they are already bounded;
 // the attribute encoding adds two levels (Attributes, Attribute) around each value.
@@ -34,6 +35,7 @@ export function decodeAttributes(bytes: Buffer, id: string): AttributeInstance[]
 
 /** The stored body of object `id`, unwrapped; a KEK other than the one that wrapped it is refused by name. */
 export async function unwrapBody(store: KeyEncryptionKey, id: string, wrapped: Buffer, kekId: string | null): Promise<TtlvItem> {
+  if (kekId === RESIDENT_BODY) return residentBodyOf(id, wrapped);
   // A ring (KEK rotation) holds several KEKs: take the one the value names.
   const kek = kekId !== null && store instanceof KekRing ? await kekFor(store, kekId) : store;
   if (kekId !== kek.id) {
@@ -51,6 +53,19 @@ export async function unwrapBody(store: KeyEncryptionKey, id: string, wrapped: B
   }
   // The body's Byte Strings view `clear`, a buffer of its own: nothing else holds it.
   return decodeTtlv(clear, { maxDepth: STORED_MAX_DEPTH });
+}
+
+/**
+ * The KEK column of a body that is not wrapped because it holds no key material: the body of
+ * a key held inside the HSM (lib/crypto/pkcs11/resident.ts), a Key Block whose Key Value
+ * Location names the token object. No KEK has this id, so a KEK rotation never touches it.
+ */
+export const RESIDENT_BODY = 'hsm-resident';
+
+function residentBodyOf(id: string, stored: Buffer): TtlvItem {
+  const body = decodeTtlv(stored, { maxDepth: STORED_MAX_DEPTH });
+  if (residentLocation(body) === undefined) throw new Error(`object ${id}: a stored HSM key reference is corrupt (no Key Value Location)`);
+  return body;
 }
 
 /** What a back end is given to index attributes for Locate (see LocateQuery in types.ts). */
@@ -85,6 +100,8 @@ export function indexRows(attributes: readonly AttributeInstance[], indexKeys: I
 
 /** Wrap a body's TTLV (zeroed afterwards) under the store's active KEK, saying which KEK that was. */
 export async function wrapBody(kek: KeyEncryptionKey, body: TtlvItem): Promise<{ wrapped: Buffer; kekId: string }> {
+  // A key held in the HSM: its body is only the token object's location, stored as is.
+  if (residentLocation(body) !== undefined) return { wrapped: encodeTtlv(body), kekId: RESIDENT_BODY };
   const clear = encodeTtlv(body);
   try {
     return await wrapWithId(kek, clear);

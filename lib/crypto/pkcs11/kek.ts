@@ -304,3 +304,7 @@ function releaseHost(host: WorkerHost): Promise<void> {
     await host.stop();
   });
 }
+
+/** For the other users of the module's worker (resident.ts): the same one worker per module. */
+export { acquireHost, releaseHost };
+export type { WorkerHost };

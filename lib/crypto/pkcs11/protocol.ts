@@ -5,6 +5,7 @@
  */
 import type { KekErrorCode } from '../kek.js';
 import type { Pkcs11FailureReason } from './errors.js';
+import type { ResultReasonName } from '../../errors.js';
 
 export interface OpenRequest {
   readonly tokenLabel: string;
@@ -50,3 +51,64 @@ export type Reply =
 export interface WorkerConfig {
   readonly modulePath: string;
 }
+
+// ---------------------------------------------------------------------------------------
+// Keys held in the HSM (resident.ts, resident-token.ts) and the module's own information
+
+/** What C_GetInfo returns; strings exactly as the module gives them (blank padded). */
+export interface ModuleInfo {
+  readonly cryptokiVersion: readonly [number, number];
+  readonly manufacturerID: string;
+  readonly flags: number;
+  readonly libraryDescription: string;
+  readonly libraryVersion: readonly [number, number];
+}
+
+/** A PKCS#11 mechanism a resident key is used with, and its parameters. */
+export type ResidentMechanism =
+  | { readonly name: 'AES_ECB' }
+  | { readonly name: 'AES_CBC' | 'AES_CBC_PAD'; readonly iv: Uint8Array }
+  | { readonly name: 'AES_GCM'; readonly iv: Uint8Array; readonly aad: Uint8Array; readonly tagBits: number }
+  | { readonly name: 'AES_CMAC' | 'SHA_1_HMAC' | 'SHA224_HMAC' | 'SHA256_HMAC' | 'SHA384_HMAC' | 'SHA512_HMAC' };
+
+/** The kind of secret key generated in the token. */
+export type ResidentKeyType = 'AES' | 'GENERIC_SECRET';
+
+/** A resident key is found by CKA_LABEL (and CKA_ID): the managed object's Unique Identifier. */
+export interface ResidentKeyRef {
+  readonly handle: number;
+  readonly label: string;
+}
+
+/**
+ * What a resident-key operation gives back: its value, or a refusal that is a KMIP answer
+ * (a failed tag, a missing key), as opposed to a device failure, which is an error.
+ */
+export type ResidentOutcome<T> = { readonly value: T } | { readonly refused: { readonly reason: ResultReasonName; readonly message: string } };
+
+export interface ResidentKeyAttributes {
+  readonly extractable: boolean;
+  readonly sensitive: boolean;
+  readonly token: boolean;
+  readonly keyType: string;
+  readonly bytes: number;
+}
+
+// Declaration merging: these operations join the ones above (one worker serves both).
+export interface Operations {
+  /** Open a logged-in session on the token for resident keys. */
+  residentOpen: { request: { readonly tokenLabel: string; readonly pin: string }; result: ResidentOutcome<{ readonly handle: number; readonly token: OpenedKek['token'] }> };
+  residentGenerate: { request: ResidentKeyRef & { readonly keyType: ResidentKeyType; readonly bytes: number }; result: ResidentOutcome<null> };
+  residentEncrypt: { request: ResidentKeyRef & { readonly mechanism: ResidentMechanism; readonly data: Uint8Array }; result: ResidentOutcome<Uint8Array> };
+  residentDecrypt: { request: ResidentKeyRef & { readonly mechanism: ResidentMechanism; readonly data: Uint8Array }; result: ResidentOutcome<Uint8Array> };
+  residentSign: { request: ResidentKeyRef & { readonly mechanism: ResidentMechanism; readonly data: Uint8Array }; result: ResidentOutcome<Uint8Array> };
+  /** The number of token objects destroyed (0 when none had the label). */
+  residentDestroy: { request: ResidentKeyRef; result: ResidentOutcome<number> };
+  /** The protection attributes of a resident key, or null when the token has none with the label. */
+  residentAttributes: { request: ResidentKeyRef; result: ResidentOutcome<ResidentKeyAttributes | null> };
+  residentClose: { request: { readonly handle: number }; result: ResidentOutcome<null> };
+  /** C_GetInfo of the module. */
+  moduleInfo: { request: Record<string, never>; result: ResidentOutcome<ModuleInfo> };
+}
+
+export type ResidentOperationName = 'residentOpen' | 'residentGenerate' | 'residentEncrypt' | 'residentDecrypt' | 'residentSign' | 'residentDestroy' | 'residentAttributes' | 'residentClose' | 'moduleInfo';

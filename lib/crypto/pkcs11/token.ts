@@ -7,7 +7,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import * as graphene from 'graphene-pk11';
 import type { Module, SecretKey, Session, Slot } from 'graphene-pk11';
 import { Pkcs11KekError, ckrName } from './errors.js';
-import type { OpenRequest, OpenedKek } from './protocol.js';
+import type { ModuleInfo, OpenRequest, OpenedKek } from './protocol.js';
 import { BLOCK } from './rfc5649.js';
 
 const { KeyGenMechanism, KeyType, MechanismEnum, Module: ModuleClass, ObjectClass, SessionFlag, TokenFlag } = graphene;
@@ -156,6 +156,46 @@ export class TokenService {
     kek.decrypt.end();
     this.#logout(kek.slotKey, kek.sessions[0]);
     for (const session of kek.sessions) closeQuietly(session);
+  }
+
+  /**
+   * A session on the token for keys held in the HSM (resident-token.ts), logged in with the
+   * same per-token bookkeeping as the KEKs: PKCS#11 login state is per process.
+   */
+  openSession(tokenLabel: string, pin: string): { readonly session: Session; readonly slotKey: string; readonly token: OpenedKek['token'] } {
+    const slot = this.#findToken(tokenLabel);
+    const token = slot.getToken();
+    const slotKey = slot.handle.toString('hex');
+    let session: Session | undefined;
+    try {
+      session = slot.open(SESSION_FLAGS);
+      this.#login(session, slotKey, tokenLabel, pin);
+      return { session, slotKey, token: { label: token.label, serial: token.serialNumber.trim(), manufacturer: token.manufacturerID.trim(), model: token.model.trim() } };
+    } catch (error) {
+      if (session !== undefined) closeQuietly(session);
+      throw error instanceof Pkcs11KekError ? error : deviceError(`opening a session on token "${tokenLabel}"`, error);
+    }
+  }
+
+  closeSession(slotKey: string, session: Session): void {
+    this.#logout(slotKey, session);
+    closeQuietly(session);
+  }
+
+  /** C_GetInfo of the module: what the KMIP PKCS#11 operation reports (lib/operations/pkcs11.ts). */
+  info(): ModuleInfo {
+    try {
+      const info = this.#module.lib.C_GetInfo();
+      return {
+        cryptokiVersion: [info.cryptokiVersion.major, info.cryptokiVersion.minor],
+        manufacturerID: info.manufacturerID,
+        flags: info.flags,
+        libraryDescription: info.libraryDescription,
+        libraryVersion: [info.libraryVersion.major, info.libraryVersion.minor],
+      };
+    } catch (error) {
+      throw deviceError(`C_GetInfo of ${this.#modulePath}`, error);
+    }
   }
 
   finalize(): void {

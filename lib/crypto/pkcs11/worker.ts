@@ -13,6 +13,7 @@ import type { Operations, OperationName, Reply, Request, WireError, WorkerConfig
 import { BLOCK, UnwrapJob, WrapJob } from './rfc5649.js';
 import type { BlockJob } from './rfc5649.js';
 import { TokenService } from './token.js';
+import { ResidentSessions, isResidentRequest } from './resident-token.js';
 import type { EcbChannel, TokenKek } from './token.js';
 
 /** Longest run of rounds before the thread looks at its message queue again. */
@@ -81,6 +82,7 @@ interface OpenKek {
 
 let service: TokenService | undefined;
 const keks = new Map<number, OpenKek>();
+const residents = new ResidentSessions();
 let nextHandle = 1;
 let pumping = false;
 
@@ -93,6 +95,17 @@ port.on('message', (request: Request) => {
 });
 
 function handle(request: Request): void {
+  if (isResidentRequest(request)) {
+    // Keys held in the HSM and the module's information (resident-token.ts).
+    service ??= TokenService.load(config.modulePath);
+    const outcome = residents.run(service, request);
+    if ('value' in outcome && outcome.value instanceof Uint8Array && outcome.value.buffer instanceof ArrayBuffer) {
+      port.postMessage({ id: request.id, ok: true, result: outcome }, [outcome.value.buffer]);
+    } else {
+      port.postMessage({ id: request.id, ok: true, result: outcome });
+    }
+    return;
+  }
   switch (request.op) {
     case 'open': {
       service ??= TokenService.load(config.modulePath);
@@ -128,6 +141,7 @@ function handle(request: Request): void {
       return;
     }
     case 'shutdown': {
+      residents.closeAll(service);
       for (const kek of keks.values()) closeKek(kek);
       keks.clear();
       service?.finalize();
