@@ -31,12 +31,13 @@ async function bytesOutput(field: string, data: Uint8Array, out: string | undefi
   return { text: [`${field}: ${value}`, ...extraLines].join('\n'), json: { [field]: value, ...extra } };
 }
 
-const dataOptions = (y: Argv<GlobalArgs>) =>
+const inputOptions = (y: Argv<GlobalArgs>) =>
   y
     .positional('id', { type: 'string', demandOption: true, describe: 'Unique Identifier of the key' })
     .option('hex', { type: 'string', describe: 'the input as hex digits' })
-    .option('file', { type: 'string', describe: 'the input as a binary file' })
-    .option('out', { type: 'string', describe: 'write the output to a new FILE (mode 0600) instead of printing its hex' });
+    .option('file', { type: 'string', describe: 'the input as a binary file' });
+
+const dataOptions = (y: Argv<GlobalArgs>) => inputOptions(y).option('out', { type: 'string', describe: 'write the output to a new FILE (mode 0600) instead of printing its hex' });
 
 const cipherOptions = (y: Argv<GlobalArgs>) =>
   dataOptions(y)
@@ -92,11 +93,13 @@ function signatureParameters(client: KmipClient, args: { readonly algorithm?: st
   };
 }
 
-const signatureOptions = (y: Argv<GlobalArgs>) =>
-  dataOptions(y)
+const signatureParameterOptions = <T>(y: Argv<T>) =>
+  y
     .option('algorithm', { type: 'string', describe: 'Digital Signature Algorithm: SHA256WithRSAEncryption, ECDSAWithSHA256, RSASSA-PSS, ...' })
     .option('hash', { type: 'string', describe: 'Hashing Algorithm when no --algorithm [default SHA-256]' })
     .option('padding', { type: 'string', describe: 'Padding Method for RSA when no --algorithm: pkcs1, PSS' });
+
+const signatureOptions = (y: Argv<GlobalArgs>) => signatureParameterOptions(dataOptions(y));
 
 async function signatureInput(args: { readonly signature?: string | undefined; readonly 'signature-file'?: string | undefined }, what: string): Promise<Buffer> {
   if (args.signature !== undefined && args['signature-file'] === undefined) return hexBytes(args.signature, what);
@@ -128,7 +131,7 @@ export const cryptoCommands: KmipCommands = (yargs) =>
     .command(
       'verify <id>',
       'check a signature with a public key on the server: prints valid (exit code 0) or invalid (exit code 3)',
-      (y) => signatureOptions(y).option('signature', { type: 'string', describe: 'the signature as hex' }).option('signature-file', { type: 'string', describe: 'the signature as a binary file' }),
+      (y) => signatureParameterOptions(inputOptions(y)).option('signature', { type: 'string', describe: 'the signature as hex' }).option('signature-file', { type: 'string', describe: 'the signature as a binary file' }),
       (args) =>
         run(args, async (client) => {
           const signatureData = await signatureInput(args, 'signature');

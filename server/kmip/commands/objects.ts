@@ -356,7 +356,7 @@ export const objectCommands: KmipCommands = (yargs) =>
           .option('out', { type: 'string', describe: 'write the bytes to a new FILE (mode 0600) instead of printing them' })
           .option('pem', { type: 'boolean', default: false, describe: 'with --out: write a certificate or PKCS#8/PKCS#1/X.509 key as PEM' })
           .option('wrap-key', { type: 'string', describe: 'wrap the key under the key with this Unique Identifier (Key Wrapping Specification)' })
-          .option('wrapping-method', { type: 'string', choices: Object.keys(WRAPPING_MODES), describe: "how to wrap [default: the wrapping key's Cryptographic Parameters]" })
+          .option('wrapping-method', { type: 'string', choices: Object.keys(WRAPPING_MODES), describe: "which of the wrapping key's Cryptographic Parameters to wrap with (the server refuses a method the key does not list) [default: its first]" })
           .option('encoding', { type: 'string', default: 'none', choices: ['none', 'ttlv'], describe: 'what is wrapped: the key bytes (none) or its TTLV Key Value' }),
       (args) => run(args, (client) => get(client, args)),
     )
