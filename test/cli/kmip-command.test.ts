@@ -2,7 +2,6 @@
  * The `kmip` client command, run as a real process against a real kmipd (in this process,
  * on a free loopback port, with a fresh data folder and its development PKI).
  */
-import { execFile } from 'node:child_process';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -12,35 +11,8 @@ import { configWith, startServer } from '../../server/index.js';
 import type { RunningServer } from '../../server/index.js';
 import { LogCapture, removeDir, tempDir } from '../server/helpers.js';
 import { projectRoot } from '../support/paths.js';
-
-const CLI = path.join(projectRoot, 'server', 'kmip-cli.ts');
-/** The tsx loader by path, so the command also runs from a folder outside the project. */
-const TSX = import.meta.resolve('tsx');
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** The parent's KMIP_* and KMIPD_DIR must not leak into the command under test. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!/^KMIPD?_/.test(name)) env[name] = value;
-  return { ...env, ...extra };
-}
-
-/** Asynchronous, so the server in this process keeps answering while the command runs. */
-function kmipAt(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, CLI, ...args], { cwd, env: cleanEnv(env), timeout: 20_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '');
+import { kmipIn as kmipAt, lines } from './helpers.js';
+import type { Run } from './helpers.js';
 
 describe('kmip: the client command against a running kmipd', function () {
   this.timeout(60_000);
