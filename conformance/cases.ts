@@ -28,6 +28,8 @@ export interface CaseFile {
   readonly number: number;
   /** Must start from an empty server. */
   readonly freshServer: boolean;
+  /** Needs a server with an HSM (PKCS#11 cases): run on a kmipd of its own with a SoftHSM2 token. */
+  readonly needsHsm?: boolean;
 }
 
 /** Every `.xml` file under `dir`, sorted, described. */
@@ -72,6 +74,7 @@ export function describeCase(file: string, absolute: string): CaseFile {
     family: familyParts.join('-'),
     number: numberAt >= 0 ? Number(middle[numberAt]) : 0,
     freshServer: FRESH_SERVER_PROFILES.has(profile),
+    needsHsm: profile === 'PKCS11',
   };
 }
 

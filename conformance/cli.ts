@@ -20,6 +20,7 @@ import { DEFAULT_PASSING_FILE, DEFAULT_SKIPS_FILE, planRecord, readPassing, read
 import { buildReport, formatReport, reportJson } from './report.js';
 import { runSuite } from './runner.js';
 import type { CaseResult, FreshTarget, Target } from './runner.js';
+import { createSoftHsmToken } from '../test/support/softhsm.js';
 
 /** Exit codes: 0 nothing unexpected failed; 1 a regression (or --record refused); 2 the run could not happen. */
 const EXIT_REGRESSION = 1;
@@ -98,9 +99,33 @@ async function main(argv: string[]): Promise<number> {
     servers.add(server);
     return server;
   };
+  // PKCS11 cases: a kmipd of their own with a throwaway SoftHSM2 token (its PKCS#11 module
+  // answers C_GetInfo), removed when it stops.
+  const launchWithHsm = async (): Promise<LaunchedServer> => {
+    const token = await createSoftHsmToken({ label: 'kmipd-conformance' });
+    try {
+      const pinFile = path.join(token.dir, 'pin');
+      await writeFile(pinFile, `${token.pin}\n`, { mode: 0o600 });
+      const args = ['--pkcs11-module', token.module, '--pkcs11-token-label', token.tokenLabel, '--pkcs11-pin-file', pinFile];
+      const server = await launchKmipd({ build, args, env: { SOFTHSM2_CONF: token.confPath } });
+      const withToken: LaunchedServer = {
+        ...server,
+        stop: async () => {
+          await server.stop();
+          await token.cleanup();
+        },
+      };
+      servers.add(withToken);
+      return withToken;
+    } catch (error) {
+      await token.cleanup();
+      throw error;
+    }
+  };
 
   let target: Target;
   let fresh: (() => Promise<FreshTarget>) | undefined;
+  let hsm: (() => Promise<FreshTarget>) | undefined;
   const header: string[] = [`KMIP conformance: ${cases.length} of ${all.length} cases from ${casesDir}${args.filter ? ` (filter ${args.filter.join(', ')})` : ''}`];
   const needsFresh = cases.some((c) => c.freshServer);
   if (args.server !== undefined) {
@@ -130,6 +155,17 @@ async function main(argv: string[]): Promise<number> {
     };
     header.push(`Server: ${target.description}`);
     if (needsFresh) header.push('Empty store: TL-* cases run on a kmipd of their own per version folder, started on an empty data folder.');
+    hsm = async () => {
+      const server = await launchWithHsm();
+      return {
+        target: { host: server.host, port: server.port, tls: server.tls, description: `kmipd ${server.host}:${server.port} (SoftHSM2 token)`, ...httpsOf(server) },
+        stop: async () => {
+          servers.delete(server);
+          await server.stop();
+        },
+      };
+    };
+    if (cases.some((c) => c.needsHsm === true)) header.push('HSM: PKCS11-* cases run on a kmipd of their own configured with a new SoftHSM2 token (softhsm2 must be installed).');
   }
   header.push(`Order: cases of one family (SASED-M-1, -2, -3 of every version) run in order on one server; ${args.concurrency} families at a time, one connection per case.`);
   if (args.cleanup) header.push('Clean-up (8.4.2): after a failed case, the objects it created are revoked and destroyed, so that later cases do not find them.');
@@ -156,6 +192,7 @@ async function main(argv: string[]): Promise<number> {
       cases,
       target,
       ...(fresh ? { fresh } : {}),
+      ...(hsm ? { hsm } : {}),
       prepare: (c, text) => corrections.apply(c.file, text),
       concurrency: args.concurrency,
       timeoutMs: args.timeout * 1000,

@@ -37,6 +37,10 @@ export interface LaunchOptions {
   readonly startTimeoutMs?: number;
   /** Every line the server prints, stdout and stderr. */
   readonly onLog?: (line: string) => void;
+  /** More `serve` arguments (the PKCS#11 settings of an HSM for the PKCS11 cases). */
+  readonly args?: readonly string[];
+  /** More environment variables (SOFTHSM2_CONF of a SoftHSM2 token). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface LaunchedServer {
@@ -67,9 +71,9 @@ export async function launchKmipd(options: LaunchOptions = {}): Promise<Launched
   const entry = prefix[prefix.length - 1];
   if (options.command === undefined && entry !== undefined && !existsSync(entry)) throw new Error(`${entry} does not exist${options.build === 'built' ? ' (run npm run build)' : ''}`);
 
-  const child = spawn(command, [...prefix, 'serve', '--dir', dir, '--port', '0', '--host', host, '--https', 'true', '--https-port', '0'], {
+  const child = spawn(command, [...prefix, 'serve', '--dir', dir, '--port', '0', '--host', host, '--https', 'true', '--https-port', '0', ...(options.args ?? [])], {
     cwd: projectRoot,
-    env: { ...process.env, KMIPD_INTEROP_TESTING: 'true' },
+    env: { ...process.env, ...options.env, KMIPD_INTEROP_TESTING: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const tail: string[] = [];

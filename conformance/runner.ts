@@ -263,6 +263,8 @@ export interface SuiteOptions extends ReplayOptions {
   readonly target: Target;
   /** Starts a server with an empty store for a family that needs one; none with --server. */
   readonly fresh?: () => Promise<FreshTarget>;
+  /** Starts a server with an HSM for the families that need one (PKCS#11); none with --server. */
+  readonly hsm?: () => Promise<FreshTarget>;
   /** Families run in parallel, each on its own connections. */
   readonly concurrency: number;
   readonly onResult?: (result: CaseResult) => void;
@@ -275,6 +277,7 @@ interface Lane {
   readonly key: string;
   readonly cases: CaseFile[];
   readonly fresh: boolean;
+  readonly hsm: boolean;
   cost: number;
 }
 
@@ -301,12 +304,14 @@ export async function runSuite(options: SuiteOptions): Promise<CaseResult[]> {
 async function runLane(lane: Lane, options: SuiteOptions, record: (result: CaseResult) => void): Promise<void> {
   let target = options.target;
   let fresh: FreshTarget | undefined;
-  if (lane.fresh && options.fresh) {
+  const start = lane.hsm && options.hsm ? options.hsm : lane.fresh ? options.fresh : undefined;
+  if (start !== undefined) {
     try {
-      fresh = await options.fresh();
+      fresh = await start();
       target = fresh.target;
     } catch (error) {
-      for (const c of lane.cases) record({ case: c, status: 'fail', reason: `cannot start a server with an empty store: ${messageOf(error)}`, advisories: [], steps: 0, durationMs: 0 });
+      const what = lane.hsm ? 'with an HSM' : 'with an empty store';
+      for (const c of lane.cases) record({ case: c, status: 'fail', reason: `cannot start a server ${what}: ${messageOf(error)}`, advisories: [], steps: 0, durationMs: 0 });
       return;
     }
   }
@@ -336,8 +341,9 @@ async function runLane(lane: Lane, options: SuiteOptions, record: (result: CaseR
 async function planLanes(cases: readonly CaseFile[]): Promise<Lane[]> {
   const lanes = new Map<string, Lane>();
   for (const c of cases) {
-    const key = c.freshServer ? `${c.family}@${c.version}` : c.family;
-    const lane = lanes.get(key) ?? { key, cases: [], fresh: c.freshServer, cost: 0 };
+    const hsm = c.needsHsm === true;
+    const key = hsm ? `${c.family}@hsm` : c.freshServer ? `${c.family}@${c.version}` : c.family;
+    const lane = lanes.get(key) ?? { key, cases: [], fresh: c.freshServer || hsm, hsm, cost: 0 };
     lane.cases.push(c);
     lanes.set(key, lane);
   }

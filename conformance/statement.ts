@@ -27,6 +27,7 @@ import { compareRows, compareVersions, findCases } from './cases.js';
 import type { CaseFile } from './cases.js';
 import { DEFAULT_PASSING_FILE, DEFAULT_SKIPS_FILE, readPassing, readSkips } from './lists.js';
 import type { SkipList } from './lists.js';
+import { CK_INFO_VARIATION } from './variations.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const PROJECT_ROOT = path.resolve(here, '..');
@@ -451,6 +452,10 @@ export function renderStatement(statement: Statement): string {
     out.push(`From \`conformance/skips.json\`: cases that cannot pass, for the stated reason. They still run, and one that passes is reported, so the list only shrinks.`, '');
     out.push(...table(['Case', 'Profile', 'Mandatory', 'Reason'], ['l', 'l', 'l', 'l'], skipped.map((c) => [`\`${c.file}\``, c.profile, c.mandatory ? 'yes' : 'no', c.reason ?? ''])), '');
   }
+  // Variations the runner accepts that 8.4.1 does not list by name (conformance/variations.ts).
+  out.push('### Stated variations', '');
+  out.push('Besides the variations section 8.4.1 lists, the runner accepts this one, on the same ground (a value that identifies the server\'s own implementation):', '');
+  out.push(`- ${CK_INFO_VARIATION}`, '');
   for (const mandatory of [true, false]) {
     const open = statement.cases.filter((c) => c.state === 'open' && c.mandatory === mandatory);
     out.push(`### ${mandatory ? 'Mandatory' : 'Optional'} cases not passing`, '');

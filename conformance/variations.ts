@@ -138,6 +138,8 @@ export interface BatchRules {
   readonly queryListsVary: boolean;
   /** Query's Operation and Object Type items outside these may be left out (QUERY_REQUIREMENTS). */
   readonly queryRequired: QueryRequirements | undefined;
+  /** PKCS#11 C_GetInfo: the CK_INFO names the server's own PKCS#11 library (CK_INFO_VARIES). */
+  readonly ckInfoVaries: boolean;
 }
 
 /** What the rules of one batch item are decided from. */
@@ -201,7 +203,37 @@ export function batchRules(input: BatchInput): BatchRules {
     generatorVaries: serverMade,
     queryListsVary: operation === Op.Query && input.caseName !== undefined && QUERY_LISTS_VARY.test(input.caseName),
     queryRequired: operation === Op.Query ? queryRequirements(input.caseName) : undefined,
+    ckInfoVaries: operation === Op.PKCS_11 && request !== undefined && findEnum(request, Tag.PKCS_11Function) === Enum.PKCS_11Function.C_GetInfo,
   };
+}
+
+/**
+ * A variation of kmipd's, stated in docs/conformance.md: the PKCS#11 Output Parameters of
+ * C_GetInfo (PKCS11-M-1-20, PKCS11-M-1-21) are a CK_INFO, which identifies the PKCS#11
+ * library behind the server, as Vendor Identification identifies the server (8.4.1 lets that
+ * vary). The cases recorded the reference server's library ("TEST Pty Ltd", "TEST", 1.0),
+ * which no other server has. So the runner checks that the answer is a well-formed CK_INFO of
+ * the same layout and length (76 bytes), with the same cryptokiVersion (the PKCS#11 interface
+ * version the case asks about) and flags (reserved, zero), and that manufacturerID and
+ * libraryDescription are blank-padded printable text; the two names and the libraryVersion
+ * are the server's library's own.
+ */
+export const CK_INFO_VARIATION =
+  'PKCS#11 C_GetInfo (PKCS11-M-1-20, PKCS11-M-1-21): the CK_INFO in PKCS#11 Output Parameters names the PKCS#11 library of the server (the HSM module kmipd is configured with), the way Vendor Identification names the server (8.4.1). The runner accepts a well-formed CK_INFO of the same 76-byte layout, cryptokiVersion and flags as recorded, with blank-padded printable manufacturerID and libraryDescription; those two names and libraryVersion are the library\'s own, not the reference library\'s "TEST Pty Ltd", "TEST", 1.0.';
+
+/** Why `actual` is not an acceptable CK_INFO in place of `expected` (CK_INFO_VARIATION); undefined when it is. */
+export function ckInfoDifference(expected: Uint8Array, actual: Uint8Array): string | undefined {
+  if (expected.length !== 76) return 'a CK_INFO exactly as recorded (the recorded value is not a 76-byte CK_INFO)';
+  if (actual.length !== 76) return `a CK_INFO of 76 bytes, not ${actual.length}`;
+  const e = Buffer.from(expected);
+  const a = Buffer.from(actual);
+  if (!a.subarray(0, 2).equals(e.subarray(0, 2))) return `cryptokiVersion ${e[0]}.${e[1]}, not ${a[0]}.${a[1]}`;
+  if (!a.subarray(34, 42).equals(e.subarray(34, 42))) return `CK_INFO flags ${e.subarray(34, 42).toString('hex')}, not ${a.subarray(34, 42).toString('hex')}`;
+  for (const [name, start] of [['manufacturerID', 2], ['libraryDescription', 42]] as const) {
+    const field = a.subarray(start, start + 32);
+    if (!/^[\x20-\x7e]*$/.test(field.toString('latin1')) || field[0] === 0x20) return `${name} as blank-padded printable text, not ${field.toString('hex')}`;
+  }
+  return undefined;
 }
 
 /** Wrapping gives the same bytes every time only with a registered symmetric key and a key-wrap mode. */

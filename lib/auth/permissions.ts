@@ -66,6 +66,8 @@ export const OPERATION_NEEDS: ReadonlyMap<number, Need | 'none'> = new Map<numbe
   [O.Log, 'none'],
   [O.Interop, 'none'],
   [O.Ping, 'none'],
+  // PKCS#11 (2.x) names no stored object: C_GetInfo tells what the HSM module is.
+  [O.PKCS_11, 'none'],
   [O.Get, 'get'],
   [O.ObtainLease, 'get'],
   [O.GetUsageAllocation, 'get'],

@@ -38,6 +38,7 @@ import { signatureVerifyOperation } from './signature-verify.js';
 import { deriveKey } from './derive-key.js';
 import { createSplitKey, joinSplitKey } from './split-key.js';
 import { rngRetrieve, rngSeed } from './rng.js';
+import { pkcs11Operation } from './pkcs11.js';
 import type { Operation } from './types.js';
 
 // Each entry's request type differs; the table only needs the common shape.
@@ -88,6 +89,7 @@ const ALL = [
   joinSplitKey,
   certify,
   reCertify,
+  pkcs11Operation,
 ] as unknown as readonly AnyOperation[];
 
 export const OPERATIONS: ReadonlyMap<number, AnyOperation> = new Map(ALL.map((op) => [op.code, op]));
