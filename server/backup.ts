@@ -1,16 +1,26 @@
 /**
  * `kmipd backup FILE` and `kmipd restore FILE` (issue 7, "Several nodes"): a consistent,
- * online copy of every object with its key material still wrapped (lib/store/backup.ts),
- * and its restore into a new data folder or an empty database, from SQLite or PostgreSQL
- * into either. The KEKs are not in a backup: a restore needs the key files (--kek-file) or
- * the HSM keys the backup lists, and says which before it writes anything.
+ * online copy of every object with its key material still wrapped, the grants and the audit
+ * trail (lib/store/backup.ts), and its restore into a new data folder or an empty database,
+ * from SQLite or PostgreSQL into either. The KEKs are not in a backup: a restore needs the key
+ * files (--kek-file) or the HSM keys the backup lists, and says which before it writes anything.
+ *
+ * A restore puts back the audit trail exactly (records and chain head), so `kmipd audit
+ * verify` passes on the restored store as it did on the source, then appends one record of
+ * its own: operation Restore, by the local user who ran it, naming the backup's SHA-256.
  */
+import { randomUUID } from 'node:crypto';
 import { copyFile, readdir, rename, rm, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { userInfo } from 'node:os';
+import { basename, join } from 'node:path';
+import { verifyChain } from '../lib/audit/index.js';
+import type { AuditEntry, AuditSource, ChainHead, VerifyResult } from '../lib/audit/index.js';
 import { loadKekFile } from '../lib/crypto/index.js';
 import type { KekRecord } from '../lib/crypto/index.js';
-import { backupRows, verifyBackup, writeBackup } from '../lib/store/backup.js';
+import { backupAuditReader, backupItems, verifyBackup, writeBackup } from '../lib/store/backup.js';
 import type { VerifiedBackup } from '../lib/store/backup.js';
+import { RESIDENT_BODY } from '../lib/store/codec.js';
+import type { MaintenanceStore } from '../lib/store/index.js';
 import type { KmipdConfig } from './config.js';
 import { DataDirError, dataPaths, initDataDir, inspectDataDir, lockDataDir } from './datadir.js';
 import { hsmAccess, kekLoader } from './kek.js';
@@ -19,10 +29,12 @@ import { openForMaintenance } from './maintenance.js';
 export async function runBackup(config: KmipdConfig, file: string): Promise<string> {
   const opened = await openForMaintenance(config);
   try {
-    const { keks, objects, sha256 } = await writeBackup(file, config.store, opened.store.exportRows());
+    const { keks, objects, grants, audit, auditHead, sha256 } = await writeBackup(file, config.store, opened.store.exportRows());
     const kekList = (await opened.store.keks()).map((k) => `${k.id} (${k.kind === 'file' ? k.ref : `HSM key "${k.ref}"`}, ${k.state})`);
+    const resident = (await opened.store.kekUsage()).get(RESIDENT_BODY) ?? 0;
     return [
-      `wrote ${file}: ${objects} objects, ${keks} KEK records, sha256 ${sha256}`,
+      `wrote ${file}: ${objects} objects, ${keks} KEK records, ${grants} grants, ${audit} audit records${auditHead === undefined ? '' : ` (head ${auditHead.seq}:${auditHead.hash})`}, sha256 ${sha256}`,
+      ...(resident > 0 ? [`  ${resident} of the objects are keys held inside the HSM: the backup holds only their location; they work only with that HSM token`] : []),
       `  key material in it is wrapped; to restore it you need these KEKs, which are NOT in the backup:`,
       ...kekList.map((line) => `    ${line}`),
       `  keep a copy of the data folder's kek*.key files (or the HSM keys) with it, stored apart from it`,
@@ -68,13 +80,27 @@ export async function runRestore(config: KmipdConfig, file: string, options: Res
     }
     const opened = await openForMaintenance(config);
     try {
+      const where = config.store === 'sqlite' ? `database of ${paths.dir}` : 'PostgreSQL schema';
       if (!options.force && !(await opened.store.isEmpty())) {
-        throw new DataDirError(
-          `the ${config.store === 'sqlite' ? `database of ${paths.dir}` : 'PostgreSQL schema'} already holds objects: refusing to overwrite them (give --force to replace them all with the backup)`,
-        );
+        throw new DataDirError(`the ${where} already holds objects: refusing to overwrite them (give --force to replace them all with the backup)`);
       }
-      const count = await opened.store.importRows(backup.keks, backupRows(file), { replace: options.force });
-      return `restored ${count} objects and ${backup.keks.length} KEK records from ${file} (taken ${backup.header.created} from ${backup.header.source}) into ${config.store === 'sqlite' ? paths.database : `PostgreSQL schema ${config.postgresSchema}`}\n`;
+      const existing = await auditHeadOf(opened.store);
+      if (backup.hasAudit && !options.force && existing.seq > 0) {
+        throw new DataDirError(`the audit trail of the ${where} already holds ${existing.seq} records: refusing to replace it with the backup's (give --force to replace it)`);
+      }
+      // The backup's own chain, checked before anything is written: a break is reported, not hidden.
+      const chain = backup.hasAudit ? await verifyBackupChain(file, backup) : undefined;
+      const entry = restoreEntry(file, backup, backup.hasAudit && existing.seq > 0 ? existing : undefined, chain);
+      const count = await opened.store.importRows(backup.keks, backupItems(file), { replace: options.force, restoreAudit: backup.hasAudit, appendAudit: [entry] });
+      const restored = await verifyStoreChain(opened.store);
+      return [
+        `restored ${count} objects, ${backup.keks.length} KEK records, ${backup.grants} grants and ${backup.auditRecords} audit records from ${file} (format ${backup.header.version}, taken ${backup.header.created} from ${backup.header.source}) into ${config.store === 'sqlite' ? paths.database : `PostgreSQL schema ${config.postgresSchema}`}`,
+        ...(backup.hasAudit ? [] : [`  a format 1 backup holds no grants and no audit trail: the store's own audit trail was kept`]),
+        ...(chain !== undefined && !chain.intact ? [`  WARNING: the backup's audit chain is broken at record ${chain.broken.seq} (${chain.broken.kind}): ${chain.broken.detail}; it was restored as it is`] : []),
+        `  the restore is recorded in the audit trail: ${restored}`,
+        ...residentNote(config, backup),
+        '',
+      ].join('\n');
     } finally {
       await opened.close();
     }
@@ -101,6 +127,86 @@ async function installKekFiles(dir: string, kekPath: string, backup: VerifiedBac
     await copyFile(file, temporary);
     await rename(temporary, target);
   }
+}
+
+/** The audit chain head of a store (none: an empty chain). */
+async function auditHeadOf(store: MaintenanceStore): Promise<ChainHead> {
+  if (!isAuditSource(store)) return { seq: 0, hash: '' };
+  const reader = await store.auditReader();
+  try {
+    return (await reader.head()) ?? { seq: 0, hash: '' };
+  } finally {
+    await reader.close();
+  }
+}
+
+function isAuditSource(store: MaintenanceStore): store is MaintenanceStore & AuditSource {
+  return typeof (store as Partial<AuditSource>).auditReader === 'function';
+}
+
+async function verifyBackupChain(file: string, backup: VerifiedBackup): Promise<VerifyResult> {
+  const reader = backupAuditReader(file, backup.auditHead);
+  try {
+    return await verifyChain(reader);
+  } finally {
+    await reader.close();
+  }
+}
+
+/** One line on the restored store's chain, as `kmipd audit verify` would judge it. */
+async function verifyStoreChain(store: MaintenanceStore): Promise<string> {
+  if (!isAuditSource(store)) return 'this store has no audit trail to verify';
+  const reader = await store.auditReader();
+  try {
+    const result = await verifyChain(reader);
+    return result.intact
+      ? `chain intact, ${result.records} records, head ${result.head.seq}:${result.head.hash}`
+      : `chain BROKEN at record ${result.broken.seq} (${result.broken.kind}): ${result.broken.detail}`;
+  } finally {
+    await reader.close();
+  }
+}
+
+/** Who runs this command, as the audit record names them. */
+function localUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    // No passwd entry (a container's arbitrary uid): the number is all there is.
+    return `uid ${process.getuid?.() ?? '?'}`;
+  }
+}
+
+/** The record a restore appends after the restored chain, in the restore's transaction. */
+function restoreEntry(file: string, backup: VerifiedBackup, replaced: ChainHead | undefined, chain: VerifyResult | undefined): AuditEntry {
+  const parts = [
+    `restored backup ${basename(file)} sha256 ${backup.sha256} (format ${backup.header.version}, taken ${backup.header.created} from ${backup.header.source})`,
+    `${backup.objects} objects, ${backup.grants} grants, ${backup.auditRecords} audit records`,
+  ];
+  if (replaced !== undefined) parts.push(`replaced an audit trail whose head was ${replaced.seq}:${replaced.hash}`);
+  if (chain !== undefined && !chain.intact) parts.push(`the backup's audit chain is broken at record ${chain.broken.seq} (${chain.broken.kind})`);
+  return {
+    time: new Date().toISOString(),
+    identity: `local:${localUser()}`,
+    peer: 'kmipd',
+    correlation: randomUUID(),
+    clientCorrelation: null,
+    item: 1,
+    operation: 'Restore',
+    objects: [],
+    status: 'Success',
+    reason: null,
+    message: parts.join('; '),
+  };
+}
+
+/** Keys held inside an HSM are restored as references: say what they need. */
+function residentNote(config: KmipdConfig, backup: VerifiedBackup): string[] {
+  if (backup.residentObjects === 0) return [];
+  const hsm = config.pkcs11Module !== undefined && config.pkcs11TokenLabel !== undefined;
+  return [
+    `  ${backup.residentObjects} keys are held inside an HSM (the backup has only their location): they work only with the HSM token that holds them${hsm ? '' : '; no HSM is configured here, so they cannot be used until one is'}`,
+  ];
 }
 
 /** The KEKs a restore needs: every one that wraps a stored body, and the backup's active one. */

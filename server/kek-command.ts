@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createKekFile, loadKekFile, openPkcs11Kek } from '../lib/crypto/index.js';
 import type { KekRecord } from '../lib/crypto/index.js';
+import { RESERVED_KEK_IDS } from '../lib/store/codec.js';
 import type { KmipdConfig } from './config.js';
 import { hsmAccess } from './kek.js';
 import type { OpenedForMaintenance } from './maintenance.js';
@@ -65,6 +66,9 @@ export async function rotateKek(config: KmipdConfig, opened: OpenedForMaintenanc
   }
   const target = keks.find((k) => k.state === 'active');
   if (target === undefined) throw new Error('the store lists no active KEK');
+  // Rows of keys held inside the HSM carry a reserved KEK id, never a listed KEK's: the pages
+  // below (bodies wrapped under the retiring KEK) never include them.
+  if (RESERVED_KEK_IDS.has(retiring.id) || RESERVED_KEK_IDS.has(target.id)) throw new Error(`the store lists a KEK under a reserved id (${retiring.id}, ${target.id})`);
   const from = await ring.forId(retiring.id);
   const to = await ring.forId(target.id);
 
@@ -164,13 +168,17 @@ export async function kekStatus(opened: OpenedForMaintenance): Promise<string> {
   for (const kek of keks) {
     lines.push(`${kek.id.padEnd(16)}  ${kek.state.padEnd(8)}  ${kek.kind.padEnd(6)}  ${String(usage.get(kek.id) ?? 0).padStart(9)}  ${kek.kind === 'file' ? kek.ref : `HSM key "${kek.ref}"`}`);
   }
-  const unlisted = [...usage.entries()].filter(([id]) => id !== null && !keks.some((k) => k.id === id));
-  for (const [id, count] of unlisted) lines.push(`${String(id).padEnd(16)}  ${'unlisted'.padEnd(8)}  ${'?'.padEnd(6)}  ${String(count).padStart(9)}  not known to this store`);
+  // Values of the KEK column that name no KEK (keys held inside the HSM): nothing to rotate.
+  const wrapped = [...usage.entries()].filter((entry): entry is [string, number] => entry[0] !== null && !RESERVED_KEK_IDS.has(entry[0]));
+  const unlisted = wrapped.filter(([id]) => !keks.some((k) => k.id === id));
+  for (const [id, count] of unlisted) lines.push(`${id.padEnd(16)}  ${'unlisted'.padEnd(8)}  ${'?'.padEnd(6)}  ${String(count).padStart(9)}  not known to this store`);
+  const resident = [...RESERVED_KEK_IDS].reduce((sum, id) => sum + (usage.get(id) ?? 0), 0);
+  if (resident > 0) lines.push(`keys held inside the HSM (no KEK wraps them, a rotation leaves them as they are): ${resident}`);
   lines.push(`destroyed objects (no key material): ${usage.get(null) ?? 0}`);
   const retiring = keks.find((k) => k.state === 'retiring');
   if (retiring !== undefined) {
     const left = usage.get(retiring.id) ?? 0;
-    const total = [...usage.entries()].filter(([id]) => id !== null).reduce((sum, [, n]) => sum + n, 0);
+    const total = wrapped.reduce((sum, [, n]) => sum + n, 0);
     lines.push(`rotation in progress: ${total - left} of ${total} stored keys under the new KEK, ${left} left; run \`kmipd kek rotate\` to finish`);
   }
   return `${lines.join('\n')}\n`;

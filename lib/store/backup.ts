@@ -4,12 +4,17 @@
  * that wrapped it; the KEKs themselves are never in a backup (they are listed by id, kind
  * and file name or HSM label, so that a restore can say which ones it needs).
  *
- * JSON lines, UTF-8:
- *   {"format":"kmipd-backup","version":1,"created":"<ISO time>","source":"sqlite"}
+ * JSON lines, UTF-8 (format version 2; version 1, without grants and audit, is still read):
+ *   {"format":"kmipd-backup","version":2,"created":"<ISO time>","source":"sqlite"}
  *   {"kek":{"id":"…","state":"active","kind":"file","ref":"kek.key","created":<ms>}}   (each KEK)
  *   {"row":{"id":"…","objectType":2,"owner":"…","revision":3,"attributes":"<base64>",
  *           "body":"<base64>"|null,"kekId":"…"|null,"created":<ms>,"updated":<ms>}} (each object, in creation order)
- *   {"end":{"keks":1,"objects":1234,"sha256":"<hex of every byte before this line>"}}
+ *   {"grant":{"targetKind":"object","target":"…","scopeOwner":null,"granteeKind":"identity",
+ *             "grantee":"…","permission":"Get","grantedBy":"…","created":<ms>}}     (each grant, oldest first)
+ *   {"audit":{"seq":1,"time":"…","identity":"…",…,"objectsJson":"[…]",…,"prevHash":"…","hash":"…"}}
+ *                                                        (each audit record exactly as stored, by number)
+ *   {"auditHead":{"seq":1234,"hash":"…"}}                (the chain head, when the source had one)
+ *   {"end":{"keks":1,"objects":1234,"grants":5,"audit":1234,"sha256":"<hex of every byte before this line>"}}
  * A file without its end line, with other counts, or whose checksum differs is refused whole.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -17,11 +22,16 @@ import { createReadStream } from 'node:fs';
 import { link, open, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { AuditReader, ChainHead, StoredRecord } from '../audit/record.js';
 import type { KekRecord } from '../crypto/index.js';
-import type { StoredRow } from './types.js';
+import { RESERVED_KEK_IDS } from './codec.js';
+import type { ExportItem, GrantRecord, ImportItem, StoredRow } from './types.js';
 
 export const BACKUP_FORMAT = 'kmipd-backup';
-export const BACKUP_VERSION = 1;
+/** What this kmipd writes. */
+export const BACKUP_VERSION = 2;
+/** What it reads: version 1 holds no grants and no audit trail. */
+export const READABLE_VERSIONS: readonly number[] = [1, 2];
 
 export interface BackupHeader {
   readonly format: typeof BACKUP_FORMAT;
@@ -38,6 +48,23 @@ export interface VerifiedBackup {
   readonly objects: number;
   /** Ids of the KEKs that wrapped at least one stored body: a restore needs each of them. */
   readonly kekIdsInUse: ReadonlySet<string>;
+  /** Objects whose key material is held inside an HSM (codec.ts RESERVED_KEK_IDS): no KEK wraps them. */
+  readonly residentObjects: number;
+  readonly grants: number;
+  /** Whether the backup carries the audit trail (version 2 on): a restore replaces the store's with it. */
+  readonly hasAudit: boolean;
+  readonly auditRecords: number;
+  /** The audit chain head the source held; undefined when it had none (or a version 1 backup). */
+  readonly auditHead: ChainHead | undefined;
+  readonly sha256: string;
+}
+
+/** The counts and checksum of the end line. */
+export interface BackupCounts {
+  readonly keks: number;
+  readonly objects: number;
+  readonly grants: number;
+  readonly audit: number;
   readonly sha256: string;
 }
 
@@ -53,11 +80,7 @@ const WRITE_CHUNK = 1 << 20;
  * written under a temporary name, synced, and only then given its name (an existing file is
  * never overwritten). Returns the counts and checksum written in its end line.
  */
-export async function writeBackup(
-  path: string,
-  source: string,
-  items: AsyncIterable<StoredRow | { readonly kek: KekRecord }>,
-): Promise<{ keks: number; objects: number; sha256: string }> {
+export async function writeBackup(path: string, source: string, items: AsyncIterable<ExportItem>): Promise<BackupCounts & { readonly auditHead: ChainHead | undefined }> {
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
   const handle = await open(temporary, 'wx', 0o600);
   const hash = createHash('sha256');
@@ -78,6 +101,9 @@ export async function writeBackup(
   };
   let keks = 0;
   let objects = 0;
+  let grants = 0;
+  let audit = 0;
+  let auditHead: ChainHead | undefined;
   let done = false;
   try {
     const header: BackupHeader = { format: BACKUP_FORMAT, version: BACKUP_VERSION, created: new Date().toISOString(), source };
@@ -86,13 +112,22 @@ export async function writeBackup(
       if ('kek' in item) {
         keks += 1;
         await put({ kek: item.kek });
+      } else if ('grant' in item) {
+        grants += 1;
+        await put({ grant: item.grant });
+      } else if ('audit' in item) {
+        audit += 1;
+        await put({ audit: item.audit });
+      } else if ('auditHead' in item) {
+        auditHead = item.auditHead;
+        await put({ auditHead: item.auditHead });
       } else {
         objects += 1;
         await put({ row: rowToJson(item) });
       }
     }
     const sha256 = hash.digest('hex');
-    await put({ end: { keks, objects, sha256 } }, false);
+    await put({ end: { keks, objects, grants, audit, sha256 } satisfies BackupCounts }, false);
     await flush();
     await handle.sync();
     await handle.close();
@@ -106,7 +141,7 @@ export async function writeBackup(
     await unlink(temporary);
     await syncDirectory(dirname(path));
     done = true;
-    return { keks, objects, sha256 };
+    return { keks, objects, grants, audit, sha256, auditHead };
   } finally {
     if (!done) {
       await handle.close().catch(() => undefined);
@@ -121,8 +156,12 @@ export async function verifyBackup(path: string): Promise<VerifiedBackup> {
   let header: BackupHeader | undefined;
   const keks: KekRecord[] = [];
   const kekIdsInUse = new Set<string>();
+  let residentObjects = 0;
   let objects = 0;
-  let end: { keks: number; objects: number; sha256: string } | undefined;
+  let grants = 0;
+  let auditRecords = 0;
+  let auditHead: ChainHead | undefined;
+  let end: BackupCounts | undefined;
   let lineNumber = 0;
   for await (const line of lines(path)) {
     lineNumber += 1;
@@ -134,36 +173,94 @@ export async function verifyBackup(path: string): Promise<VerifiedBackup> {
       continue;
     }
     if (isObject(value.end)) {
-      end = checkEnd(path, value.end);
+      end = checkEnd(path, value.end, header?.version ?? BACKUP_VERSION);
       continue;
     }
     hash.update(`${line}\n`, 'utf8');
-    if (isObject(value.kek)) keks.push(kekFromJson(path, lineNumber, value.kek));
-    else if (isObject(value.row)) {
-      const row = rowFromJson(path, lineNumber, value.row);
-      if (row.kekId !== null) kekIdsInUse.add(row.kekId);
+    const item = itemFromLine(path, lineNumber, value, header?.version ?? BACKUP_VERSION);
+    if ('kek' in item) keks.push(item.kek);
+    else if ('grant' in item) grants += 1;
+    else if ('audit' in item) auditRecords += 1;
+    else if ('auditHead' in item) {
+      if (auditHead !== undefined) throw new BackupError(`${path}: line ${lineNumber} is a second audit chain head`);
+      auditHead = item.auditHead;
+    } else {
+      if (item.kekId !== null && RESERVED_KEK_IDS.has(item.kekId)) residentObjects += 1;
+      else if (item.kekId !== null) kekIdsInUse.add(item.kekId);
       objects += 1;
-    } else throw new BackupError(`${path}: line ${lineNumber} is neither a KEK, an object nor the end`);
+    }
   }
   if (header === undefined) throw new BackupError(`${path} is empty: not a kmipd backup`);
   if (end === undefined) throw new BackupError(`${path} has no end line: the backup is truncated (was it interrupted or cut short in a copy?)`);
   const sha256 = hash.digest('hex');
   if (sha256 !== end.sha256) throw new BackupError(`${path}: checksum mismatch (computed ${sha256}, the file says ${end.sha256}): the file was changed or damaged`);
-  if (end.keks !== keks.length || end.objects !== objects) {
-    throw new BackupError(`${path}: holds ${keks.length} KEKs and ${objects} objects, its end line says ${end.keks} and ${end.objects}`);
+  if (end.keks !== keks.length || end.objects !== objects || end.grants !== grants || end.audit !== auditRecords) {
+    throw new BackupError(
+      `${path}: holds ${keks.length} KEKs, ${objects} objects, ${grants} grants and ${auditRecords} audit records; its end line says ${end.keks}, ${end.objects}, ${end.grants} and ${end.audit}`,
+    );
   }
-  return { header, keks, objects, kekIdsInUse, sha256 };
+  return { header, keks, objects, kekIdsInUse, residentObjects, grants, hasAudit: header.version >= 2, auditRecords, auditHead, sha256 };
 }
 
 /** The objects of a backup already verified, in order (the file is read again). */
 export async function* backupRows(path: string): AsyncIterable<StoredRow> {
+  for await (const item of backupItems(path)) if ('id' in item) yield item;
+}
+
+/** Everything of a backup already verified but its KEK records, in file order: what a store imports. */
+export async function* backupItems(path: string): AsyncIterable<ImportItem> {
   let lineNumber = 0;
+  let version = BACKUP_VERSION;
   for await (const line of lines(path)) {
     lineNumber += 1;
-    if (lineNumber === 1) continue;
     const value = parseLine(path, lineNumber, line);
-    if (isObject(value.row)) yield rowFromJson(path, lineNumber, value.row);
+    if (lineNumber === 1) {
+      version = checkHeader(path, value).version;
+      continue;
+    }
+    if (isObject(value.end)) return;
+    const item = itemFromLine(path, lineNumber, value, version);
+    if (!('kek' in item)) yield item;
   }
+}
+
+/**
+ * The audit trail of a backup already verified, as an AuditReader (lib/audit verifyChain reads
+ * it as it reads a store's). Records come in file order, one pass: pages must be asked for in
+ * order, as the verifier does.
+ */
+export function backupAuditReader(path: string, head: ChainHead | undefined): AuditReader {
+  const records = (async function* (): AsyncGenerator<StoredRecord> {
+    for await (const item of backupItems(path)) if ('audit' in item) yield item.audit;
+  })();
+  return {
+    head: async () => head,
+    records: async (_afterSeq, limit) => {
+      const page: StoredRecord[] = [];
+      while (page.length < limit) {
+        const next = await records.next();
+        if (next.done === true) break;
+        page.push(next.value);
+      }
+      return page;
+    },
+    close: async () => {
+      await records.return(undefined);
+    },
+  };
+}
+
+type BackupLine = StoredRow | { readonly kek: KekRecord } | { readonly grant: GrantRecord } | { readonly audit: StoredRecord } | { readonly auditHead: ChainHead };
+
+function itemFromLine(path: string, lineNumber: number, value: Json, version: number): BackupLine {
+  if (isObject(value.kek)) return { kek: kekFromJson(path, lineNumber, value.kek) };
+  if (isObject(value.row)) return rowFromJson(path, lineNumber, value.row);
+  if (version >= 2) {
+    if (isObject(value.grant)) return { grant: grantFromJson(path, lineNumber, value.grant) };
+    if (isObject(value.audit)) return { audit: auditFromJson(path, lineNumber, value.audit) };
+    if (isObject(value.auditHead)) return { auditHead: headFromJson(path, lineNumber, value.auditHead) };
+  }
+  throw new BackupError(`${path}: line ${lineNumber} is not a line a version ${version} backup holds (a KEK, an object${version >= 2 ? ', a grant, an audit record or head' : ''}, or the end)`);
 }
 
 function lines(path: string): AsyncIterable<string> {
@@ -189,16 +286,22 @@ function parseLine(path: string, lineNumber: number, line: string): Json {
 
 function checkHeader(path: string, value: Json): BackupHeader {
   if (value.format !== BACKUP_FORMAT) throw new BackupError(`${path} is not a kmipd backup (no "format": "${BACKUP_FORMAT}" header)`);
-  if (value.version !== BACKUP_VERSION) {
-    throw new BackupError(`${path} is a kmipd backup of format version ${String(value.version)}; this kmipd reads version ${BACKUP_VERSION}`);
+  const version = value.version;
+  if (typeof version !== 'number' || !READABLE_VERSIONS.includes(version)) {
+    throw new BackupError(`${path} is a kmipd backup of format version ${String(version)}; this kmipd reads versions ${READABLE_VERSIONS.join(' and ')}: use a newer kmipd`);
   }
-  return { format: BACKUP_FORMAT, version: BACKUP_VERSION, created: String(value.created), source: String(value.source) };
+  return { format: BACKUP_FORMAT, version, created: String(value.created), source: String(value.source) };
 }
 
-function checkEnd(path: string, value: Json): { keks: number; objects: number; sha256: string } {
+function checkEnd(path: string, value: Json, version: number): BackupCounts {
   const { keks, objects, sha256 } = value;
-  if (typeof keks !== 'number' || typeof objects !== 'number' || typeof sha256 !== 'string') throw new BackupError(`${path}: the end line is malformed`);
-  return { keks, objects, sha256 };
+  // Version 1 end lines have no grant or audit counts: there are none.
+  const grants = version >= 2 ? value.grants : 0;
+  const audit = version >= 2 ? value.audit : 0;
+  if (typeof keks !== 'number' || typeof objects !== 'number' || typeof grants !== 'number' || typeof audit !== 'number' || typeof sha256 !== 'string') {
+    throw new BackupError(`${path}: the end line is malformed`);
+  }
+  return { keks, objects, grants, audit, sha256 };
 }
 
 function rowToJson(row: StoredRow): Json {
@@ -246,6 +349,59 @@ function rowFromJson(path: string, lineNumber: number, value: Json): StoredRow {
     created: integer('created'),
     updated: integer('updated'),
   };
+}
+
+function grantFromJson(path: string, lineNumber: number, value: Json): GrantRecord {
+  const { targetKind, target, scopeOwner, granteeKind, grantee, permission, grantedBy, created } = value;
+  if (
+    (targetKind !== 'object' && targetKind !== 'group') ||
+    (granteeKind !== 'identity' && granteeKind !== 'group') ||
+    typeof target !== 'string' ||
+    (scopeOwner !== null && typeof scopeOwner !== 'string') ||
+    typeof grantee !== 'string' ||
+    typeof permission !== 'string' ||
+    typeof grantedBy !== 'string' ||
+    typeof created !== 'number' ||
+    !Number.isSafeInteger(created)
+  ) {
+    throw new BackupError(`${path}: line ${lineNumber}: a grant is malformed`);
+  }
+  return { targetKind, target, scopeOwner, granteeKind, grantee, permission, grantedBy, created };
+}
+
+function auditFromJson(path: string, lineNumber: number, value: Json): StoredRecord {
+  const bad = (): BackupError => new BackupError(`${path}: line ${lineNumber}: an audit record is malformed`);
+  const text = (field: string): string => {
+    const v = value[field];
+    if (typeof v !== 'string') throw bad();
+    return v;
+  };
+  const maybeText = (field: string): string | null => (value[field] === null ? null : text(field));
+  const { seq, item } = value;
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) throw bad();
+  if (item !== null && (typeof item !== 'number' || !Number.isSafeInteger(item))) throw bad();
+  return {
+    seq,
+    time: text('time'),
+    identity: text('identity'),
+    peer: text('peer'),
+    correlation: text('correlation'),
+    clientCorrelation: maybeText('clientCorrelation'),
+    item,
+    operation: maybeText('operation'),
+    objectsJson: text('objectsJson'),
+    status: text('status'),
+    reason: maybeText('reason'),
+    message: maybeText('message'),
+    prevHash: text('prevHash'),
+    hash: text('hash'),
+  };
+}
+
+function headFromJson(path: string, lineNumber: number, value: Json): ChainHead {
+  const { seq, hash } = value;
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0 || typeof hash !== 'string') throw new BackupError(`${path}: line ${lineNumber}: the audit chain head is malformed`);
+  return { seq, hash };
 }
 
 function kekFromJson(path: string, lineNumber: number, value: Json): KekRecord {

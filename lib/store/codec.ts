@@ -62,6 +62,12 @@ export async function unwrapBody(store: KeyEncryptionKey, id: string, wrapped: B
  */
 export const RESIDENT_BODY = 'hsm-resident';
 
+/**
+ * Values of the KEK column that name no KEK: nothing to load, list, rotate or bring to a
+ * restore (`kmipd kek`, `kmipd backup`/`restore` skip them). Every such value is listed here.
+ */
+export const RESERVED_KEK_IDS: ReadonlySet<string> = new Set([RESIDENT_BODY]);
+
 function residentBodyOf(id: string, stored: Buffer): TtlvItem {
   const body = decodeTtlv(stored, { maxDepth: STORED_MAX_DEPTH });
   if (residentLocation(body) === undefined) throw new Error(`object ${id}: a stored HSM key reference is corrupt (no Key Value Location)`);

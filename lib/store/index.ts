@@ -7,6 +7,6 @@ export { decodeAttributes, encodeAttributes } from './codec.js';
 export type { IndexKeys, SqliteSettings, SqliteStoreOptions, StoreStats } from './sqlite.js';
 export { PostgresStore, openPostgresStore, SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION, type Migration, type PostgresConnection, type PostgresSettings, type PostgresStoreOptions } from './postgres.js';
 export { isMaintenanceStore } from './types.js';
-export type { MaintenanceStore, StoredRow, WrappedBody } from './types.js';
+export type { ExportItem, ImportItem, ImportOptions, MaintenanceStore, StoredRow, WrappedBody } from './types.js';
 export { DUE_INDEX, dueKey } from './codec.js';
 export type { ObjectCount } from './types.js';

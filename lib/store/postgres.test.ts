@@ -15,6 +15,7 @@ import type { PostgresStore } from './index.js';
 import { locateSql } from './postgres.js';
 import { storeMaintenanceSuite, storeSuite, suiteIndexKeys } from './store-suite.js';
 import type { OpenedMaintenanceStore } from './store-suite.js';
+import type { IndexKeys } from './codec.js';
 import type { LocateQuery } from './types.js';
 
 const newKek = (): FileKek => new FileKek(KeyMaterial.random(32));
@@ -92,8 +93,8 @@ describe('PostgresStore against a throwaway PostgreSQL cluster', function () {
     return cluster.connectionString;
   };
   const freshSchema = (): string => `kmipd_test_${++schemas}`;
-  const openIn = (schema: string, kek: KeyEncryptionKey): Promise<PostgresStore> =>
-    openPostgresStore({ connectionString: connectionString(), kek, indexKeys: suiteIndexKeys, schema });
+  const openIn = (schema: string, kek: KeyEncryptionKey, indexKeys: IndexKeys = suiteIndexKeys): Promise<PostgresStore> =>
+    openPostgresStore({ connectionString: connectionString(), kek, indexKeys, schema });
 
   /** Waits until `count` kmipd connections are blocked on a lock. */
   async function lockWaiters(count: number): Promise<void> {
@@ -123,10 +124,10 @@ describe('PostgresStore against a throwaway PostgreSQL cluster', function () {
 
   // Each handle's schema, so that a second connection can join it (another node).
   const schemaOf = new WeakMap<OpenedMaintenanceStore, string>();
-  storeMaintenanceSuite('PostgreSQL', async (kek, shareWith) => {
+  storeMaintenanceSuite('PostgreSQL', async (kek, shareWith, indexKeys) => {
     const shared = shareWith === undefined ? undefined : schemaOf.get(shareWith);
     const schema = shared ?? freshSchema();
-    const store = await openIn(schema, kek);
+    const store = await openIn(schema, kek, indexKeys);
     const handle: OpenedMaintenanceStore = {
       store,
       async cleanup() {

@@ -20,12 +20,15 @@ import { silentLogger } from '../log.js';
 import type { Logger } from '../log.js';
 import type { ManagedObject } from '../objects/types.js';
 import { decodeAttributes, encodeAttributes, indexRows, unwrapBody, wrapBody } from './codec.js';
-import type { IndexKeys } from './codec.js';
+import type { IndexKeys, IndexRow } from './codec.js';
 import type { StoreStats } from './sqlite.js';
 import { StoreConflictError } from './types.js';
 import { appendPostgresAudit, openPostgresAuditReader, postgresAuditSchema } from '../audit/postgres.js';
 import type { AuditEntry, AuditReader, AuditSource } from '../audit/record.js';
-import type { Changes, LocateQuery, MaintenanceStore, ObjectMetadata, StoredRow, WrappedBody } from './types.js';
+import type { Changes, ExportItem, ImportItem, ImportOptions, LocateQuery, MaintenanceStore, ObjectMetadata, WrappedBody } from './types.js';
+import { AUDIT_COLUMNS, auditRecordFromRow, auditRowValues, importedHead, indexTask, parseIndexProgress } from './audit-rows.js';
+import type { AuditRow, IndexProgress } from './audit-rows.js';
+import type { ChainHead, StoredRecord } from '../audit/record.js';
 import { KekError, KekRing } from '../crypto/index.js';
 import type { KekRecord } from '../crypto/index.js';
 import { checkGrant, grantConditions, grantFromRow, scopeColumn, visibleCondition } from './grants-sql.js';
@@ -150,6 +153,14 @@ const MIGRATIONS: readonly ((schema: string) => string)[] = [
   END
   $$;
   CREATE TRIGGER objects_kek BEFORE INSERT OR UPDATE OF body, kek_id ON ${s}.objects FOR EACH ROW EXECUTE FUNCTION ${s}.objects_kek_check();
+  `,
+  // Progress of resumable maintenance (refreshIndex): without a row for the scheduler's due
+  // index, the scheduler's first start gives every object written before it its due row.
+  (s) => `
+  CREATE TABLE ${s}.maintenance_state (
+    name text PRIMARY KEY,
+    value text NOT NULL             -- JSON
+  );
   `,
 ];
 
@@ -530,7 +541,7 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
   }
 
   /** One REPEATABLE READ transaction: every page comes from the same snapshot while nodes keep writing. */
-  async *exportRows(): AsyncIterable<StoredRow | { readonly kek: KekRecord }> {
+  async *exportRows(): AsyncIterable<ExportItem> {
     const s = this.#schema;
     const client = await this.#pool.connect();
     let broken: Error | undefined;
@@ -563,6 +574,17 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
         if (rows.length < EXPORT_PAGE) break;
         after = BigInt(rows[rows.length - 1]?.seq ?? '0');
       }
+      const grants = await client.query<GrantRow<Buffer>>(`SELECT * FROM ${s}.grants ORDER BY created, seq`);
+      for (const row of grants.rows) yield { grant: grantFromRow(row, (bytes) => bytes.toString('utf8')) };
+      for (let afterSeq = 0; ; ) {
+        const { rows } = await client.query<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM ${s}.audit_log WHERE seq > $1 ORDER BY seq LIMIT ${EXPORT_PAGE}`, [afterSeq]);
+        for (const row of rows) yield { audit: auditRecordFromRow(row) };
+        if (rows.length < EXPORT_PAGE) break;
+        afterSeq = Number(rows[rows.length - 1]?.seq ?? 0);
+      }
+      const head = await client.query<{ seq: string; hash: string }>(`SELECT seq, hash FROM ${s}.audit_head WHERE id = 1`);
+      const headRow = head.rows[0];
+      if (headRow !== undefined) yield { auditHead: { seq: Number(headRow.seq), hash: headRow.hash } };
       await client.query('COMMIT');
       finished = true;
     } finally {
@@ -581,39 +603,94 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
     return (rowCount ?? 0) === 0;
   }
 
-  async importRows(keks: readonly KekRecord[], rows: AsyncIterable<StoredRow>, options: { readonly replace?: boolean } = {}): Promise<number> {
+  async importRows(keks: readonly KekRecord[], items: AsyncIterable<ImportItem>, options: ImportOptions = {}): Promise<number> {
     const s = this.#schema;
+    const restoreAudit = options.restoreAudit === true;
     let count = 0;
     await transaction(this.#pool, async (client) => {
       await client.query(`LOCK TABLE ${s}.objects IN EXCLUSIVE MODE`);
       if (options.replace === true) {
         await client.query(`DELETE FROM ${s}.attribute_index`);
         await client.query(`DELETE FROM ${s}.objects`);
+        await client.query(`DELETE FROM ${s}.grants`);
       } else {
         const present = await client.query(`SELECT 1 FROM ${s}.objects LIMIT 1`);
         if ((present.rowCount ?? 0) > 0) throw new Error('the store already holds objects: refusing to import over them');
       }
+      let head: ChainHead | undefined;
+      let records: StoredRecord[] = [];
+      if (restoreAudit) {
+        // Appenders of other nodes queue on the head row until this commits, then extend the restored chain.
+        await client.query(`SELECT seq FROM ${s}.audit_head WHERE id = 1 FOR UPDATE`);
+        const held = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${s}.audit_log`);
+        const n = Number(held.rows[0]?.n ?? 0);
+        if (options.replace !== true && n > 0) throw new Error(`the store's audit trail already holds ${n} records: refusing to replace it with the imported one`);
+        await client.query(`DELETE FROM ${s}.audit_log`);
+      }
+      const flushAudit = async (): Promise<void> => {
+        if (records.length === 0) return;
+        const columns = records.map(auditRowValues);
+        const column = (i: number): unknown[] => columns.map((values) => values[i]);
+        await client.query(
+          `INSERT INTO ${s}.audit_log (${AUDIT_COLUMNS})
+           SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])`,
+          Array.from({ length: 14 }, (_, i) => column(i)),
+        );
+        records = [];
+      };
       // Rows first, KEK records last: the trigger accepts any KEK while the list is empty.
       await client.query(`DELETE FROM ${s}.keks`);
-      for await (const row of rows) {
-        const index = indexRows(decodeAttributes(row.attributes, row.id), this.#indexKeys);
+      for await (const item of items) {
+        if ('grant' in item) {
+          const g = item.grant;
+          checkGrant(g);
+          await client.query(
+            `INSERT INTO ${s}.grants (target_kind, target, scope_owner, grantee_kind, grantee, permission, granted_by, created)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+            [g.targetKind, utf8(g.target), utf8(scopeColumn(g)), g.granteeKind, utf8(g.grantee), utf8(g.permission), utf8(g.grantedBy), g.created],
+          );
+          continue;
+        }
+        if ('audit' in item) {
+          if (!restoreAudit) throw new Error("audit records given to an import that keeps the store's own audit trail");
+          records.push(item.audit);
+          if (records.length >= EXPORT_PAGE) await flushAudit();
+          continue;
+        }
+        if ('auditHead' in item) {
+          head = item.auditHead;
+          continue;
+        }
+        const index = indexRows(decodeAttributes(item.attributes, item.id), this.#indexKeys);
         await client.query(
           `INSERT INTO ${s}.objects (id, object_type, owner, revision, attributes, body, kek_id, created, updated)
            VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8::bigint / 1000.0), to_timestamp($9::bigint / 1000.0))`,
-          [row.id, row.objectType, utf8(row.owner), row.revision, row.attributes, row.body, row.kekId, row.created, row.updated],
+          [item.id, item.objectType, utf8(item.owner), item.revision, item.attributes, item.body, item.kekId, item.created, item.updated],
         );
         if (index.length > 0) {
           await client.query({
             name: 'kmipd-insert-index',
             text: this.#sql.insertIndex,
-            values: [row.id, index.map((r) => utf8(r.name)), index.map((r) => (r.key === null ? null : utf8(r.key)))],
+            values: [item.id, index.map((r) => utf8(r.name)), index.map((r) => (r.key === null ? null : utf8(r.key)))],
           });
         }
         count += 1;
       }
+      await flushAudit();
+      if (restoreAudit) {
+        const { seq, hash } = importedHead(head);
+        await client.query(
+          `INSERT INTO ${s}.audit_head (id, seq, hash) VALUES (1, $1, $2) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
+          [seq, hash],
+        );
+      }
       for (const kek of keks) {
         await client.query(`INSERT INTO ${s}.keks (id, state, kind, ref, created) VALUES ($1, $2, $3, $4, $5)`, [kek.id, kek.state, kek.kind, kek.ref, kek.created]);
       }
+      // The index keys may have changed since the export: every row was indexed anew.
+      await client.query(`DELETE FROM ${s}.maintenance_state WHERE name LIKE $1`, [`${indexTask('')}%`]);
+      // Last: the chain head's row lock is held only from here to COMMIT.
+      await appendPostgresAudit(client, s, options.appendAudit ?? []);
     });
     if (this.#kek instanceof KekRing) await this.#kek.refresh();
     return count;
@@ -625,6 +702,48 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
       [utf8(name), utf8(upTo), limit],
     );
     return rows.map((row) => row.object_id);
+  }
+
+  async refreshIndex(name: string, version: number, limit: number): Promise<{ readonly objects: number; readonly done: boolean }> {
+    const s = this.#schema;
+    const task = indexTask(name);
+    const size = Math.max(1, limit);
+    return transaction(this.#pool, async (client) => {
+      // One refresher at a time; the page's rows stay locked against updates until COMMIT.
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`kmipd ${this.#settings.schema} ${task}`]);
+      const state = await client.query<{ value: string }>(`SELECT value FROM ${s}.maintenance_state WHERE name = $1`, [task]);
+      const progress = parseIndexProgress(state.rows[0]?.value);
+      if (progress?.version === version && progress.after === null) return { objects: 0, done: true };
+      const from = progress?.version === version ? (progress.after ?? '') : '';
+      const { rows } = await client.query<{ id: string; attributes: Buffer }>(`SELECT id, attributes FROM ${s}.objects WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE`, [from, size]);
+      const ids: string[] = [];
+      const keys: (Buffer | null)[] = [];
+      const covered: string[] = [];
+      for (const row of rows) {
+        let wanted: IndexRow[];
+        try {
+          wanted = indexRows(decodeAttributes(row.attributes, row.id), this.#indexKeys).filter((r) => r.name === name);
+        } catch {
+          continue; // a corrupt row: every load of it says so; it cannot hold back the others
+        }
+        covered.push(row.id);
+        for (const r of wanted) {
+          ids.push(row.id);
+          keys.push(r.key === null ? null : utf8(r.key));
+        }
+      }
+      await client.query(`DELETE FROM ${s}.attribute_index WHERE name = $1 AND object_id = ANY($2::text[])`, [utf8(name), covered]);
+      if (ids.length > 0) {
+        await client.query(`INSERT INTO ${s}.attribute_index (object_id, name, key) SELECT id, $1, key FROM unnest($2::text[], $3::bytea[]) AS t (id, key)`, [utf8(name), ids, keys]);
+      }
+      const done = rows.length < size;
+      const after = done ? null : (rows[rows.length - 1]?.id ?? null);
+      await client.query(
+        `INSERT INTO ${s}.maintenance_state (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+        [task, JSON.stringify({ version, after } satisfies IndexProgress)],
+      );
+      return { objects: rows.length, done };
+    });
   }
 
   /** A session advisory lock on a connection held for the work: one node at a time, released if this one dies. */

@@ -15,6 +15,7 @@ import type { SqliteStore } from './index.js';
 import { locateSql } from './sqlite.js';
 import { storeMaintenanceSuite, storeSuite, suiteIndexKeys } from './store-suite.js';
 import type { OpenedMaintenanceStore } from './store-suite.js';
+import type { IndexKeys } from './codec.js';
 import type { LocateQuery } from './types.js';
 
 const DB_FILE = 'kmipd.db';
@@ -25,8 +26,8 @@ async function tempDir(): Promise<string> {
 
 const newKek = (): FileKek => new FileKek(KeyMaterial.random(32));
 
-async function openIn(dir: string, kek: KeyEncryptionKey): Promise<SqliteStore> {
-  return openSqliteStore({ path: join(dir, DB_FILE), kek, indexKeys: suiteIndexKeys });
+async function openIn(dir: string, kek: KeyEncryptionKey, indexKeys: IndexKeys = suiteIndexKeys): Promise<SqliteStore> {
+  return openSqliteStore({ path: join(dir, DB_FILE), kek, indexKeys });
 }
 
 storeSuite('SQLite', async () => {
@@ -43,10 +44,10 @@ storeSuite('SQLite', async () => {
 
 // Each handle's folder, so that a second connection can open the same file (another process).
 const dirOf = new WeakMap<OpenedMaintenanceStore, string>();
-storeMaintenanceSuite('SQLite', async (kek, shareWith) => {
+storeMaintenanceSuite('SQLite', async (kek, shareWith, indexKeys) => {
   const shared = shareWith === undefined ? undefined : dirOf.get(shareWith);
   const dir = shared ?? (await tempDir());
-  const store = await openIn(dir, kek);
+  const store = await openIn(dir, kek, indexKeys);
   const handle: OpenedMaintenanceStore = {
     store,
     async cleanup() {

@@ -16,7 +16,10 @@ import { StoreConflictError } from './types.js';
 import { SQLITE_AUDIT_SCHEMA, SqliteAuditAppender, openSqliteAuditReader } from '../audit/sqlite.js';
 import { SqliteAuditThread } from '../audit/sqlite-thread.js';
 import type { AuditEntry, AuditReader, AuditSource } from '../audit/record.js';
-import type { Changes, LocateQuery, MaintenanceStore, ObjectMetadata, StoredRow, WrappedBody } from './types.js';
+import type { Changes, ExportItem, ImportItem, ImportOptions, LocateQuery, MaintenanceStore, ObjectMetadata, WrappedBody } from './types.js';
+import type { ChainHead } from '../audit/record.js';
+import { AUDIT_COLUMNS, auditRecordFromRow, auditRowValues, importedHead, indexTask, parseIndexProgress } from './audit-rows.js';
+import type { AuditRow, AuditRowValues, IndexProgress } from './audit-rows.js';
 import { KekError, KekRing } from '../crypto/index.js';
 import type { KekRecord } from '../crypto/index.js';
 import { decodeAttributes, encodeAttributes, indexRowKey, indexRows, unwrapBody, wrapBody } from './codec.js';
@@ -121,6 +124,14 @@ const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER objects_kek_update BEFORE UPDATE OF body, kek_id ON objects
     WHEN EXISTS (SELECT 1 FROM keks WHERE id = NEW.kek_id AND state <> 'active')
     BEGIN SELECT RAISE(ABORT, '${KEK_NOT_ACTIVE}'); END;
+  `,
+  // Progress of resumable maintenance (refreshIndex): without a row for the scheduler's due
+  // index, the scheduler's first start gives every object written before it its due row.
+  `
+  CREATE TABLE maintenance_state (
+    name TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL               -- JSON
+  ) STRICT;
   `,
 ];
 
@@ -528,7 +539,7 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
   }
 
   /** A connection of its own, in a read transaction: one snapshot while this store keeps writing. */
-  async *exportRows(): AsyncIterable<StoredRow | { readonly kek: KekRecord }> {
+  async *exportRows(): AsyncIterable<ExportItem> {
     const reader = new Database(this.#db.name, { readonly: true, fileMustExist: true });
     try {
       reader.pragma(`busy_timeout = ${Number(this.#db.pragma('busy_timeout', { simple: true }))}`);
@@ -550,6 +561,12 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
           updated: row.updated,
         };
       }
+      for (const row of reader.prepare<[], GrantRow<string>>('SELECT * FROM grants ORDER BY created, rowid').iterate()) {
+        yield { grant: grantFromRow(row, (text) => text) };
+      }
+      for (const row of reader.prepare<[], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log ORDER BY seq`).iterate()) yield { audit: auditRecordFromRow(row) };
+      const head = reader.prepare<[], ChainHead>('SELECT seq, hash FROM audit_head WHERE id = 1').get();
+      if (head !== undefined) yield { auditHead: { seq: Number(head.seq), hash: String(head.hash) } };
       reader.exec('COMMIT');
     } finally {
       reader.close();
@@ -564,25 +581,59 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
    * The rows arrive asynchronously, so this is not a better-sqlite3 transaction function but
    * BEGIN ... COMMIT on the store's connection: nothing else may use the store meanwhile.
    */
-  async importRows(keks: readonly KekRecord[], rows: AsyncIterable<StoredRow>, options: { readonly replace?: boolean } = {}): Promise<number> {
+  async importRows(keks: readonly KekRecord[], items: AsyncIterable<ImportItem>, options: ImportOptions = {}): Promise<number> {
     const insert = this.#db.prepare<[string, number, string, number, Buffer, Buffer | null, string | null, number, number]>(
       `INSERT INTO objects (id, seq, object_type, owner, revision, attributes, body, kek_id, created, updated)
        VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM objects), ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    const insertGrant = this.#db.prepare(
+      `INSERT OR IGNORE INTO grants (target_kind, target, scope_owner, grantee_kind, grantee, permission, granted_by, created)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const insertAudit = this.#db.prepare<AuditRowValues>(`INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const restoreAudit = options.restoreAudit === true;
     let count = 0;
+    let head: ChainHead | undefined;
     this.#db.exec('BEGIN IMMEDIATE');
     try {
-      if (options.replace === true) this.#db.exec('DELETE FROM objects');
-      else if (!(await this.isEmpty())) throw new Error('the store already holds objects: refusing to import over them');
+      if (options.replace === true) {
+        this.#db.exec('DELETE FROM objects');
+        this.#db.exec('DELETE FROM grants');
+      } else if (!(await this.isEmpty())) throw new Error('the store already holds objects: refusing to import over them');
+      if (restoreAudit) {
+        const records = this.#db.prepare<[], number>('SELECT count(*) FROM audit_log').pluck().get() ?? 0;
+        if (options.replace !== true && records > 0) {
+          throw new Error(`the store's audit trail already holds ${records} records: refusing to replace it with the imported one`);
+        }
+        this.#db.exec('DELETE FROM audit_log');
+      }
       // Rows first, KEK records last: the triggers accept any KEK while the list is empty.
       this.#db.exec('DELETE FROM keks');
-      for await (const row of rows) {
-        insert.run(row.id, row.objectType, row.owner, row.revision, row.attributes, row.body, row.kekId, row.created, row.updated);
-        this.#writeIndex({ id: row.id, index: indexRows(decodeAttributes(row.attributes, row.id), this.#indexKeys) });
-        count += 1;
+      for await (const item of items) {
+        if ('grant' in item) {
+          const g = item.grant;
+          checkGrant(g);
+          insertGrant.run(g.targetKind, g.target, scopeColumn(g), g.granteeKind, g.grantee, g.permission, g.grantedBy, g.created);
+        } else if ('audit' in item) {
+          if (!restoreAudit) throw new Error('audit records given to an import that keeps the store\'s own audit trail');
+          insertAudit.run(...auditRowValues(item.audit));
+        } else if ('auditHead' in item) {
+          head = item.auditHead;
+        } else {
+          insert.run(item.id, item.objectType, item.owner, item.revision, item.attributes, item.body, item.kekId, item.created, item.updated);
+          this.#writeIndex({ id: item.id, index: indexRows(decodeAttributes(item.attributes, item.id), this.#indexKeys) });
+          count += 1;
+        }
+      }
+      if (restoreAudit) {
+        const { seq, hash } = importedHead(head);
+        this.#db.prepare('INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash').run(seq, hash);
       }
       const insertKek = this.#db.prepare('INSERT INTO keks (id, state, kind, ref, created) VALUES (?, ?, ?, ?, ?)');
       for (const kek of keks) insertKek.run(kek.id, kek.state, kek.kind, kek.ref, kek.created);
+      // The index keys may have changed since the export: every row was indexed anew.
+      this.#db.prepare('DELETE FROM maintenance_state WHERE name LIKE ?').run(`${indexTask('')}%`);
+      this.#audit.append(options.appendAudit ?? []);
       this.#db.exec('COMMIT');
     } catch (error) {
       if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
@@ -598,6 +649,40 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
       .prepare<[string, string, number], string>('SELECT object_id FROM attribute_index WHERE name = ? AND key <= ? ORDER BY key, object_id LIMIT ?')
       .pluck()
       .all(name, upTo, limit);
+  }
+
+  async refreshIndex(name: string, version: number, limit: number): Promise<{ readonly objects: number; readonly done: boolean }> {
+    const task = indexTask(name);
+    const page = this.#db.prepare<[string, number], { id: string; attributes: Buffer }>('SELECT id, attributes FROM objects WHERE id > ? ORDER BY id LIMIT ?');
+    return this.#db
+      .transaction(() => {
+        const progress = parseIndexProgress(this.#db.prepare<[string], string>('SELECT value FROM maintenance_state WHERE name = ?').pluck().get(task));
+        if (progress?.version === version && progress.after === null) return { objects: 0, done: true };
+        const rows = page.all(progress?.version === version ? progress.after ?? '' : '', Math.max(1, limit));
+        for (const row of rows) {
+          let wanted: IndexRow[];
+          try {
+            wanted = indexRows(decodeAttributes(row.attributes, row.id), this.#indexKeys).filter((r) => r.name === name);
+          } catch {
+            continue; // a corrupt row: every load of it says so; it cannot hold back the others
+          }
+          const keep = new Set(wanted.map(indexRowKey));
+          const stored = new Set<string>();
+          for (const old of this.#selectIndex.all(row.id)) {
+            if (old.name !== name) continue;
+            stored.add(indexRowKey(old));
+            if (!keep.has(indexRowKey(old))) this.#deleteIndexRow.run(row.id, old.name, old.key);
+          }
+          for (const r of wanted) if (!stored.has(indexRowKey(r))) this.#insertIndex.run(row.id, r.name, r.key);
+        }
+        const done = rows.length < Math.max(1, limit);
+        const after = done ? null : (rows[rows.length - 1]?.id ?? null);
+        this.#db
+          .prepare('INSERT INTO maintenance_state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value')
+          .run(task, JSON.stringify({ version, after } satisfies IndexProgress));
+        return { objects: rows.length, done };
+      })
+      .immediate();
   }
 
   /** One process serves a SQLite folder (server/datadir.ts holds its lock): a lock within the process suffices. */

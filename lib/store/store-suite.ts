@@ -12,6 +12,10 @@ import { StoreConflictError } from './types.js';
 import { auditStoreTests } from '../audit/store-audit-suite.js';
 import type { GrantRecord, Store } from './types.js';
 import type { MaintenanceStore } from './types.js';
+import { auditEntry } from '../audit/store-audit-suite.js';
+import { verifyChain } from '../audit/verify.js';
+import type { AuditSource } from '../audit/record.js';
+import type { IndexKeys } from './codec.js';
 import { FileKek, KekError, KekRing, KeyMaterial } from '../crypto/index.js';
 import type { KeyEncryptionKey } from '../crypto/index.js';
 
@@ -555,11 +559,14 @@ async function* fromArray<T>(items: readonly T[]): AsyncIterable<T> {
  * second call with the same `shareWith` opens another connection to the same store (a
  * second node or process), or a new empty one when undefined.
  */
-export function storeMaintenanceSuite(name: string, open: (kek: KeyEncryptionKey, shareWith?: OpenedMaintenanceStore) => Promise<OpenedMaintenanceStore>): void {
+export function storeMaintenanceSuite(
+  name: string,
+  open: (kek: KeyEncryptionKey, shareWith?: OpenedMaintenanceStore, indexKeys?: IndexKeys) => Promise<OpenedMaintenanceStore>,
+): void {
   describe(`Store maintenance: ${name}`, function () {
     const opened: OpenedMaintenanceStore[] = [];
-    const openStore = async (kek: KeyEncryptionKey, shareWith?: OpenedMaintenanceStore): Promise<MaintenanceStore> => {
-      const handle = await open(kek, shareWith);
+    const openStore = async (kek: KeyEncryptionKey, shareWith?: OpenedMaintenanceStore, indexKeys?: IndexKeys): Promise<MaintenanceStore> => {
+      const handle = await open(kek, shareWith, indexKeys);
       opened.push(handle);
       return handle.store;
     };
@@ -650,7 +657,7 @@ export function storeMaintenanceSuite(name: string, open: (kek: KeyEncryptionKey
       const objects = [await create(source, { names: ['one'] }), await create(source, { names: ['two'], owner: 'bob' }), await create(source, { body: undefined })];
       const exported = await drain(source.exportRows());
       const keks = exported.flatMap((item) => ('kek' in item ? [item.kek] : []));
-      const rows = exported.flatMap((item) => ('kek' in item ? [] : [item]));
+      const rows = exported.flatMap((item) => ('id' in item ? [item] : []));
       expect(keks).to.have.length(1);
       expect(rows.map((r) => r.id)).to.deep.equal(objects.map((o) => o.id));
 
@@ -673,6 +680,81 @@ export function storeMaintenanceSuite(name: string, open: (kek: KeyEncryptionKey
       expect(await target.load(objects[1]?.id ?? '')).to.equal(undefined);
     });
 
+    it('export carries grants and the audit trail as stored; an import that restores the audit gives the same chain, head and grants, then appends', async () => {
+      const { ring, first } = suiteRing();
+      const source = await openStore(ring);
+      const object = await create(source, { names: ['audited'] });
+      const grants: GrantRecord[] = [
+        { targetKind: 'object', target: object.id, scopeOwner: null, granteeKind: 'identity', grantee: 'carol', permission: 'Get', grantedBy: 'alice', created: 1000 },
+        { targetKind: 'group', target: 'payroll\u0000x', scopeOwner: 'alice', granteeKind: 'group', grantee: 'ops', permission: 'Encrypt', grantedBy: 'alice', created: 2000 },
+      ];
+      await source.addGrants(grants);
+      await source.commit({ audit: [auditEntry({ operation: 'Get', objects: [object.id] }), auditEntry({ operation: 'Locate', message: 'caf\u00e9' })] });
+      const exported = await drain(source.exportRows());
+      const keks = exported.flatMap((item) => ('kek' in item ? [item.kek] : []));
+      const items = exported.flatMap((item) => ('kek' in item ? [] : [item]));
+      expect(items.flatMap((item) => ('grant' in item ? [item.grant] : []))).to.deep.equal(grants);
+      const records = items.flatMap((item) => ('audit' in item ? [item.audit] : []));
+      expect(records.map((r) => r.seq)).to.deep.equal([1, 2]);
+      const head = items.flatMap((item) => ('auditHead' in item ? [item.auditHead] : []));
+      expect(head).to.deep.equal([{ seq: 2, hash: records[1]?.hash }]);
+
+      const target = await openStore(new KekRing({ kek: first, kind: 'file', ref: 'first', close: async () => undefined }, async () => Promise.reject(new Error('none'))));
+      // A trail of the target's own is not replaced without `replace`.
+      await target.commit({ audit: [auditEntry({ operation: 'Query' })] });
+      try {
+        await target.importRows(keks, fromArray(items), { restoreAudit: true });
+        expect.fail('expected a refusal');
+      } catch (error) {
+        expect((error as Error).message).to.match(/audit trail already holds 1 records/);
+      }
+      expect(await target.importRows(keks, fromArray(items), { restoreAudit: true, replace: true, appendAudit: [auditEntry({ operation: 'Restore' })] })).to.equal(1);
+      expect(await target.findGrants({})).to.deep.equal(grants);
+      expect(await target.findGrants({ principal: { identity: 'carol', groups: [] } })).to.have.length(1);
+      const reader = await (target as MaintenanceStore & AuditSource).auditReader();
+      try {
+        const result = await verifyChain(reader);
+        expect(result.intact, JSON.stringify(result)).to.equal(true);
+        const restored = await reader.records(0, 10);
+        expect(restored.slice(0, 2)).to.deep.equal(records);
+        expect(restored.map((r) => r.operation)).to.deep.equal(['Get', 'Locate', 'Restore']);
+        expect(restored[2]?.prevHash).to.equal(records[1]?.hash);
+      } finally {
+        await reader.close();
+      }
+      // Without restoreAudit, audit items are refused (they would be silently dropped).
+      try {
+        await target.importRows(keks, fromArray(items), { replace: true });
+        expect.fail('expected a refusal');
+      } catch (error) {
+        expect((error as Error).message).to.match(/audit records given to an import that keeps/);
+      }
+    });
+
+    it('refreshIndex gives every object the index rows of one name, a page at a time, resuming, and again for a new version', async () => {
+      // A store whose index keys once left out Description (as stores before the due index had no due rows).
+      let withDescription = false;
+      const keys = (attributes: readonly AttributeInstance[]): { name: string; key: string }[] =>
+        suiteIndexKeys(attributes).filter((k) => k.name !== 'Description' || withDescription);
+      const store = await openStore(suiteRing().ring, undefined, keys);
+      const objects: ManagedObject[] = [];
+      for (let i = 0; i < 5; i++) objects.push(await create(store, { attributes: [{ name: 'Description', value: leaf(Tag.Description, 'TextString', `d${i}`) }] }));
+      expect(await store.indexRange('Description', 'd9', 10)).to.deep.equal([]);
+      withDescription = true;
+      expect(await store.refreshIndex('Description', 1, 2)).to.deep.equal({ objects: 2, done: false });
+      expect(await store.indexRange('Description', 'd9', 10)).to.have.length(2);
+      expect(await store.refreshIndex('Description', 1, 2)).to.deep.equal({ objects: 2, done: false });
+      expect(await store.refreshIndex('Description', 1, 2)).to.deep.equal({ objects: 1, done: true });
+      expect(await store.refreshIndex('Description', 1, 2)).to.deep.equal({ objects: 0, done: true });
+      expect(await store.indexRange('Description', 'd9', 10)).to.deep.equal(objects.map((o) => o.id));
+      expect(await store.locate({ equals: [{ name: 'Description', key: 'd3' }] })).to.deep.equal([objects[3]?.id]);
+      // A new version removes rows the index keys no longer give.
+      withDescription = false;
+      expect(await store.refreshIndex('Description', 2, 100)).to.deep.equal({ objects: 5, done: true });
+      expect(await store.indexRange('Description', 'd9', 10)).to.deep.equal([]);
+      expect(await store.locate({ has: ['Description'] }), 'the has rows are kept').to.have.length(5);
+    });
+
     it('export is one snapshot: writes made while it runs are not in it', async () => {
       const store = await openStore(suiteRing().ring);
       const first: ManagedObject[] = [];
@@ -680,7 +762,7 @@ export function storeMaintenanceSuite(name: string, open: (kek: KeyEncryptionKey
       const seen: string[] = [];
       let wrote: ManagedObject | undefined;
       for await (const item of store.exportRows()) {
-        if ('kek' in item) continue;
+        if (!('id' in item)) continue;
         seen.push(item.id);
         if (wrote === undefined) {
           wrote = await create(store);

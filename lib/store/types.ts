@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../audit/record.js';
+import type { AuditEntry, ChainHead, StoredRecord } from '../audit/record.js';
 import type { ManagedObject } from '../objects/types.js';
 import type { KekRecord } from '../crypto/index.js';
 
@@ -140,6 +140,33 @@ export interface StoredRow {
   readonly updated: number;
 }
 
+/**
+ * What an export yields, from one snapshot: KEK records, rows (creation order), grants (oldest
+ * first), audit records exactly as stored (by number) and the audit chain head.
+ */
+export type ExportItem =
+  | StoredRow
+  | { readonly kek: KekRecord }
+  | { readonly grant: GrantRecord }
+  | { readonly audit: StoredRecord }
+  | { readonly auditHead: ChainHead };
+
+/** What an import takes: an export's items but the KEK records (given apart, written last). */
+export type ImportItem = Exclude<ExportItem, { readonly kek: KekRecord }>;
+
+export interface ImportOptions {
+  /** Delete every object and grant first (and the audit trail, with `restoreAudit`). */
+  readonly replace?: boolean;
+  /**
+   * The items carry an audit trail: the store's records and head become exactly those given
+   * (an import without this keeps the store's own trail). Refused over a non-empty trail
+   * unless `replace`.
+   */
+  readonly restoreAudit?: boolean;
+  /** Appended to the chain last, in the import's transaction: the record of the import itself. */
+  readonly appendAudit?: readonly AuditEntry[];
+}
+
 /** A stored body and the KEK that wrapped it. */
 export interface WrappedBody {
   readonly id: string;
@@ -174,17 +201,25 @@ export interface MaintenanceStore extends Store {
   retireKek(id: string): Promise<boolean>;
   /** Change the `ref` of a KEK (its key file was renamed). */
   setKekRef(id: string, ref: string): Promise<void>;
-  /** Every row and every KEK record, from one consistent snapshot (writers carry on). */
-  exportRows(): AsyncIterable<StoredRow | { readonly kek: KekRecord }>;
+  /** Every KEK record, row, grant and audit record, from one consistent snapshot (writers carry on). */
+  exportRows(): AsyncIterable<ExportItem>;
   /** Whether the store holds no object. */
   isEmpty(): Promise<boolean>;
   /**
-   * Write rows and KEK records from an export, in one transaction, into an empty store (or,
-   * with `replace`, after deleting everything). Index rows are computed anew.
+   * Write an export's items and KEK records, in one transaction, into a store without objects
+   * (or, with `replace`, after deleting them). Index rows are computed anew. Returns how many
+   * objects were written.
    */
-  importRows(keks: readonly KekRecord[], rows: AsyncIterable<StoredRow>, options?: { readonly replace?: boolean }): Promise<number>;
+  importRows(keks: readonly KekRecord[], items: AsyncIterable<ImportItem>, options?: ImportOptions): Promise<number>;
   /** Identifiers of objects with an index row `name` whose key is at most `upTo`, in key order. */
   indexRange(name: string, upTo: string, limit: number): Promise<string[]>;
+  /**
+   * Recompute every object's index rows named `name` with the store's index keys, `limit`
+   * objects per call, resumably: the progress commits with each page, so work stopped midway
+   * resumes where it stopped. `version` names the computation; a new one starts again from the
+   * first object. Returns the objects this call covered and whether all are done at `version`.
+   */
+  refreshIndex(name: string, version: number, limit: number): Promise<{ readonly objects: number; readonly done: boolean }>;
   /**
    * Run `work` while holding the named lock that one process of all those sharing this
    * store can hold at a time; false (and `work` not run) when another holds it.
