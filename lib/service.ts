@@ -24,7 +24,7 @@ import type { OperationContext, OperationLimits } from './operations/types.js';
 import { OverlayStore, StoreConflictError } from './store/index.js';
 import { AuditWriter, RequestAudit, auditCommits } from './audit/index.js';
 import type { AuditEntry } from './audit/index.js';
-import type { Store } from './store/types.js';
+import type { AuditDurability, Store } from './store/types.js';
 import type { CertificateIssuer } from './crypto/x509.js';
 
 export interface Session {
@@ -37,6 +37,12 @@ export interface KmipService {
   handle(request: Buffer, session: Session): Promise<Buffer>;
   /** The answer to send before closing a connection whose byte stream cannot be framed. */
   unframeable(error: TtlvError): Buffer;
+  /**
+   * Record in the audit trail the refusal that `unframeable` answers (a stream that cannot be
+   * framed, a request that never arrived in full), as the answer's Result Message says it.
+   * Never rejects; resolves once the record is written as auditReadDurability says.
+   */
+  recordRefusal?(session: Session, error: TtlvError): Promise<void>;
 }
 
 export interface ServiceLimits extends OperationLimits {
@@ -71,10 +77,17 @@ export interface ServiceOptions {
   /** The configured HSM, for keys held in it and the PKCS#11 operation (see OperationContext.hsm). */
   readonly hsm?: HsmContext;
   /**
-   * Record every request in the store's hash-chained audit trail (lib/audit), durably before
-   * its answer is sent. Default true.
+   * Record every request in the store's hash-chained audit trail (lib/audit), before its
+   * answer is sent. Default true.
    */
   readonly audit?: boolean;
+  /**
+   * How durable the record of an item that changes nothing (a read, a failure, a refusal) is
+   * before its answer goes out (Changes.auditDurability): `process` (default) written to the
+   * database, synced with the next change; `fsync` synced first. A change's record is always
+   * synced in the change's own transaction.
+   */
+  readonly auditReadDurability?: AuditDurability;
   /**
    * Check each request's Credential (issue 6: a Username and Password required besides the
    * client certificate): the request then acts as the identity returned; a refusal answers
@@ -104,7 +117,8 @@ export function createKmipService(options: ServiceOptions): KmipService {
   const commitLock = options.commitLock ?? new AsyncLock();
   const auditing = options.audit !== false;
   // Records of requests that change nothing share transactions (group commit).
-  const auditWriter = new AuditWriter({ commit: (entries) => options.store.commit({ audit: entries }) });
+  const auditDurability = options.auditReadDurability ?? 'process';
+  const auditWriter = new AuditWriter({ commit: (entries) => options.store.commit({ audit: entries, auditDurability }) });
 
   const failure = (version: KmipVersion, reason: KmipError, operation?: number): Buffer =>
     encodeTtlv(
@@ -178,7 +192,7 @@ export function createKmipService(options: ServiceOptions): KmipService {
     return encodeResponse(request, answered, requestLog);
   }
 
-  /** One audit record for a message refused before its batch items could be read. */
+  /** One audit record for a message refused before its batch items could be read (or a stream that cannot be framed). */
   async function auditRefusal(session: Session, refusal: KmipError): Promise<void> {
     if (!auditing) return;
     const audit = new RequestAudit({ identity: session.identity.name, peer: session.peer, correlation: randomUUID() });
@@ -341,6 +355,7 @@ export function createKmipService(options: ServiceOptions): KmipService {
       }
     },
     unframeable: (error) => failure(FALLBACK_VERSION, new KmipError('InvalidMessage', error.message)),
+    recordRefusal: (session, error) => auditRefusal(session, new KmipError('InvalidMessage', error.message)),
   };
 }
 

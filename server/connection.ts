@@ -153,6 +153,8 @@ export class KmipConnection {
         if (next instanceof TtlvError) {
           // The stream cannot be re-synchronised (DESIGN.md decision 5): answer, then close this connection only.
           this.queue.length = 0;
+          // On record before the answer, like every request (the service never rejects here).
+          await this.options.service.recordRefusal?.(this.session, next);
           await this.write(this.options.service.unframeable(next));
           this.end('unframeable stream');
           break;

@@ -134,6 +134,7 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
       issuer,
       ...(hsm === undefined ? {} : { hsm }),
       audit: config.audit,
+      auditReadDurability: config.auditReadDurability,
       ...(authenticate === undefined ? {} : { authenticate }),
     });
     service = options.wrapService?.(core) ?? core;

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { Tag } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
-import type { Changes, Store } from '../store/types.js';
+import type { Changes, GrantFilter, GrantRecord, Store } from '../store/types.js';
 import type { AuditEntry } from './record.js';
 
 /** Who sent the request and how the server names it. */
@@ -77,10 +77,10 @@ export class RequestAudit {
    * The entry to commit with the current item's change: it succeeded as far as the change
    * goes. Should the item fail after it, `finish` records the failure too.
    */
-  forChange(changes: Changes): AuditEntry {
+  forChange(changes: Changes, objects: readonly string[] = []): AuditEntry {
     const current = this.#current;
     if (current === undefined) throw new Error('a change was committed outside a batch item');
-    const changed = [...(changes.create ?? []), ...(changes.update ?? [])].map((object) => object.id);
+    const changed = [...(changes.create ?? []), ...(changes.update ?? [])].map((object) => object.id).concat(objects);
     return this.#entry({ item: current.item, operation: current.operation, objects: [...current.requested, ...changed], status: 'Success', reason: null, message: null });
   }
 
@@ -128,17 +128,30 @@ export class RequestAudit {
 }
 
 /**
- * `store` with every commit carrying the current item's entry. A Proxy rather than a class,
- * so every other method of the store (whatever the back end adds) passes through unchanged.
+ * `store` with every commit (and every grant change) carrying the current item's entry. A
+ * Proxy rather than a class, so every other method of the store (whatever the back end
+ * adds) passes through unchanged.
  */
 export function auditCommits(store: Store, audit: RequestAudit): Store {
   const commit = async (changes: Changes): Promise<void> => {
     await store.commit({ ...changes, audit: [...(changes.audit ?? []), audit.forChange(changes)] });
     audit.changeCommitted();
   };
+  const addGrants = async (grants: readonly GrantRecord[], entries: readonly AuditEntry[] = []): Promise<void> => {
+    const objects = grants.filter((grant) => grant.targetKind === 'object').map((grant) => grant.target);
+    await store.addGrants(grants, [...entries, audit.forChange({}, objects)]);
+    audit.changeCommitted();
+  };
+  const removeGrants = async (filter: GrantFilter, entries: readonly AuditEntry[] = []): Promise<number> => {
+    const objects = filter.targetKind === 'object' && filter.target !== undefined ? [filter.target] : [];
+    const removed = await store.removeGrants(filter, [...entries, audit.forChange({}, objects)]);
+    audit.changeCommitted();
+    return removed;
+  };
+  const wrapped: Partial<Record<PropertyKey, unknown>> = { commit, addGrants, removeGrants };
   return new Proxy(store, {
     get(target, property) {
-      if (property === 'commit') return commit;
+      if (property in wrapped) return wrapped[property];
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },

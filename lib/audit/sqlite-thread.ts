@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { AuditChainError } from './record.js';
+import type { AuditDurability } from '../store/types.js';
 import type { AuditEntry } from './record.js';
 import type { AuditThreadConfig, AuditThreadReply, AuditThreadRequest } from './sqlite-worker.js';
 
@@ -39,10 +40,16 @@ export class SqliteAuditThread {
     this.#config = config;
   }
 
-  /** Resolves once the entries are committed (synchronous=FULL) by the thread. */
-  append(entries: readonly AuditEntry[]): Promise<void> {
+  /** Resolves once the entries are committed by the thread, synced or not as `durability` says (sqlite-worker.ts). */
+  append(entries: readonly AuditEntry[], durability: AuditDurability = 'fsync'): Promise<void> {
     if (this.#closed) return Promise.reject(new AuditChainError('the audit thread is closed'));
-    return this.#call((id) => ({ id, entries }));
+    return this.#call((id) => ({ id, entries, durability }));
+  }
+
+  /** A passive checkpoint of the WAL on the thread's connection (syncs there, never on the caller's thread). Never rejects. */
+  checkpoint(): void {
+    if (this.#closed) return;
+    this.#call((id) => ({ id, checkpoint: true })).catch(() => undefined);
   }
 
   /** Waits for appends in flight (messages are handled in order), then ends the thread. Never rejects. */

@@ -88,6 +88,53 @@ export class SqliteAuditAppender {
   }
 }
 
+/** About how many read-record transactions fill SQLite's default checkpoint threshold (1000 WAL pages, ~4 per transaction). */
+const CHECKPOINT_EVERY = 250;
+
+/**
+ * Records of reads written at once on the event loop's thread, over a connection of its own
+ * with synchronous=NORMAL (auditReadDurability `process`): no sync to wait for, so no thread
+ * hand-off either. It never waits for the write lock (busy_timeout 0): when another
+ * connection holds it, `append` says so and the caller hands the records to the audit thread,
+ * which may wait. Checkpoints (which sync) are left to that thread too: `append` returns true
+ * in `checkpointDue` every CHECKPOINT_EVERY transactions.
+ */
+export class SqliteReadAuditWriter {
+  readonly #db: Database.Database;
+  readonly #append: Database.Transaction<(entries: readonly AuditEntry[]) => void>;
+  #commits = 0;
+
+  constructor(path: string) {
+    this.#db = new Database(path, { fileMustExist: true });
+    try {
+      this.#db.pragma('synchronous = NORMAL');
+      this.#db.pragma('busy_timeout = 0');
+      this.#db.pragma('wal_autocheckpoint = 0');
+      const appender = new SqliteAuditAppender(this.#db);
+      this.#append = this.#db.transaction((entries: readonly AuditEntry[]) => appender.append(entries));
+    } catch (error) {
+      this.#db.close();
+      throw error;
+    }
+  }
+
+  /** Committed (in the WAL, not synced): `written`; the write lock was taken: not written, hand them on. */
+  append(entries: readonly AuditEntry[]): { readonly written: boolean; readonly checkpointDue: boolean } {
+    try {
+      this.#append.immediate(entries);
+    } catch (error) {
+      if (error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY')) return { written: false, checkpointDue: false };
+      throw error;
+    }
+    this.#commits += 1;
+    return { written: true, checkpointDue: this.#commits % CHECKPOINT_EVERY === 0 };
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}
+
 interface Row {
   readonly seq: number;
   readonly time: string;

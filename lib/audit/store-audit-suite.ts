@@ -119,6 +119,43 @@ export function auditStoreTests(current: () => Store): void {
       expect(await withReader(store, (reader) => verifyChain(reader))).to.deep.include({ intact: true, records: 40 });
     });
 
+    it('auditDurability process: a record is readable once its commit resolves, and one chain holds both kinds with changes', async () => {
+      const store = current();
+      await store.commit({ audit: [auditEntry({ operation: 'Get', item: 100 })], auditDurability: 'process' });
+      expect((await readTrail(store)).records.map((r) => r.item)).to.deep.equal([100]);
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          i % 3 === 0
+            ? store.commit({ audit: [auditEntry({ item: i })], auditDurability: 'process' })
+            : i % 3 === 1
+              ? store.commit({ audit: [auditEntry({ item: i })], auditDurability: 'fsync' })
+              : store.commit({ create: [object(store)], audit: [auditEntry({ operation: 'Create', item: i })], auditDurability: 'process' }),
+        ),
+      );
+      const { records } = await readTrail(store);
+      expect(records.map((r) => r.seq)).to.deep.equal(Array.from({ length: 31 }, (_, i) => i + 1));
+      expect(new Set(records.map((r) => r.item)).size).to.equal(31);
+      expect(await withReader(store, (reader) => verifyChain(reader))).to.deep.include({ intact: true, records: 31 });
+    });
+
+    it('writes a grant change and its records in one transaction (addGrants, removeGrants)', async () => {
+      const store = current();
+      const key = object(store);
+      await store.commit({ create: [key] });
+      const grant = { targetKind: 'object' as const, target: key.id, scopeOwner: null, granteeKind: 'identity' as const, grantee: 'bob', permission: 'get', grantedBy: 'alice', created: 1_700_000_000_000 };
+      await store.addGrants([grant], [auditEntry({ operation: 'Grant', objects: [key.id] })]);
+      expect(await store.findGrants({ target: key.id })).to.have.length(1);
+      expect(await store.removeGrants({ target: key.id }, [auditEntry({ operation: 'RevokeGrant', objects: [key.id] })])).to.equal(1);
+      expect(await store.removeGrants({ target: key.id }, [auditEntry({ operation: 'RevokeGrant', objects: [key.id] })])).to.equal(0);
+      const { records } = await readTrail(store);
+      expect(records.map((r) => [r.seq, r.operation])).to.deep.equal([
+        [1, 'Grant'],
+        [2, 'RevokeGrant'],
+        [3, 'RevokeGrant'],
+      ]);
+      expect(await withReader(store, (reader) => verifyChain(reader))).to.deep.include({ intact: true, records: 3 });
+    });
+
     it('stores text exactly (quotes, non-ASCII), U+0000 as U+FFFD, and the chain still verifies', async () => {
       const store = current();
       await store.commit({ audit: [auditEntry({ identity: 'CN="Zoë", O=Ünïcode', message: 'name "a\u0000b" taken', objects: ['id-1', 'id-1', 'id-2'] })] });

@@ -376,6 +376,15 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
     }
     // Wrapping may be asynchronous (an HSM worker): finish it before the transaction opens,
     // so the transaction holds its locks only for the writes.
+    if (creates.length === 0 && updates.length === 0 && changes.auditDurability === 'process') {
+      // Records of reads and failures only: committed without waiting for the WAL flush
+      // (Changes.auditDurability); the next synchronous commit flushes them, in order.
+      await transaction(this.#pool, async (client) => {
+        await client.query('SET LOCAL synchronous_commit = off');
+        await appendPostgresAudit(client, escapeIdentifier(this.#settings.schema), audit);
+      });
+      return;
+    }
     try {
       try {
         await this.#prepareAndWrite(creates, updates, audit);
@@ -422,13 +431,21 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
 
   // Grants -------------------------------------------------------------------------------
 
-  async addGrants(grants: readonly GrantRecord[]): Promise<void> {
+  async addGrants(grants: readonly GrantRecord[], audit: readonly AuditEntry[] = []): Promise<void> {
     grants.forEach(checkGrant);
     // Object identifiers never hold U+0000 here (see commit): such a grant could name no object.
     if (grants.some((g) => g.targetKind === 'object' && g.target.includes('\u0000'))) throw new Error('an object grant names an identifier holding U+0000');
-    if (grants.length === 0) return;
+    if (grants.length === 0 && audit.length === 0) return;
     const s = escapeIdentifier(this.#settings.schema);
-    await this.#pool.query(
+    await transaction(this.#pool, async (client) => {
+      if (grants.length > 0) await this.#insertGrants(client, s, grants);
+      // Last: the chain head's row lock is held only from here to COMMIT.
+      await appendPostgresAudit(client, s, audit);
+    });
+  }
+
+  async #insertGrants(client: PoolClient, s: string, grants: readonly GrantRecord[]): Promise<void> {
+    await client.query(
       `INSERT INTO ${s}.grants (target_kind, target, scope_owner, grantee_kind, grantee, permission, granted_by, created)
        SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[], $5::bytea[], $6::bytea[], $7::bytea[], $8::bigint[])
        ON CONFLICT DO NOTHING`,
@@ -445,10 +462,14 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
     );
   }
 
-  async removeGrants(filter: GrantFilter): Promise<number> {
+  async removeGrants(filter: GrantFilter, audit: readonly AuditEntry[] = []): Promise<number> {
     const { where, values } = this.#grantWhere(filter);
-    const result = await this.#pool.query(`DELETE FROM ${escapeIdentifier(this.#settings.schema)}.grants${where}`, values);
-    return result.rowCount ?? 0;
+    const s = escapeIdentifier(this.#settings.schema);
+    return transaction(this.#pool, async (client) => {
+      const result = await client.query(`DELETE FROM ${s}.grants${where}`, values);
+      await appendPostgresAudit(client, s, audit);
+      return result.rowCount ?? 0;
+    });
   }
 
   async findGrants(filter: GrantFilter): Promise<GrantRecord[]> {

@@ -13,7 +13,7 @@ import type { AttributeInstance } from '../attributes/types.js';
 import type { KeyEncryptionKey } from '../crypto/index.js';
 import type { ManagedObject } from '../objects/types.js';
 import { StoreConflictError } from './types.js';
-import { SQLITE_AUDIT_SCHEMA, SqliteAuditAppender, openSqliteAuditReader } from '../audit/sqlite.js';
+import { SQLITE_AUDIT_SCHEMA, SqliteAuditAppender, SqliteReadAuditWriter, openSqliteAuditReader } from '../audit/sqlite.js';
 import { SqliteAuditThread } from '../audit/sqlite-thread.js';
 import type { AuditEntry, AuditReader, AuditSource } from '../audit/record.js';
 import type { Changes, ExportItem, ImportItem, ImportOptions, LocateQuery, MaintenanceStore, ObjectMetadata, WrappedBody } from './types.js';
@@ -288,6 +288,8 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
   readonly #audit: SqliteAuditAppender;
   /** Audit-only commits (records of reads and failures), synced off the event loop. */
   readonly #auditThread: SqliteAuditThread;
+  /** Unsynced audit-only commits on the event loop (auditDurability `process`), opened at first use. */
+  #readAudit: SqliteReadAuditWriter | undefined;
 
   constructor(db: Database.Database, kek: KeyEncryptionKey, indexKeys: IndexKeys) {
     this.#db = db;
@@ -339,9 +341,16 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
     const audit = changes.audit ?? [];
     if (creates.length === 0 && updates.length === 0 && audit.length === 0) return;
     if (creates.length === 0 && updates.length === 0) {
-      // Only records (of reads and failures): the audit thread's connection writes them, so
-      // the disk sync does not stall other clients, who gather into the next group meanwhile.
-      await this.#auditThread.append(audit);
+      // Only records (of reads and failures). Unsynced ones are written at once when the write
+      // lock is free; otherwise, and synced ones always, the audit thread's connection writes
+      // them, so no wait stalls other clients, who gather into the next group meanwhile.
+      if (changes.auditDurability === 'process') {
+        this.#readAudit ??= new SqliteReadAuditWriter(this.#db.name);
+        const { written, checkpointDue } = this.#readAudit.append(audit);
+        if (checkpointDue) this.#auditThread.checkpoint();
+        if (written) return;
+      }
+      await this.#auditThread.append(audit, changes.auditDurability ?? 'fsync');
       return;
     }
     for (const object of creates) {
@@ -422,7 +431,7 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
 
   // Grants -------------------------------------------------------------------------------
 
-  async addGrants(grants: readonly GrantRecord[]): Promise<void> {
+  async addGrants(grants: readonly GrantRecord[], audit: readonly AuditEntry[] = []): Promise<void> {
     grants.forEach(checkGrant);
     const insert = this.#db.prepare(
       `INSERT OR IGNORE INTO grants (target_kind, target, scope_owner, grantee_kind, grantee, permission, granted_by, created)
@@ -431,15 +440,23 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
     this.#db
       .transaction(() => {
         for (const g of grants) insert.run(g.targetKind, g.target, scopeColumn(g), g.granteeKind, g.grantee, g.permission, g.grantedBy, g.created);
+        this.#audit.append(audit);
       })
       .immediate();
   }
 
-  async removeGrants(filter: GrantFilter): Promise<number> {
+  async removeGrants(filter: GrantFilter, audit: readonly AuditEntry[] = []): Promise<number> {
     const params: string[] = [];
     const where = grantConditions(filter, sqliteParam(params));
     const sql = `DELETE FROM grants${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`;
-    return this.#db.prepare<string[]>(sql).run(...params).changes;
+    const remove = this.#db.prepare<string[]>(sql);
+    return this.#db
+      .transaction(() => {
+        const { changes } = remove.run(...params);
+        this.#audit.append(audit);
+        return changes;
+      })
+      .immediate();
   }
 
   async findGrants(filter: GrantFilter): Promise<GrantRecord[]> {
@@ -465,6 +482,7 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
 
   async close(): Promise<void> {
     if (!this.#db.open) return;
+    this.#readAudit?.close();
     await this.#auditThread.close();
     try {
       this.optimize();

@@ -26,10 +26,13 @@ export interface Store {
   newId(): string;
   close(): Promise<void>;
   // Grants (lib/auth): who else may do what with an object or an Object Group.
-  /** Store grants durably; a grant already stored (same key and permission) is kept as it is. */
-  addGrants(grants: readonly GrantRecord[]): Promise<void>;
-  /** Remove the grants that match every condition of the filter; how many were removed. */
-  removeGrants(filter: GrantFilter): Promise<number>;
+  /**
+   * Store grants durably; a grant already stored (same key and permission) is kept as it is.
+   * `audit` entries are appended to the hash chain in the same transaction (as Changes.audit).
+   */
+  addGrants(grants: readonly GrantRecord[], audit?: readonly AuditEntry[]): Promise<void>;
+  /** Remove the grants that match every condition of the filter, with `audit` in the same transaction; how many were removed. */
+  removeGrants(filter: GrantFilter, audit?: readonly AuditEntry[]): Promise<number>;
   /** The grants that match every condition of the filter, oldest first. */
   findGrants(filter: GrantFilter): Promise<GrantRecord[]>;
   /** Objects by type and State, from the indexes without loading any (the `kmipd_objects` metric). */
@@ -94,7 +97,22 @@ export interface Changes {
    * entries is a transaction too.
    */
   readonly audit?: readonly AuditEntry[];
+  /**
+   * How durable a commit holding only audit entries is when its promise resolves; a commit
+   * with objects is always synced to disk whatever this says. Default `fsync`.
+   */
+  readonly auditDurability?: AuditDurability;
 }
+
+/**
+ * `fsync`: synced to disk (SQLite synchronous=FULL, PostgreSQL synchronous_commit on).
+ * `process`: written to the database, visible to every reader and kept through a crash of
+ * kmipd, but not yet synced: an OS crash or power loss (and on PostgreSQL a crash of the
+ * database server) can lose the last such commits. The next synced commit syncs them too
+ * (SQLite's WAL and PostgreSQL's WAL are each one log, flushed in order), so what survives
+ * is always a prefix of the chain and it verifies.
+ */
+export type AuditDurability = 'fsync' | 'process';
 
 /**
  * What the store narrows by, using its indexes. The caller applies the exact KMIP match
