@@ -7,6 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { LogLevel } from '../lib/log.js';
+import type { AuditDurability } from '../lib/store/types.js';
 
 /** One setting: its names in every source, its type, default and documentation. */
 export interface SettingDef<T> {
@@ -582,7 +583,15 @@ export const SETTINGS = {
     flag: 'audit',
     env: 'KMIPD_AUDIT',
     default: true,
-    describe: 'Record every request in the hash-chained audit trail of the store (who, from where, which operation on which objects, with what result), durably before the answer is sent. Check it with `kmipd audit verify`; export it with `kmipd audit export`.',
+    describe: 'Record every request in the hash-chained audit trail of the store (who, from where, which operation on which objects, with what result), before the answer is sent (see auditReadDurability). Check it with `kmipd audit verify`; export it with `kmipd audit export`.',
+  }),
+  auditReadDurability: oneOf<AuditDurability>({
+    flag: 'audit-read-durability',
+    env: 'KMIPD_AUDIT_READ_DURABILITY',
+    default: 'process',
+    values: ['process', 'fsync'],
+    describe:
+      'How durable the audit record of a request item that changes nothing (Get, Locate, a failure, a refusal) is before its answer is sent. A change (Create, Register, Destroy, a grant...) always commits its record in its own synced transaction, in either mode. `process`: the record is appended to the chain in the database before the answer (visible to `kmipd audit verify`, kept if kmipd crashes or is killed) without waiting for a disk sync of its own (SQLite: written to the WAL with synchronous=NORMAL; PostgreSQL: synchronous_commit off for that transaction). Only an OS crash or power loss (with PostgreSQL, also a crash of the database server) can lose the last such records; the next synced change commit syncs every earlier one, so what survives is a prefix of the chain and it verifies. `fsync`: every answer waits until its record is synced to disk (group commit: one sync for the records of all concurrent requests), at a cost of read throughput.',
   }),
   maxPendingRequestsPerConnection: integer({
     flag: 'max-pending-requests-per-connection',
