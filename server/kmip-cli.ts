@@ -2,7 +2,8 @@
 /**
  * `kmip`: a KMIP client on the command line, built on the client library (lib/client).
  * Each command connects over mutually authenticated TLS (settings from flags, KMIP_*
- * variables, a profile file or the data folder), negotiates the protocol version (or uses
+ * variables, a profile file or the data folder), with a user name and password file when
+ * the server requires a KMIP Credential, negotiates the protocol version (or uses
  * --kmip-version), prints a short result or table (JSON with --json) and closes.
  * Exit codes: 0 done; 1 the server refused (its Result Reason and Message on one stderr
  * line) or could not be reached (which host, which certificate); 2 bad usage; 3 verify /
@@ -42,6 +43,10 @@ function lastValueWins(argv: Record<string, unknown>): void {
   for (const [name, value] of Object.entries(argv)) if (Array.isArray(value) && !LIST_ARGUMENTS.has(name)) argv[name] = value[value.length - 1];
 }
 
+function refusePasswordFlag(): never {
+  throw new Error('--password is not taken: a password on the command line shows in ps and shell history; put it in a file only you may read (chmod 600) and give --password-file FILE');
+}
+
 function globalOptions(argv: string[]): Argv<GlobalArgs> {
   return yargs(argv)
     .scriptName('kmip')
@@ -57,13 +62,17 @@ function globalOptions(argv: string[]): Argv<GlobalArgs> {
       ca: { type: 'string', describe: 'CA certificate the server must chain to, PEM [KMIP_CA; profile; default DIR/certs/ca.pem]' },
       dir: { type: 'string', describe: 'a kmipd data folder whose admin client and CA to use [KMIPD_DIR; default ./kmipd-data]' },
       servername: { type: 'string', describe: 'name to check in the server certificate [profile; default: the host]' },
-      profile: { type: 'string', describe: `a JSON file of connection settings (host, port, cert, key, ca, servername, kmipVersion) [KMIP_PROFILE; default ${defaultProfilePath(process.env)} when it exists]` },
+      profile: { type: 'string', describe: `a JSON file of connection settings (host, port, cert, key, ca, servername, kmipVersion, username, passwordFile) [KMIP_PROFILE; default ${defaultProfilePath(process.env)} when it exists]` },
       'kmip-version': { type: 'string', choices: [...registry.KMIP_VERSIONS], describe: 'KMIP protocol version of the requests [KMIP_VERSION; profile; default: the newest both sides speak]' },
+      username: { type: 'string', describe: 'user name of a KMIP Credential sent with every request, for a server with requireCredential [KMIP_USERNAME; profile]' },
+      'password-file': { type: 'string', describe: 'file whose first line is the password of --username; others must not be able to read it (chmod 600); asked for without echo on a terminal when absent [KMIP_PASSWORD_FILE; profile passwordFile]' },
+      // Refused with a reason: a password on the command line shows in ps and in shell history.
+      password: { type: 'string', hidden: true, coerce: refusePasswordFlag },
       json: { type: 'boolean', default: false, describe: 'print the result as JSON' },
       timeout: { type: 'number', default: 30, describe: 'seconds allowed for connecting and for each answer' },
       connections: { type: 'number', default: 4, describe: 'connections at most for bulk commands' },
     })
-    .group(['host', 'port', 'cert', 'key', 'ca', 'dir', 'servername', 'profile', 'kmip-version', 'timeout', 'connections'], 'Connection:') as Argv<GlobalArgs>;
+    .group(['host', 'port', 'cert', 'key', 'ca', 'dir', 'servername', 'profile', 'kmip-version', 'username', 'password-file', 'timeout', 'connections'], 'Connection:') as Argv<GlobalArgs>;
 }
 
 async function main(argv: string[]): Promise<void> {

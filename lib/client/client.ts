@@ -344,6 +344,8 @@ async function negotiate(pool: ConnectionPool, offered: readonly KmipVersion[], 
     const message = requestMessage([{ operation: request.operation, payload: request.payload(version) }], { version, ...options });
     const { items } = readResponse(await pool.send(message, { idempotent: true, ...(signal === undefined ? {} : { signal }) }), 1, version);
     const item = items[0];
+    // A refused Credential is final: falling back to 1.0 would only hide it behind the next operation's failure.
+    if (item?.reason === 'AuthenticationNotSuccessful') throw new KmipOperationError(requests.operationName(request.operation, version), item.status, item.reason, item.message);
     return item?.status === 'Success' ? request.parse(item.payload, version) : undefined;
   };
   const newest = offered[0] as KmipVersion;

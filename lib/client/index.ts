@@ -6,6 +6,7 @@
  */
 export { KmipClient, DEFAULT_PORT } from './client.js';
 export type { KmipClientOptions } from './client.js';
+export { usernamePasswordCredential } from './credential.js';
 export { Batch } from './batch.js';
 export type { BatchOptions, BatchOutcome, CallOptions } from './batch.js';
 export * as requests from './requests.js';

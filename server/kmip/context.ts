@@ -1,12 +1,13 @@
 /**
  * Running one `kmip` command: resolve the connection (flags, variables, profile, data
- * folder), open a KmipClient (version negotiated unless --kmip-version), let the command
- * work, print its Output, and turn any failure into one stderr line and an exit code.
+ * folder), open a KmipClient (version negotiated unless --kmip-version; a Username and
+ * Password Credential in every request when a user name is given), let the command work,
+ * print its Output, and turn any failure into one stderr line and an exit code.
  */
 import type { Argv } from 'yargs';
-import { KmipClient } from '../../lib/client/index.js';
+import { KmipClient, KmipOperationError, usernamePasswordCredential } from '../../lib/client/index.js';
 import type { KmipVersion } from '../../ttlv/index.js';
-import { loadProfile, loadTls, resolveConnection } from './connection.js';
+import { loadPassword, loadProfile, loadTls, promptHidden, resolveConnection } from './connection.js';
 import type { Connection, ConnectionFlags } from './connection.js';
 import { report } from './errors.js';
 import { jsonText, plainForJson } from './output.js';
@@ -30,6 +31,8 @@ export async function run(args: GlobalArgs, work: Work): Promise<void> {
   try {
     connection = resolveConnection(args, process.env, await loadProfile(args, process.env));
     const tls = await loadTls(connection);
+    const { login } = connection;
+    const credential = login === undefined ? undefined : usernamePasswordCredential(login.username, await loadPassword(login, process.stdin.isTTY ? promptHidden : undefined));
     const timeoutMs = args.timeout * 1000;
     client = await KmipClient.connect({
       host: connection.host,
@@ -41,15 +44,27 @@ export async function run(args: GlobalArgs, work: Work): Promise<void> {
       requestTimeoutMs: timeoutMs,
       maxConnections: args.connections,
       idleTimeoutMs: 0,
+      ...(credential === undefined ? {} : { credential }),
     });
     const output = await work(client);
     process.stdout.write(args.json ? `${jsonText(plainForJson(output.json))}\n` : output.text === '' ? '' : `${output.text}\n`);
     if (output.exitCode !== undefined) process.exitCode = output.exitCode;
   } catch (error) {
-    report(error, connection);
+    report(withLoginHint(error, connection), connection);
   } finally {
     await client?.close();
   }
+}
+
+/** Authentication Not Successful says what a person can check: the server never says which part was wrong. */
+function withLoginHint(error: unknown, connection: Connection | undefined): unknown {
+  if (!(error instanceof KmipOperationError) || error.resultReason !== 'AuthenticationNotSuccessful') return error;
+  const login = connection?.login;
+  const hint =
+    login === undefined
+      ? 'this server wants a user name and password besides the certificate: give --username NAME and --password-file FILE (or KMIP_USERNAME, KMIP_PASSWORD_FILE, or username and passwordFile in the profile)'
+      : `check the user name ${login.username}, its password${login.passwordFile === undefined ? '' : ` (${login.passwordFile})`}, and that the user may log in through the certificate ${connection?.files.cert ?? ''}`;
+  return new KmipOperationError(error.operation, error.resultStatus, error.resultReason, `${error.resultMessage ?? 'refused'} (${hint})`, error.batchIndex);
 }
 
 /** The version requests are built for (for names in error messages). */
