@@ -307,6 +307,7 @@ export function startScheduler(config: KmipdConfig, store: Store, log: Logger, c
     log: log.child({ component: 'scheduler' }),
     intervalSeconds: config.schedulerIntervalSeconds,
     retireOld: config.rotationRetireOld,
+    audit: config.audit,
     limits: { locateMaxItems: config.locateMaxItems, leaseTimeSeconds: config.leaseTimeSeconds },
     ...(commitLock === undefined ? {} : { commitLock }),
     ...(clock === undefined ? {} : { clock }),

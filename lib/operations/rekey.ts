@@ -124,14 +124,14 @@ export async function replaceSymmetricKey(ctx: OperationContext, old: ManagedObj
 }
 
 /** The rotation bookkeeping a replacement does not inherit: it sets its own (2.1 sections 4.49, 4.50, 4.52). */
-const ROTATION_STATE = new Set(['Rotate Date', 'Rotate Generation', 'Rotate Latest']);
+export const ROTATION_STATE = new Set(['Rotate Date', 'Rotate Generation', 'Rotate Latest']);
 
 /**
  * For an object in a rotation set (it has a Rotate Name, automatic rotation, or a Rotate
  * Generation already): the replacement's Rotate Generation (one more), Rotate Latest (true)
  * and Rotate Date (now); undefined for other objects, whose Re-key stays as it was.
  */
-function rotationAttributes(old: ManagedObject, now: bigint): { replacement: AttributeInstance[] } | undefined {
+export function rotationAttributes(old: ManagedObject, now: bigint): { replacement: AttributeInstance[] } | undefined {
   const inSet = ['Rotate Name', 'Rotate Automatic', 'Rotate Interval', 'Rotate Generation', 'Rotate Latest'].some((name) => old.attributes.some((a) => a.name === name));
   if (!inSet) return undefined;
   const generation = leafValue(old, 'Rotate Generation', 'Integer') ?? 0;
@@ -145,7 +145,7 @@ function rotationAttributes(old: ManagedObject, now: bigint): { replacement: Att
 }
 
 /** The old key deactivates when its replacement activates, unless it was to deactivate sooner. */
-function deactivatedAt(obj: ManagedObject, at: bigint): ManagedObject {
+export function deactivatedAt(obj: ManagedObject, at: bigint): ManagedObject {
   const current = leafValue(obj, 'Deactivation Date', 'DateTime');
   if (current !== undefined && current <= at) return obj;
   return withAttribute(obj, 'Deactivation Date', dateTime(Tag.DeactivationDate, at));

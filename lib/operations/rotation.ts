@@ -6,16 +6,25 @@
  * Every object carries one due index row (codec.ts DUE_INDEX): the next moment something
  * date-driven happens to it. A periodic sweep asks the store for the objects due by now
  * (an index range, not a scan), applies what is due and commits; the commit writes the
- * object's next due row. Rotation (2.1 sections 4.48-4.54): an object with Rotate Automatic
- * True and a Rotate Interval is re-keyed, exactly as by the Re-key operation
- * (rekey.ts replaceSymmetricKey), once its Initial Date is Rotate Interval in the past, with
- * Rotate Offset as the Offset; the replacement becomes the Rotate Latest of its set and the
- * old key moves on by policy (deactivated when its replacement activates, or kept).
+ * object's next due row. Objects written before the due rows existed (or before `dueAt`
+ * last changed, see DUE_INDEX_VERSION) get theirs at the scheduler's first start, a page at
+ * a time and resumable (MaintenanceStore.refreshIndex). Rotation (2.1 sections 4.48-4.54): a
+ * Symmetric Key, or the Private Key of a pair, with Rotate Automatic True and a Rotate
+ * Interval is re-keyed, exactly as by the Re-key and Re-key Key Pair operations (rekey.ts
+ * replaceSymmetricKey, rekey-key-pair.ts replaceKeyPair), once its Initial Date is Rotate
+ * Interval in the past, with Rotate Offset as the Offset; the replacement becomes the Rotate
+ * Latest of its set and the old key moves on by policy (deactivated when its replacement
+ * activates, or kept).
+ *
+ * Every change the scheduler makes is audited (lib/audit auditSystemCommits) as done by
+ * `kmipd:scheduler`, in the transaction of the change: ReKey or ReKeyKeyPair for a rotation,
+ * Activate or Deactivate for a date reached.
  *
  * One sweep at a time among every process sharing the store (MaintenanceStore.exclusively:
  * a PostgreSQL advisory lock, or the one process that serves a SQLite folder).
  */
 import { Enum, Tag } from '../../ttlv/index.js';
+import { auditSystemCommits } from '../audit/request.js';
 import type { AttributeInstance } from '../attributes/index.js';
 import { StreamTable } from '../crypto/streams.js';
 import * as lifecycle from '../lifecycle/index.js';
@@ -27,6 +36,7 @@ import type { MaintenanceStore } from '../store/types.js';
 import { advance, changed, commit, stateOf } from './common.js';
 import { AsyncLock } from './lock.js';
 import { replaceSymmetricKey } from './rekey.js';
+import { replaceKeyPair } from './rekey-key-pair.js';
 import type { OperationContext, OperationLimits } from './types.js';
 
 type WithAttributes = Pick<ManagedObject, 'attributes'>;
@@ -43,8 +53,11 @@ export function rotationDueAt(obj: WithAttributes): bigint | undefined {
   // Only the latest of a rotation set rotates; a key already replaced has a successor.
   if (leafValue(obj, 'Rotate Latest', 'Boolean') === false) return undefined;
   if (hasLink(obj, Enum.LinkType.ReplacementObjectLink)) return undefined;
-  // Re-key is defined for Symmetric Keys (key pairs rotate through Re-key Key Pair).
-  if (leafValue(obj, 'Object Type', 'Enumeration') !== Enum.ObjectType.SymmetricKey) return undefined;
+  // Re-key replaces Symmetric Keys; Re-key Key Pair replaces a pair through its Private Key.
+  const type = leafValue(obj, 'Object Type', 'Enumeration');
+  if (type === Enum.ObjectType.PrivateKey) {
+    if (!hasLink(obj, Enum.LinkType.PublicKeyLink)) return undefined;
+  } else if (type !== Enum.ObjectType.SymmetricKey) return undefined;
   const state = stateOf(obj);
   if (state !== lifecycle.State.PreActive && state !== lifecycle.State.Active) return undefined;
   return initial + BigInt(interval);
@@ -62,6 +75,16 @@ export function dueAt(obj: WithAttributes): bigint | undefined {
   if (rotation !== undefined) dates.push(rotation);
   return dates.length === 0 ? undefined : dates.reduce((a, b) => (a < b ? a : b));
 }
+
+/**
+ * The version of `dueAt`: raise it whenever what makes an object due changes (as when key
+ * pairs began to rotate, version 2), so that the scheduler's next start recomputes every
+ * stored object's due row.
+ */
+export const DUE_INDEX_VERSION = 2;
+
+/** Objects per transaction of the due-row backfill. */
+const BACKFILL_PAGE = 500;
 
 /** The due index row of an object, for the store's index (added to the attribute module's index keys). */
 export function dueIndexKeys(attributes: readonly AttributeInstance[]): { name: string; key: string }[] {
@@ -86,18 +109,22 @@ export interface SchedulerOptions {
   readonly commitLock?: AsyncLock;
   /** Objects taken from the index at once. */
   readonly batchSize?: number;
+  /** Record the scheduler's changes in the audit trail (the `audit` setting); default true. */
+  readonly audit?: boolean;
 }
 
 export interface SweepResult {
   /** Another process held the scheduler lock: this sweep did nothing. */
   readonly skipped: boolean;
+  /** Objects whose due row this sweep recomputed (the backfill of older stores). */
+  readonly backfilled: number;
   readonly transitions: number;
   readonly rotations: number;
   readonly failures: number;
 }
 
-/** The identity the scheduler's changes are made as (an administrator: it acts on every owner's objects). */
-const SCHEDULER_IDENTITY = { name: 'kmipd-scheduler', admin: true } as const;
+/** The identity the scheduler's changes are made and audited as (an administrator: it acts on every owner's objects). */
+export const SCHEDULER_IDENTITY = { name: 'kmipd:scheduler', admin: true } as const;
 
 export class Scheduler {
   readonly #options: SchedulerOptions;
@@ -107,6 +134,8 @@ export class Scheduler {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<SweepResult> | undefined;
   #stopped = false;
+  /** Every stored object has its due row at DUE_INDEX_VERSION. */
+  #indexed = false;
 
   constructor(options: SchedulerOptions) {
     this.#options = options;
@@ -151,7 +180,9 @@ export class Scheduler {
     let transitions = 0;
     let rotations = 0;
     let failures = 0;
+    let backfilled = 0;
     const ran = await this.#options.store.exclusively('scheduler', async () => {
+      backfilled = await this.#backfill();
       const now = this.#clock();
       const batch = this.#options.batchSize ?? 100;
       // An object that fails stays due: try it once per sweep, and go on past it.
@@ -172,35 +203,63 @@ export class Scheduler {
         }
       }
     });
-    const result = { skipped: !ran, transitions, rotations, failures };
+    const result = { skipped: !ran, backfilled, transitions, rotations, failures };
     if (transitions + rotations + failures > 0) this.#options.log.info('scheduler sweep', result);
     return result;
+  }
+
+  /**
+   * Give every stored object its due row as DUE_INDEX_VERSION computes it, a page per
+   * transaction; the store keeps the progress, so a restart resumes it. Returns the objects done.
+   */
+  async #backfill(): Promise<number> {
+    if (this.#indexed) return 0;
+    let objects = 0;
+    for (;;) {
+      if (this.#stopped) return objects;
+      const page = await this.#options.store.refreshIndex(DUE_INDEX, DUE_INDEX_VERSION, BACKFILL_PAGE);
+      objects += page.objects;
+      if (page.done) break;
+    }
+    this.#indexed = true;
+    if (objects > 0) this.#options.log.info('scheduler: due dates indexed for stored objects', { objects, version: DUE_INDEX_VERSION });
+    return objects;
   }
 
   async #apply(id: string, now: bigint): Promise<'rotated' | 'changed' | 'nothing'> {
     const stored = await this.#options.store.load(id);
     if (stored === undefined) return 'nothing';
-    const ctx = this.#context(now);
     const current = advance(stored, now);
     const rotation = rotationDueAt(current);
     if (rotation !== undefined && rotation <= now && current.body !== undefined) {
       const offset = leafValue(current, 'Rotate Offset', 'Interval');
-      const replacement = await replaceSymmetricKey(ctx, current, { attributes: [], offset, retireOld: this.#options.retireOld });
-      this.#options.log.info('object rotated', { id: replacement, replaced: id });
+      const retireOld = this.#options.retireOld;
+      if (current.objectType === Enum.ObjectType.PrivateKey) {
+        const ctx = this.#context(now, 'ReKeyKeyPair');
+        const { privateKey, publicKey } = await replaceKeyPair(ctx, current, { privateAttributes: [], publicAttributes: [], offset, retireOld });
+        this.#options.log.info('key pair rotated', { privateKey: privateKey.id, publicKey: publicKey.id, replaced: id });
+      } else {
+        const replacement = await replaceSymmetricKey(this.#context(now, 'ReKey'), current, { attributes: [], offset, retireOld });
+        this.#options.log.info('object rotated', { id: replacement, replaced: id });
+      }
       return 'rotated';
     }
     if (current === stored) return 'nothing';
+    const state = stateOf(current);
+    const ctx = this.#context(now, state === lifecycle.State.Active ? 'Activate' : 'Deactivate');
     await commit(ctx, { update: [changed(ctx, current)] });
-    this.#options.log.info('object changed by date', { id, state: lifecycle.stateName(stateOf(current)) });
+    this.#options.log.info('object changed by date', { id, state: lifecycle.stateName(state) });
     return 'changed';
   }
 
-  #context(now: bigint): OperationContext {
+  /** The context of one change, whose commit carries its audit record (`operation` by the scheduler). */
+  #context(now: bigint, operation: string): OperationContext {
+    const store = this.#options.audit === false ? this.#options.store : auditSystemCommits(this.#options.store, SCHEDULER_IDENTITY.name, operation);
     return {
       identity: SCHEDULER_IDENTITY,
       version: '2.1',
       now,
-      store: this.#options.store,
+      store,
       log: this.#options.log,
       limits: this.#options.limits,
       testing: false,

@@ -2,9 +2,12 @@
  * The scheduler (issue 6, "Automatic rotation"), with a moved clock: Activation and
  * Deactivation Dates are stored when they come although no client reads the object, and an
  * object with Rotate Automatic is re-keyed on schedule (old and new linked, the old one
- * deactivated, Rotate Latest on the new generation); on PostgreSQL, two nodes sweeping at
- * once rotate a due key once.
+ * deactivated, Rotate Latest on the new generation), a key pair through Re-key Key Pair;
+ * every change is in the audit chain as the scheduler's; a store written before the due
+ * index gets its due rows at the first start; on PostgreSQL, two nodes sweeping at once
+ * rotate a due key once.
  */
+import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -13,13 +16,16 @@ import { formatDateTime } from '../../ttlv/text-values.js';
 import { loadKekFile } from '../../lib/crypto/index.js';
 import { silentLogger } from '../../lib/log.js';
 import { leafValue } from '../../lib/objects/managed.js';
-import { Scheduler } from '../../lib/operations/rotation.js';
+import { DUE_INDEX_VERSION, Scheduler } from '../../lib/operations/rotation.js';
+import { openSqliteAuditReader, verifyChain } from '../../lib/audit/index.js';
+import type { StoredRecord } from '../../lib/audit/index.js';
+import { DUE_INDEX } from '../../lib/store/index.js';
 import { openPostgresStore, openSqliteStore } from '../../lib/store/index.js';
 import { configWith } from '../../server/config.js';
 import { startServer } from '../../server/index.js';
 import { indexKeys } from '../../server/store.js';
 import { startPostgres } from '../support/postgres.js';
-import { connectAdmin, find, initialisedCopy, removeDir, textOf } from './helpers.js';
+import { connectAdmin, find, findAll, initialisedCopy, removeDir, textOf } from './helpers.js';
 import type { Client } from './helpers.js';
 
 const START = 1_900_000_000n;
@@ -56,6 +62,40 @@ async function eventually<T>(what: string, probe: () => Promise<T>, done: (value
 function attribute(response: Parameters<typeof find>[0], tag: number): unknown {
   const item = find(response, tag);
   return item === undefined ? undefined : item.value;
+}
+
+/** Every audit record of the folder's database, after checking the chain is intact. */
+async function auditRecords(dir: string): Promise<StoredRecord[]> {
+  const reader = openSqliteAuditReader(join(dir, 'kmipd.db'));
+  try {
+    const result = await verifyChain(reader);
+    expect(result.intact, JSON.stringify(result)).to.equal(true);
+  } finally {
+    await reader.close();
+  }
+  const again = openSqliteAuditReader(join(dir, 'kmipd.db'));
+  try {
+    return await again.records(0, 100_000);
+  } finally {
+    await again.close();
+  }
+}
+
+const pairXml = (rotate: string, activation: bigint): string => `
+  <Operation type="Enumeration" value="CreateKeyPair"/><RequestPayload>
+    <CommonAttributes><CryptographicAlgorithm type="Enumeration" value="EC"/>
+      <CryptographicDomainParameters><RecommendedCurve type="Enumeration" value="P_256"/></CryptographicDomainParameters>
+      <ActivationDate type="DateTime" value="${formatDateTime(activation)}"/></CommonAttributes>
+    <PrivateKeyAttributes><CryptographicUsageMask type="Integer" value="Sign"/>${rotate}</PrivateKeyAttributes>
+    <PublicKeyAttributes><CryptographicUsageMask type="Integer" value="Verify"/></PublicKeyAttributes>
+  </RequestPayload>`;
+
+/** The Linked Object Identifiers of links of `type` in a Get Attributes response. */
+function linked(response: Parameters<typeof find>[0], type: number): string[] {
+  return findAll(response, Tag.Link).flatMap((link) => {
+    const linkType = find(link, Tag.LinkType);
+    return linkType?.value === type ? [textOf(find(link, Tag.LinkedObjectIdentifier))] : [];
+  });
 }
 
 describe('the scheduler: date-driven changes and automatic rotation on schedule', function () {
@@ -119,6 +159,98 @@ describe('the scheduler: date-driven changes and automatic rotation on schedule'
       const [third] = await eventually('second rotation', () => client.locate(latestXml('db-master')), (ids) => ids.length === 1 && ids[0] !== secondId);
       expect(attribute(await client.attributes(third ?? ''), Tag.RotateGeneration)).to.equal(2);
       expect(await client.locate(`<RotateName><RotateNameValue type="TextString" value="db-master"/><RotateNameType type="Enumeration" value="UninterpretedTextString"/></RotateName>`)).to.have.length(3);
+    });
+
+    it('rotates a key pair whose Private Key has Rotate Automatic, by Re-key Key Pair: a new pair linked to the old, next generation, old pair deactivated', async () => {
+      now = START + 20_000n;
+      const created = await client.send(pairXml(rotateXml('signing', 600), now));
+      const oldPrivate = textOf(find(created, Tag.PrivateKeyUniqueIdentifier));
+      const oldPublic = textOf(find(created, Tag.PublicKeyUniqueIdentifier));
+      expect(await client.locate(latestXml('signing'))).to.deep.equal([oldPrivate]);
+      now += 601n;
+      const [rotated] = await eventually('key pair rotation', () => client.locate(latestXml('signing')), (ids) => ids.length === 1 && ids[0] !== oldPrivate);
+      const newPrivate = rotated ?? '';
+      const privateAttributes = await client.attributes(newPrivate);
+      expect(attribute(privateAttributes, Tag.ObjectType)).to.equal(Enum.ObjectType.PrivateKey);
+      expect(attribute(privateAttributes, Tag.RotateGeneration)).to.equal(1);
+      expect(attribute(privateAttributes, Tag.State)).to.equal(Enum.State.Active);
+      expect(linked(privateAttributes, Enum.LinkType.ReplacedObjectLink)).to.deep.equal([oldPrivate]);
+      const [newPublic] = linked(privateAttributes, Enum.LinkType.PublicKeyLink);
+      expect(newPublic).to.be.a('string').and.not.equal(oldPublic);
+      const publicAttributes = await client.attributes(newPublic ?? '');
+      expect(linked(publicAttributes, Enum.LinkType.ReplacedObjectLink)).to.deep.equal([oldPublic]);
+      expect(linked(publicAttributes, Enum.LinkType.PrivateKeyLink)).to.deep.equal([newPrivate]);
+      expect(linked(await client.attributes(oldPrivate), Enum.LinkType.ReplacementObjectLink)).to.deep.equal([newPrivate]);
+      expect(attribute(await client.attributes(oldPrivate), Tag.RotateLatest)).to.equal(false);
+      expect(await storedState(dir, oldPrivate), 'old private key deactivated').to.equal(Enum.State.Deactivated);
+      expect(await storedState(dir, oldPublic), 'old public key deactivated').to.equal(Enum.State.Deactivated);
+    });
+
+    it('records every change it makes in the audit chain, as kmipd:scheduler, with the objects it changed', async () => {
+      const records = (await auditRecords(dir)).filter((r) => r.identity === 'kmipd:scheduler');
+      const operations = new Set(records.map((r) => r.operation));
+      for (const operation of ['Activate', 'Deactivate', 'ReKey', 'ReKeyKeyPair']) expect(operations, operation).to.include(operation);
+      for (const record of records) {
+        expect(record).to.include({ peer: 'kmipd', status: 'Success', reason: null });
+        expect(JSON.parse(record.objectsJson)).to.be.an('array').that.is.not.empty;
+      }
+      // A rotation's record names the old key and its replacement; a key pair's, all four keys.
+      expect(records.filter((r) => r.operation === 'ReKey').every((r) => (JSON.parse(r.objectsJson) as string[]).length === 2)).to.equal(true);
+      expect(records.filter((r) => r.operation === 'ReKeyKeyPair').every((r) => (JSON.parse(r.objectsJson) as string[]).length === 4)).to.equal(true);
+    });
+  });
+
+  describe('a store written before the due index', () => {
+    it('gets a due row for every object at the first start, then applies its dates and rotations', async () => {
+      const dir = await initialisedCopy('scheduler-backfill');
+      const database = join(dir, 'kmipd.db');
+      let now = START;
+      const config = configWith({ dir, host: '127.0.0.1', port: 0, schedulerIntervalSeconds: 1 });
+      try {
+        let server = await startServer(config, { log: silentLogger, clock: () => now });
+        let client = await connectAdmin(server, dir);
+        let dated: string;
+        let rotating: string;
+        try {
+          dated = await client.createKey('old-dated', `<ActivationDate type="DateTime" value="${formatDateTime(START + 100n)}"/>`);
+          rotating = await client.createKey('old-rotating', rotateXml('old-set', 600));
+          await client.activate(rotating);
+        } finally {
+          await client.close();
+          await server.close();
+        }
+        // As a kmipd before the due index left it: no due rows, schema version 4, no progress table.
+        const db = new Database(database);
+        try {
+          db.prepare('DELETE FROM attribute_index WHERE name = ?').run(DUE_INDEX);
+          db.exec('DROP TABLE maintenance_state');
+          db.pragma('user_version = 4');
+        } finally {
+          db.close();
+        }
+
+        now = START + 700n;
+        server = await startServer(config, { log: silentLogger, clock: () => now });
+        client = await connectAdmin(server, dir);
+        try {
+          await eventually('activation of an object from before', () => storedState(dir, dated), (state) => state === Enum.State.Active);
+          const [latest] = await eventually('rotation of an object from before', () => client.locate(latestXml('old-set')), (ids) => ids.length === 1 && ids[0] !== rotating);
+          expect(latest).to.be.a('string');
+        } finally {
+          await client.close();
+          await server.close();
+        }
+        const check = new Database(database, { readonly: true });
+        try {
+          expect(check.pragma('user_version', { simple: true })).to.equal(5);
+          const progress = check.prepare<[], string>("SELECT value FROM maintenance_state WHERE name LIKE '%kmipd:due'").pluck().get();
+          expect(JSON.parse(progress ?? '{}')).to.deep.equal({ version: DUE_INDEX_VERSION, after: null });
+        } finally {
+          check.close();
+        }
+      } finally {
+        await removeDir(dirname(dir));
+      }
     });
   });
 
