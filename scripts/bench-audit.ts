@@ -10,6 +10,9 @@
  *
  * The modes run interleaved, round after round, so that the machine's noise falls on all of
  * them alike: read the ratios (on/off) more than the absolute figures. A benchmark, not a test.
+ * 3. With BENCH_POSTGRES=1 (or BENCH_ONLY=postgres): two nodes' Create-sized commits on one
+ *    throwaway PostgreSQL cluster, with and without audit records (the chain head row lock).
+ *
  * BENCH_SECONDS (default 2) per figure, BENCH_ROUNDS (default 2) rounds.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -184,9 +187,66 @@ async function overTls(): Promise<void> {
   }
 }
 
+/**
+ * Two kmipd nodes on one PostgreSQL (two stores, each its own pool), 8 writers each, doing
+ * Create-sized commits with and without an audit record. Every audited commit locks the chain
+ * head row until COMMIT (its WAL flush included), so audited writes of all nodes serialise.
+ */
+async function twoPostgresNodes(): Promise<void> {
+  const { startPostgres } = await import('../test/support/postgres.js');
+  const { openPostgresStore } = await import('../lib/store/index.js');
+  const { Enum, leaf, structure } = await import('../ttlv/index.js');
+  const cluster = await startPostgres();
+  const dir = await mkdtemp(join(tmpdir(), 'kmipd-bench-audit-pg-'));
+  try {
+    await createKekFile(join(dir, 'kek.key'));
+    const kek = await loadKekFile(join(dir, 'kek.key'));
+    const nodes = [
+      await openPostgresStore({ connectionString: cluster.connectionString, kek, indexKeys }),
+      await openPostgresStore({ connectionString: cluster.connectionString, kek, indexKeys }),
+    ];
+    const writersPerNode = 8;
+    const commitOne = (store: Store, audited: boolean): Promise<void> => {
+      const id = store.newId();
+      const object = {
+        id,
+        objectType: Enum.ObjectType.SymmetricKey,
+        owner: 'bench',
+        attributes: [{ name: 'State', value: leaf(Tag.State, 'Enumeration', Enum.State.PreActive) }],
+        body: structure(Tag.SymmetricKey, [structure(Tag.KeyBlock, [leaf(Tag.KeyFormatType, 'Enumeration', Enum.KeyFormatType.Raw)])]),
+        revision: 1,
+      };
+      const entry = { time: new Date().toISOString(), identity: 'bench', peer: '127.0.0.1:1', correlation: id, clientCorrelation: null, item: 1, operation: 'Create', objects: [id], status: 'Success', reason: null, message: null };
+      return store.commit(audited ? { create: [object], audit: [entry] } : { create: [object] });
+    };
+    console.log(`\n3. Create-sized commits on two PostgreSQL nodes (one database), ${writersPerNode} writers per node, ${SECONDS}s per figure, best of ${ROUNDS} rounds`);
+    console.log('nodes   no record/s   with record/s   with/without');
+    for (const count of [1, 2]) {
+      const figures = new Map<boolean, number[]>();
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const audited of [false, true]) {
+          const used = nodes.slice(0, count);
+          figures.set(audited, [...(figures.get(audited) ?? []), await rate(writersPerNode * count, (worker) => commitOne(used[worker % count] as Store, audited))]);
+        }
+      }
+      const without = Math.max(...(figures.get(false) ?? [0]));
+      const withRecord = Math.max(...(figures.get(true) ?? [0]));
+      console.log(`${String(count).padStart(5)} ${Math.round(without).toString().padStart(13)} ${Math.round(withRecord).toString().padStart(15)} ${(withRecord / without).toFixed(2).padStart(14)}`);
+    }
+    for (const node of nodes) await node.close();
+  } finally {
+    await cluster.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
-  await inProcess();
-  await overTls();
+  if (process.env['BENCH_ONLY'] !== 'postgres') {
+    await inProcess();
+    await overTls();
+  }
+  // Needs PostgreSQL's server binaries (Debian postgresql), as the store tests do.
+  if (process.env['BENCH_POSTGRES'] === '1' || process.env['BENCH_ONLY'] === 'postgres') await twoPostgresNodes();
 }
 
 main().catch((error: unknown) => {
