@@ -243,6 +243,8 @@ function checkedPassword(password: string, source: string): string {
 export function promptHidden(question: string): Promise<string> {
   const input = process.stdin;
   return new Promise((resolvePrompt, reject) => {
+    // Raw mode before the question: what is typed as soon as it shows must not be echoed.
+    input.setRawMode(true);
     process.stderr.write(question);
     let typed = '';
     const finish = (error?: Error): void => {
@@ -261,7 +263,6 @@ export function promptHidden(question: string): Promise<string> {
         else typed += c;
       }
     };
-    input.setRawMode(true);
     input.setEncoding('utf8');
     input.on('data', onData);
     input.resume();

@@ -62,7 +62,7 @@ function withLoginHint(error: unknown, connection: Connection | undefined): unkn
   const login = connection?.login;
   const hint =
     login === undefined
-      ? 'this server wants a user name and password besides the certificate: give --username NAME and --password-file FILE (or KMIP_USERNAME, KMIP_PASSWORD_FILE, or username and passwordFile in the profile)'
+      ? 'give --username NAME and --password-file FILE, or KMIP_USERNAME and KMIP_PASSWORD_FILE, or username and passwordFile in the profile'
       : `check the user name ${login.username}, its password${login.passwordFile === undefined ? '' : ` (${login.passwordFile})`}, and that the user may log in through the certificate ${connection?.files.cert ?? ''}`;
   return new KmipOperationError(error.operation, error.resultStatus, error.resultReason, `${error.resultMessage ?? 'refused'} (${hint})`, error.batchIndex);
 }
