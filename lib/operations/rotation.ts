@@ -25,6 +25,8 @@
  */
 import { Enum, Tag } from '../../ttlv/index.js';
 import { auditSystemCommits } from '../audit/request.js';
+import { residentLocation } from '../crypto/pkcs11/resident.js';
+import { KmipError } from '../errors.js';
 import type { AttributeInstance } from '../attributes/index.js';
 import { StreamTable } from '../crypto/streams.js';
 import * as lifecycle from '../lifecycle/index.js';
@@ -232,6 +234,10 @@ export class Scheduler {
     const current = advance(stored, now);
     const rotation = rotationDueAt(current);
     if (rotation !== undefined && rotation <= now && current.body !== undefined) {
+      // Re-key makes its replacement in software: a key held inside the HSM must not become one.
+      if (residentLocation(current.body) !== undefined) {
+        throw new KmipError('IllegalOperation', `object ${id} is held inside the HSM: automatic rotation would replace it with a key outside it; rotate it by hand (Create, then move its names)`);
+      }
       const offset = leafValue(current, 'Rotate Offset', 'Interval');
       const retireOld = this.#options.retireOld;
       if (current.objectType === Enum.ObjectType.PrivateKey) {

@@ -11,7 +11,8 @@ import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Enum, Tag } from '../../ttlv/index.js';
+import { Enum, Tag, leaf } from '../../ttlv/index.js';
+import { residentBody, residentUri } from '../../lib/crypto/pkcs11/resident.js';
 import { formatDateTime } from '../../ttlv/text-values.js';
 import { loadKekFile } from '../../lib/crypto/index.js';
 import { silentLogger } from '../../lib/log.js';
@@ -197,6 +198,35 @@ describe('the scheduler: date-driven changes and automatic rotation on schedule'
       // A rotation's record names the old key and its replacement; a key pair's, all four keys.
       expect(records.filter((r) => r.operation === 'ReKey').every((r) => (JSON.parse(r.objectsJson) as string[]).length === 2)).to.equal(true);
       expect(records.filter((r) => r.operation === 'ReKeyKeyPair').every((r) => (JSON.parse(r.objectsJson) as string[]).length === 4)).to.equal(true);
+    });
+  });
+
+  describe('keys held inside the HSM', () => {
+    it('are not rotated automatically (a Re-key would make the replacement outside the HSM): the sweep reports a failure and writes nothing', async () => {
+      const dir = await initialisedCopy('scheduler-resident');
+      const kek = await loadKekFile(join(dir, 'kek.key'));
+      const store = await openSqliteStore({ path: join(dir, 'kmipd.db'), kek, indexKeys });
+      try {
+        const id = store.newId();
+        const attributes = [
+          { name: 'Object Type', value: leaf(Tag.ObjectType, 'Enumeration', Enum.ObjectType.SymmetricKey) },
+          { name: 'State', value: leaf(Tag.State, 'Enumeration', Enum.State.Active) },
+          { name: 'Initial Date', value: leaf(Tag.InitialDate, 'DateTime', START) },
+          { name: 'Rotate Automatic', value: leaf(Tag.RotateAutomatic, 'Boolean', true) },
+          { name: 'Rotate Interval', value: leaf(Tag.RotateInterval, 'Interval', 600) },
+        ];
+        const body = residentBody(Enum.CryptographicAlgorithm.AES, 256, residentUri('kmipd', id));
+        await store.commit({ create: [{ id, objectType: Enum.ObjectType.SymmetricKey, owner: 'admin', attributes, body, revision: 1 }] });
+        const scheduler = new Scheduler({ store, log: silentLogger, clock: () => START + 601n, intervalSeconds: 60, retireOld: 'deactivate', limits: { locateMaxItems: 1000, leaseTimeSeconds: 3600 } });
+        const result = await scheduler.sweep();
+        expect(result).to.include({ rotations: 0, failures: 1 });
+        expect(await store.locate({})).to.deep.equal([id]);
+        expect((await store.loadMetadata(id))?.revision).to.equal(1);
+      } finally {
+        await store.close();
+        kek.wipe();
+        await removeDir(dirname(dir));
+      }
     });
   });
 
