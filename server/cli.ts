@@ -47,7 +47,6 @@ function failAudit(error: unknown): never {
   fail(error);
 }
 
-
 async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName('kmipd')

@@ -265,7 +265,6 @@ export const DEFAULT_TLS_CIPHERS = [
   'ECDHE-RSA-AES128-GCM-SHA256',
 ].join(':');
 
-
 export const SETTINGS = {
   dir: text({
     flag: 'dir',
