@@ -1,6 +1,6 @@
 /**
- * kmipd's KMIP vendor extension for grants. KMIP reserves Operation values 0x8XXXXXXX and
- * item tags 0x54XXXX for extensions (2.1 section 11, 1.4 section 9.1.3): standard clients
+ * kmipd's KMIP vendor extension for grants. KMIP reserves Operation values 0x80000000-0x8FFFFFFF and
+ * item tags 0x540000-0x54FFFF for extensions (2.1 section 11, 1.4 section 9.1.3): standard clients
  * never send them, and kmipd never answers them to a client that did not ask. The standard
  * tags Unique Identifier and Object Group name the target.
  *

@@ -99,7 +99,7 @@ export const OPERATIONS: ReadonlyMap<number, AnyOperation> = new Map(ALL.map((op
  * `testing` ones (Interop) only when the service runs for interoperability testing.
  */
 export function operationsFor(version: KmipVersion, testing = false): AnyOperation[] {
-  // Vendor extension operations (0x8XXXXXXX, the grants) are not listed: clients such as
+  // Vendor extension operations (0x80000000 and up, the grants) are not listed: clients such as
   // PyKMIP fail on an Operation value they do not know.
   return [...OPERATIONS.values()].filter((op) => offered(op, version, testing) && op.code < 0x80000000).sort((a, b) => a.code - b.code);
 }
