@@ -324,6 +324,8 @@ async function answerKmip(encoding: Encoding, body: Buffer, session: Session, op
     if (!(error instanceof TtlvError)) throw error;
     options.log.info('request refused', { transport: 'https', peer: session.peer, identity: session.identity.name, reason: error.message });
     options.metrics?.invalidMessage();
+    // On record before the answer, like every request (the service never rejects here).
+    await options.service.recordRefusal?.(session, error);
     return fromTtlv(encoding, options.service.unframeable(error));
   }
   return fromTtlv(encoding, await options.service.handle(message, session));

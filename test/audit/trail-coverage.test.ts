@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:tls';
 import { Tag, decodeTtlv, encodeTtlv } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
@@ -43,7 +44,7 @@ const CREATE = message(0x01, [
   struct(Tag.Attributes, [enumeration(Tag.CryptographicAlgorithm, 3), int(Tag.CryptographicLength, 256), int(Tag.CryptographicUsageMask, 12)]),
 ]);
 
-describe('audit: grant changes and unframeable connections are on record', function () {
+describe('audit: grant changes, unframeable connections and unconvertible HTTPS bodies are on record', function () {
   this.timeout(60_000);
   let dir: string;
 
@@ -136,6 +137,41 @@ describe('audit: grant changes and unframeable connections are on record', funct
     try {
       const records = await reader.records(0, 1000);
       const last = records[records.length - 1];
+      expect(last).to.include({ identity: 'admin', peer: local, operation: null, item: null, status: 'OperationFailed', reason: 'InvalidMessage' });
+      expect(await verifyChain(reader)).to.deep.include({ intact: true });
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('an HTTPS body in KMIP XML that converts to no TTLV message is recorded: identity, address, Invalid Message', async () => {
+    const server = await startServer(configWith({ dir, host: '127.0.0.1', port: 0, https: true, httpsPort: 0 }), { log: silentLogger });
+    let local = '';
+    try {
+      const port = server.https?.port;
+      if (port === undefined) throw new Error('no HTTPS listener');
+      const read = (name: string): Promise<string> => readFile(join(dir, 'certs', name), 'utf8');
+      const tls = { cert: await read('admin.pem'), key: await read('admin-key.pem'), ca: await read('ca.pem'), servername: 'localhost' };
+      const body = await new Promise<string>((resolve, reject) => {
+        const req = httpsRequest({ host: '127.0.0.1', port, path: '/kmip', method: 'POST', headers: { 'Content-Type': 'text/xml' }, agent: false, ...tls }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+          res.on('error', reject);
+        });
+        req.once('socket', (socket) => socket.once('secureConnect', () => (local = `${socket.localAddress}:${socket.localPort}`)));
+        req.on('error', reject);
+        req.end('<RequestMessage><NoSuchTag type="Integer" value="1"/>');
+      });
+      expect(body).to.include('InvalidMessage');
+    } finally {
+      await server.close();
+    }
+    const reader = openSqliteAuditReader(join(dir, 'kmipd.db'));
+    try {
+      const records = await reader.records(0, 1000);
+      const last = records[records.length - 1];
+      expect(local).to.not.equal('');
       expect(last).to.include({ identity: 'admin', peer: local, operation: null, item: null, status: 'OperationFailed', reason: 'InvalidMessage' });
       expect(await verifyChain(reader)).to.deep.include({ intact: true });
     } finally {
