@@ -8,6 +8,7 @@ import { Enum, Tag, TtlvError, decodeTtlv, encodeTtlv, encodedSize } from '../tt
 import { enumerationDefinedIn } from './attributes/index.js';
 import type { KmipVersion, TtlvItem } from '../ttlv/index.js';
 import type { Identity } from './auth/identity.js';
+import { GRANT_OPERATION_NAMES } from './auth/extension.js';
 import { readCredential } from './auth/credential.js';
 import type { AuthenticationOutcome, Authenticator } from './auth/credential.js';
 import { StreamTable } from './crypto/streams.js';
@@ -361,5 +362,6 @@ export function createKmipService(options: ServiceOptions): KmipService {
 
 function operationName(code: number): string {
   const entry = Object.entries(Enum.Operation).find(([, value]) => value === code);
-  return entry ? entry[0] : `0x${code.toString(16).padStart(8, '0')}`;
+  // kmipd's own extension operations (KMIP names none) by their names; any other by its code.
+  return entry?.[0] ?? GRANT_OPERATION_NAMES.get(code) ?? `0x${code.toString(16).padStart(8, '0')}`;
 }

@@ -38,7 +38,7 @@ export const GrantTag = {
   RevokedCount: 0x540008,
 } as const;
 
-/** Names for logs and the CLI. */
+/** Names for logs, metrics, the audit trail (lib/service.ts operationName) and the CLI. */
 export const GRANT_OPERATION_NAMES: ReadonlyMap<number, string> = new Map([
   [GrantOperation.Grant, 'Grant'],
   [GrantOperation.RevokeGrant, 'RevokeGrant'],
