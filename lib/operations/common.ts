@@ -91,11 +91,19 @@ export function changed(ctx: OperationContext, obj: ManagedObject): ManagedObjec
 export async function commit(ctx: OperationContext, changes: Changes): Promise<void> {
   try {
     // Under the lock, unique values are checked again against the store as it is now:
-    // two requests giving the same Name at the same moment cannot both commit.
+    // two requests giving the same Name at the same moment cannot both commit. The lock is
+    // released once the change is written and visible to the next check (`written`), not
+    // once it is synced: commits that queued meanwhile write theirs and share the next sync
+    // (group commit). Each answer still waits for its own change to be durable.
+    let durable: Promise<void> | undefined;
     await ctx.commitLock.run(async () => {
       await checkUniqueInCommit(ctx, changes);
-      await ctx.store.commit(changes);
+      await new Promise<void>((written, failed) => {
+        durable = ctx.store.commit({ ...changes, written });
+        durable.then(written, failed);
+      });
     });
+    await durable;
   } catch (error) {
     if (error instanceof Error && error.name === 'StoreConflictError') {
       throw new KmipError('GeneralFailure', 'the object was changed by another request at the same time; retry');

@@ -1,6 +1,8 @@
 /**
  * The embedded store: one SQLite file through better-sqlite3, WAL with synchronous=FULL so
- * a commit is on disk before its promise resolves (DESIGN.md decision 4). Key material is
+ * a commit is on disk before its promise resolves (DESIGN.md decision 4). Object commits use
+ * group commit: each is its own transaction, written with synchronous=NORMAL, then the WAL
+ * is synced off the event loop; commits written while a sync runs share the next one. Key material is
  * written only wrapped under the KEK (decision 3). The store knows nothing of attribute
  * semantics: the attribute module supplies `indexKeys`, which turns attributes into the
  * (name, key) pairs that Locate narrows by.
@@ -8,6 +10,8 @@
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { chmod, open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { TtlvItem } from '../../ttlv/index.js';
 import type { AttributeInstance } from '../attributes/types.js';
 import type { KeyEncryptionKey } from '../crypto/index.js';
@@ -140,6 +144,14 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 /** Locks taken with `exclusively`, by database file and name, for every store of the process. */
 const HELD = new Set<string>();
 
+/**
+ * Object commits between two checkpoints of the WAL, asked of the audit thread (the store's
+ * own connection never checkpoints: a checkpoint syncs the WAL and the database file, and
+ * would do so on the event loop). About 10 WAL pages per object commit: near SQLite's own
+ * threshold of 1000 pages.
+ */
+const CHECKPOINT_EVERY = 100;
+
 /** Objects written between two runs of PRAGMA optimize. */
 const OPTIMIZE_EVERY = 1000;
 
@@ -151,6 +163,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     if (mode !== 'wal') throw new Error(`${options.path}: SQLite cannot use WAL here (journal mode stays ${String(mode)})`);
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
+    db.pragma('wal_autocheckpoint = 0');
     db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
     migrate(db);
     // Locate relies on the planner knowing that a (name, key) pair is more selective than an
@@ -284,12 +297,18 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
   readonly #insertIndex: Database.Statement<[id: string, name: string, key: string | null]>;
   readonly #count: Database.Statement<[], number>;
   #writtenSinceOptimize = 0;
+  #commitsSinceCheckpoint = 0;
   readonly #writeTransaction: Database.Transaction<(creates: readonly PreparedRow[], updates: readonly PreparedRow[], audit: readonly AuditEntry[]) => void>;
   readonly #audit: SqliteAuditAppender;
   /** Audit-only commits (records of reads and failures), synced off the event loop. */
   readonly #auditThread: SqliteAuditThread;
   /** Unsynced audit-only commits on the event loop (auditDurability `process`), opened at first use. */
   #readAudit: SqliteReadAuditWriter | undefined;
+  /** Group commit: one WAL sync for every object commit written since the last one started. */
+  readonly #walSync = new GroupSync(() => this.#syncWal());
+  #wal: Promise<FileHandle> | undefined;
+  /** Set when a sync of the WAL failed: what was written since may be lost, so no commit is acknowledged any more. */
+  #syncFailure: Error | undefined;
 
   constructor(db: Database.Database, kek: KeyEncryptionKey, indexKeys: IndexKeys) {
     this.#db = db;
@@ -361,6 +380,7 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
         throw new Error(`object ${object.id}: an update has revision 2 or more, not ${object.revision}`);
       }
     }
+    if (this.#syncFailure !== undefined) throw this.#syncFailure;
     // Wrapping may be asynchronous (an HSM worker): finish it before the transaction opens,
     // so the transaction itself is synchronous and holds the write lock only briefly.
     try {
@@ -372,6 +392,15 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
       await this.#kek.refresh();
       await this.#prepareAndWrite(creates, updates, audit);
     }
+    // Written and visible, not yet durable: the caller may let the next commit in, which
+    // will share the sync below (or the next one).
+    changes.written?.();
+    this.#commitsSinceCheckpoint += 1;
+    if (this.#commitsSinceCheckpoint >= CHECKPOINT_EVERY) {
+      this.#commitsSinceCheckpoint = 0;
+      this.#auditThread.checkpoint();
+    }
+    await this.#walSync.request();
     this.#writtenSinceOptimize += creates.length + updates.length;
     if (this.#writtenSinceOptimize >= OPTIMIZE_EVERY) {
       // The change is committed: a failure to refresh statistics must not report it failed.
@@ -482,6 +511,10 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
 
   async close(): Promise<void> {
     if (!this.#db.open) return;
+    await this.#walSync.settled();
+    const wal = this.#wal;
+    this.#wal = undefined;
+    if (wal !== undefined) await wal.then((handle) => handle.close(), () => undefined);
     this.#readAudit?.close();
     await this.#auditThread.close();
     try {
@@ -719,7 +752,31 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
   async #prepareAndWrite(creates: readonly ManagedObject[], updates: readonly ManagedObject[], audit: readonly AuditEntry[]): Promise<void> {
     const createRows = await Promise.all(creates.map((o) => this.#prepare(o)));
     const updateRows = await Promise.all(updates.map((o) => this.#prepare(o)));
-    this.#writeTransaction.immediate(createRows, updateRows, audit);
+    // No sync inside the transaction (WAL with NORMAL: the commit is in the WAL, in order);
+    // commit() then waits for a sync of the WAL that started after it.
+    this.#db.pragma('synchronous = NORMAL');
+    try {
+      this.#writeTransaction.immediate(createRows, updateRows, audit);
+    } finally {
+      this.#db.pragma('synchronous = FULL');
+    }
+  }
+
+  /**
+   * Make every commit written so far durable: fdatasync of the WAL file (on the libuv thread
+   * pool, the event loop carries on), as synchronous=FULL would have done at each commit.
+   * The WAL stays the same file while this connection is open (SQLite deletes it only when
+   * the last connection closes; a checkpoint restarts or truncates it in place, after
+   * syncing what it copied into the database file). Its directory entry is synced once.
+   */
+  async #syncWal(): Promise<void> {
+    try {
+      this.#wal ??= openSynced(`${this.#db.name}-wal`);
+      await (await this.#wal).datasync();
+    } catch (error) {
+      this.#syncFailure ??= new Error(`the store could not sync its write-ahead log; restart kmipd (SQLite recovers what was durable): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw this.#syncFailure;
+    }
   }
 
   async #prepare(object: ManagedObject): Promise<PreparedRow> {
@@ -803,6 +860,67 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
     }
     return statement;
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Group commit
+
+/**
+ * Runs `sync` so that every `request()` resolves after a sync that started after the
+ * request: while one runs, requests wait together for the next, which starts when it ends.
+ * At most one sync runs at a time.
+ */
+class GroupSync {
+  readonly #sync: () => Promise<void>;
+  #running: Promise<void> | undefined;
+  #next: Promise<void> | undefined;
+
+  constructor(sync: () => Promise<void>) {
+    this.#sync = sync;
+  }
+
+  request(): Promise<void> {
+    if (this.#next !== undefined) return this.#next;
+    const running = this.#running;
+    if (running === undefined) return this.#start();
+    const next = running.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
+      this.#next = undefined;
+      return this.#start();
+    });
+    this.#next = next;
+    return next;
+  }
+
+  /** Resolves when no sync runs or waits (never rejects). */
+  async settled(): Promise<void> {
+    while (this.#running !== undefined || this.#next !== undefined) {
+      await (this.#next ?? this.#running)?.catch(() => undefined);
+    }
+  }
+
+  #start(): Promise<void> {
+    const run = this.#sync();
+    this.#running = run;
+    const done = (): void => {
+      if (this.#running === run) this.#running = undefined;
+    };
+    run.then(done, done);
+    return run;
+  }
+}
+
+/** Open a file for syncing, after syncing its folder once (its directory entry may be new). */
+async function openSynced(path: string): Promise<FileHandle> {
+  const folder = await open(dirname(path), 'r');
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
+  }
+  return open(path, 'r');
 }
 
 // ---------------------------------------------------------------------------------------

@@ -102,6 +102,15 @@ export interface Changes {
    * with objects is always synced to disk whatever this says. Default `fsync`.
    */
   readonly auditDurability?: AuditDurability;
+  /**
+   * Called once the changes are written and visible to later reads and commits, possibly
+   * before they are durable: a caller holding a lock across its check and its commit
+   * (lib/operations/common.ts `commit`) releases it there, so that the next commits join the
+   * same sync (group commit). The commit's promise still resolves only once the changes are
+   * durable, and rejects if they are not. A store that writes and syncs in one step calls
+   * nothing; the caller then waits for the promise.
+   */
+  readonly written?: () => void;
 }
 
 /**
