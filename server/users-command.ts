@@ -9,6 +9,7 @@ import { DEFAULT_SCRYPT, PasswordHashError, hashPassword, parsePasswordHash } fr
 import { settingOptions } from './commands/serve.js';
 import { ConfigError } from './config.js';
 import { configFromArgs } from './maintenance.js';
+import { promptHidden } from './prompt.js';
 import { UsersFileError, checkName, readUsersFile, usersFilePath, withUsersLock, writeUsersFile } from './users.js';
 import type { UserEntry, UsersDocument } from './users.js';
 
@@ -60,33 +61,9 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Read a line from the terminal without echoing it. */
-export function promptHidden(question: string): Promise<string> {
-  const input = process.stdin;
-  return new Promise((resolve, reject) => {
-    process.stderr.write(question);
-    let typed = '';
-    input.setRawMode(true);
-    input.resume();
-    input.setEncoding('utf8');
-    const finish = (error?: Error): void => {
-      input.setRawMode(false);
-      input.pause();
-      input.off('data', onData);
-      process.stderr.write('\n');
-      if (error === undefined) resolve(typed);
-      else reject(error);
-    };
-    const onData = (chunk: string): void => {
-      for (const c of chunk) {
-        if (c === '\r' || c === '\n') return finish();
-        if (c === '\u0003' || c === '\u0004') return finish(new UsersFileError('cancelled'));
-        if (c === '\u007f' || c === '\b') typed = [...typed].slice(0, -1).join('');
-        else typed += c;
-      }
-    };
-    input.on('data', onData);
-  });
+/** Read a line from the terminal without echoing it; Ctrl-C or Ctrl-D cancels. */
+export function promptPassword(question: string): Promise<string> {
+  return promptHidden(question, () => new UsersFileError('cancelled'));
 }
 
 function identitiesFrom(list: readonly string[]): string[] {
@@ -192,7 +169,7 @@ function passwordSource(args: Args): PasswordSource {
   const file = args['password-stdin'] === true ? '-' : typeof args['password-file'] === 'string' ? args['password-file'] : undefined;
   return {
     passwordFile: file,
-    ...(file === undefined && process.stdin.isTTY ? { prompt: promptHidden } : {}),
+    ...(file === undefined && process.stdin.isTTY ? { prompt: promptPassword } : {}),
     warn: (line) => void process.stderr.write(`kmipd: ${line}\n`),
   };
 }

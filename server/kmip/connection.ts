@@ -15,6 +15,7 @@ import { createSecureContext } from 'node:tls';
 import { registry } from '../../ttlv/index.js';
 import type { KmipVersion } from '../../ttlv/index.js';
 import { SETTINGS } from '../config.js';
+import { promptHidden } from '../prompt.js';
 import { UsageError } from './errors.js';
 
 export interface ConnectionFlags {
@@ -240,31 +241,6 @@ function checkedPassword(password: string, source: string): string {
 }
 
 /** Ask on the terminal without echo (standard input must be a TTY); Ctrl-C or Ctrl-D cancels. */
-export function promptHidden(question: string): Promise<string> {
-  const input = process.stdin;
-  return new Promise((resolvePrompt, reject) => {
-    // Raw mode before the question: what is typed as soon as it shows must not be echoed.
-    input.setRawMode(true);
-    process.stderr.write(question);
-    let typed = '';
-    const finish = (error?: Error): void => {
-      input.setRawMode(false);
-      input.pause();
-      input.off('data', onData);
-      process.stderr.write('\n');
-      if (error === undefined) resolvePrompt(typed);
-      else reject(error);
-    };
-    const onData = (chunk: string): void => {
-      for (const c of chunk) {
-        if (c === '\r' || c === '\n') return finish();
-        if (c === '\u0003' || c === '\u0004') return finish(new UsageError('no password typed: cancelled'));
-        if (c === '\u007f' || c === '\b') typed = [...typed].slice(0, -1).join('');
-        else typed += c;
-      }
-    };
-    input.setEncoding('utf8');
-    input.on('data', onData);
-    input.resume();
-  });
+export function promptPassword(question: string): Promise<string> {
+  return promptHidden(question, () => new UsageError('no password typed: cancelled'));
 }

@@ -7,7 +7,7 @@
 import type { Argv } from 'yargs';
 import { KmipClient, KmipOperationError, usernamePasswordCredential } from '../../lib/client/index.js';
 import type { KmipVersion } from '../../ttlv/index.js';
-import { loadPassword, loadProfile, loadTls, promptHidden, resolveConnection } from './connection.js';
+import { loadPassword, loadProfile, loadTls, promptPassword, resolveConnection } from './connection.js';
 import type { Connection, ConnectionFlags } from './connection.js';
 import { report } from './errors.js';
 import { jsonText, plainForJson } from './output.js';
@@ -32,7 +32,7 @@ export async function run(args: GlobalArgs, work: Work): Promise<void> {
     connection = resolveConnection(args, process.env, await loadProfile(args, process.env));
     const tls = await loadTls(connection);
     const { login } = connection;
-    const credential = login === undefined ? undefined : usernamePasswordCredential(login.username, await loadPassword(login, process.stdin.isTTY ? promptHidden : undefined));
+    const credential = login === undefined ? undefined : usernamePasswordCredential(login.username, await loadPassword(login, process.stdin.isTTY ? promptPassword : undefined));
     const timeoutMs = args.timeout * 1000;
     client = await KmipClient.connect({
       host: connection.host,

@@ -4,10 +4,11 @@
  * busy machine), so each test chains several commands.
  */
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { verifyPassword } from '../../lib/auth/password.js';
 import { addUser } from '../../server/users-command.js';
 import { readUsersFile } from '../../server/users.js';
 import { removeDir, tempDir } from '../server/helpers.js';
@@ -75,4 +76,44 @@ describe('kmipd users (the real CLI)', function () {
     const open = await kmipd(['list']);
     expect([open.code, open.stderr.includes(`chmod 600 ${path}`)]).to.deep.equal([2, true]);
   });
+
+  it('add on a terminal: asks twice without echo, the password typed the moment each question shows is stored, not shown', async () => {
+    const typed = await onTerminal(['users', 'add', 'dba', '--identity', 'db-host-1', '--dir', dir], 'terminal passphrase');
+    expect(typed.code, typed.output).to.equal(0);
+    expect(typed.output).to.include('Password: ').and.include('Password again: ').and.include('user dba added');
+    expect(typed.output).to.not.include('terminal passphrase');
+    const stored = (await readUsersFile(path))?.users.dba?.password;
+    if (stored === undefined) throw new Error('no password stored');
+    expect(await verifyPassword('terminal passphrase', stored)).to.equal(true);
+  });
 });
+
+/**
+ * Run kmipd under a pseudo-terminal (util-linux `script`); type `password` and Enter as soon
+ * as each password question shows. Everything the terminal showed comes back, so an echo would be seen.
+ */
+function onTerminal(args: readonly string[], password: string): Promise<{ code: number; output: string }> {
+  const quote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
+  const command = [process.execPath, '--import', TSX, CLI, ...args].map(quote).join(' ');
+  const clean: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('KMIPD_')) clean[name] = value;
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env: clean, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    let answered = 0;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const onOutput = (chunk: Buffer): void => {
+      output += chunk.toString('utf8');
+      const asked = output.split('Password').length - 1;
+      for (; answered < asked; answered++) child.stdin.write(`${password}\r`);
+    };
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onOutput);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      child.stdin.destroy();
+      resolve({ code: code ?? -1, output });
+    });
+  });
+}
