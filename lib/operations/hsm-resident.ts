@@ -1,8 +1,9 @@
 /**
  * Keys held inside the HSM (issue 6, server setting hsmResidentKeys): Create generates them in
  * the token, Encrypt, Decrypt, MAC and MAC Verify run there through the PKCS#11 worker, Get
- * and Export refuse them (get.ts), Destroy destroys the token object. Their key value never
- * enters this process; the stored body only names the token object (lib/crypto/pkcs11/resident.ts).
+ * and Export refuse them (get.ts), Destroy destroys the token object, Re-key (rekey.ts) makes
+ * the replacement in the token too. Their key value never enters this process; the stored
+ * body only names the token object (lib/crypto/pkcs11/resident.ts).
  */
 import { Tag } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
@@ -22,7 +23,7 @@ import { Enum } from '../../ttlv/index.js';
 import { advance, checkUniqueValues, commit, serverPolicy } from './common.js';
 import { chargeUsage, cipherParameters } from './key-use.js';
 import type { ObjectInUse } from './key-use.js';
-import type { OperationContext } from './types.js';
+import type { HsmContext, OperationContext } from './types.js';
 
 /** Whether the object's key is held in the HSM. */
 export function isResident(body: TtlvItem | undefined): boolean {
@@ -43,35 +44,56 @@ function residentKey(ctx: OperationContext, obj: Pick<ManagedObject, 'id' | 'bod
   return { keys: ctx.hsm.keys, label };
 }
 
+/** A key the HSM is to generate and keep under a new identifier: what its managed object is made of. */
+export interface ResidentKeyPlan {
+  readonly hsm: HsmContext;
+  readonly id: string;
+  readonly spec: ReturnType<typeof residentKeySpec>;
+  /** The stored body: it names the token object, it holds no key value. */
+  readonly body: TtlvItem;
+  /** The server's policy attributes: generated, and not extractable like the token object. */
+  readonly policy: readonly AttributeInstance[];
+}
+
+/** The plan for a key the configured HSM generates as `id`; refused when kmipd has no HSM or the HSM cannot hold such a key. */
+export function residentKeyPlan(ctx: OperationContext, id: string, algorithm: number, length: number, what: string): ResidentKeyPlan {
+  const hsm = ctx.hsm;
+  if (hsm === undefined) throw new KmipError('GeneralFailure', `${what} needs the HSM, but kmipd runs without one (pkcs11Module, pkcs11TokenLabel, pkcs11PinFile)`);
+  return {
+    hsm,
+    id,
+    spec: residentKeySpec(algorithm, length),
+    body: residentBody(algorithm, length, residentUri(hsm.keys.token.label, id)),
+    // The token object is CKA_EXTRACTABLE false: so is the managed object (and Never Extractable).
+    policy: [...serverPolicy(ctx, 'generated'), { name: 'Extractable', value: bool(Tag.Extractable, false) }],
+  };
+}
+
+/**
+ * Generate the plan's token key, then `save` the objects that refer to it; if saving fails
+ * the token key is destroyed again, so that nothing is left in the token that no object names.
+ */
+export async function generateInHsm(ctx: OperationContext, plan: ResidentKeyPlan, operation: string, save: () => Promise<void>): Promise<void> {
+  await plan.hsm.keys.generate(plan.id, plan.spec.keyType, plan.spec.bytes);
+  try {
+    await save();
+  } catch (error) {
+    await plan.hsm.keys.destroy(plan.id).catch((cleanup: unknown) => ctx.log.error(`HSM key left in the token after a failed ${operation}`, { id: plan.id, error: String(cleanup) }));
+    throw error;
+  }
+}
+
 /** Create (create.ts) of a key that the HSM generates and keeps; answers like Create. */
 export async function createInHsm(ctx: OperationContext, objectType: number, attributes: readonly AttributeInstance[], algorithm: number, length: number): Promise<TtlvItem[]> {
-  const hsm = ctx.hsm;
-  if (hsm === undefined) throw new KmipError('GeneralFailure', 'no HSM is configured');
-  const spec = residentKeySpec(algorithm, length);
-  const id = ctx.store.newId();
+  const plan = residentKeyPlan(ctx, ctx.store.newId(), algorithm, length, 'Create of a key held in the HSM');
+  const { id } = plan;
   const obj = advance(
-    newManagedObject({
-      id,
-      objectType,
-      owner: ctx.identity.name,
-      body: residentBody(algorithm, length, residentUri(hsm.keys.token.label, id)),
-      clientAttributes: attributes,
-      now: ctx.now,
-      // The token object is CKA_EXTRACTABLE false: so is the managed object (and Never Extractable).
-      policy: [...serverPolicy(ctx, 'generated'), { name: 'Extractable', value: bool(Tag.Extractable, false) }],
-    }),
+    newManagedObject({ id, objectType, owner: ctx.identity.name, body: plan.body, clientAttributes: attributes, now: ctx.now, policy: plan.policy }),
     ctx.now,
   );
   checkQuantumSafe(obj.attributes);
   await checkUniqueValues(ctx, obj);
-  await hsm.keys.generate(id, spec.keyType, spec.bytes);
-  try {
-    await commit(ctx, { create: [obj] });
-  } catch (error) {
-    // Nothing refers to the token key: do not leave it behind.
-    await hsm.keys.destroy(id).catch((cleanup: unknown) => ctx.log.error('HSM key left in the token after a failed Create', { id, error: String(cleanup) }));
-    throw error;
-  }
+  await generateInHsm(ctx, plan, 'Create', () => commit(ctx, { create: [obj] }));
   ctx.idPlaceholder = id;
   ctx.log.info('object created', { operation: 'Create', id, objectType: 'SymmetricKey', heldIn: 'hsm' });
   return [enumeration(Tag.ObjectType, objectType), text(Tag.UniqueIdentifier, id)];

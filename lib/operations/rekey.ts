@@ -2,7 +2,7 @@
  * Re-key (KMIP 2.1 section 6.1.46, 1.4 section 4.4): a replacement for a symmetric key,
  * generated fresh, taking over its attributes and names, and linked both ways: the old
  * key points to its Replacement Object, the new one to the Replaced Object. Both changes
- * commit together.
+ * commit together. The replacement of a key held in the HSM is generated in the HSM too.
  */
 import { Enum, Tag } from '../../ttlv/index.js';
 import type { AttributeInstance } from '../attributes/index.js';
@@ -19,6 +19,7 @@ import { Fields } from '../protocol/fields.js';
 import { isV2 } from '../protocol/versions.js';
 import { fromTemplateAttribute, fromV2Attributes } from '../attributes/index.js';
 import { advance, changed, checkUniqueValues, commit, loadObject, optionalRequestId, serverPolicy } from './common.js';
+import { generateInHsm, isResident, residentKeyPlan } from './hsm-resident.js';
 import { checkRequestedRng } from './server-rng.js';
 import { operation } from './types.js';
 
@@ -99,10 +100,13 @@ export async function replaceSymmetricKey(ctx: OperationContext, old: ManagedObj
     ...(rotation?.replacement ?? []),
     { name: 'Link', value: link(Enum.LinkType.ReplacedObjectLink, old.id) },
   ];
-  const material = generateSymmetricKey(algorithm, length);
+  // A key held in the HSM is replaced by one the HSM generates: its value never leaves the token.
+  const resident = isResident(old.body) ? residentKeyPlan(ctx, id, algorithm, length, `Re-key of object ${old.id}, held in the HSM,`) : undefined;
+  const material = resident === undefined ? generateSymmetricKey(algorithm, length) : undefined;
   try {
+    const body = resident?.body ?? symmetricKey(algorithm, length, Buffer.from(material ?? []));
     const fresh = advance(
-      newManagedObject({ id, objectType: old.objectType, owner: old.owner, body: symmetricKey(algorithm, length, Buffer.from(material)), clientAttributes, now: ctx.now, policy: serverPolicy(ctx, 'generated') }),
+      newManagedObject({ id, objectType: old.objectType, owner: old.owner, body, clientAttributes, now: ctx.now, policy: resident?.policy ?? serverPolicy(ctx, 'generated') }),
       ctx.now,
     );
     // The replacement takes over the names; the old key points to its replacement.
@@ -116,9 +120,10 @@ export async function replaceSymmetricKey(ctx: OperationContext, old: ManagedObj
     const retired = changed(ctx, retiring);
     checkQuantumSafe(fresh.attributes);
     await checkUniqueValues(ctx, fresh, [old.id]);
-    await commit(ctx, { create: [fresh], update: [retired] });
+    const save = (): Promise<void> => commit(ctx, { create: [fresh], update: [retired] });
+    await (resident === undefined ? save() : generateInHsm(ctx, resident, 'Re-key', save));
   } finally {
-    material.fill(0);
+    material?.fill(0);
   }
   return id;
 }

@@ -2,7 +2,8 @@
  * Keys held inside the HSM (issue 6, hsmResidentKeys "sensitive") on a real kmipd over TLS
  * with a real SoftHSM2 token: a key created Sensitive or not Extractable is a non-extractable
  * token object, Encrypt/Decrypt/MAC with it run in the token, Get and Export are refused,
- * the store holds only the object's location, and Destroy removes it from the token.
+ * the store holds only the object's location, Re-key makes the replacement in the token, and
+ * Destroy removes it from the token.
  */
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -217,6 +218,45 @@ describe('Keys held inside the HSM (hsmResidentKeys, SoftHSM2)', function () {
       (error: unknown) => String(error),
     );
     expect(missing).to.match(/0 keys labelled/);
+  });
+
+  it('Re-key of a key held in the HSM generates the replacement in the token: not extractable, sensitive, working, linked', async () => {
+    const oldId = await createKey('<Sensitive type="Boolean" value="true"/>');
+    // A request for an extractable replacement does not take the key out of the HSM.
+    const rekeyed = await one(op('ReKey', `${uid(oldId)}<Attributes><Extractable type="Boolean" value="true"/></Attributes>`));
+    expect(rekeyed.status, rekeyed.message).to.equal('Success');
+    const newId = idOf(rekeyed);
+    expect(newId).to.not.equal(oldId);
+
+    const report = await runTokenTool(token, { op: 'read-key', label: newId });
+    expect(report).to.include({ extractable: false, sensitive: true, neverExtractable: true, alwaysSensitive: true, token: true, private: true });
+    expect(report.value).to.deep.equal({ ok: false, error: 'CKR_ATTRIBUTE_SENSITIVE' });
+    // The old key is still in the token, for what it encrypted.
+    expect(await runTokenTool(token, { op: 'read-key', label: oldId })).to.include({ extractable: false });
+
+    const db = new Database(join(dir, 'kmipd.db'), { readonly: true, fileMustExist: true });
+    try {
+      const row = db.prepare<[string], { body: Buffer; kek_id: string }>('SELECT body, kek_id FROM objects WHERE id = ?').get(newId);
+      expect(row?.kek_id).to.equal('hsm-resident');
+      expect(row?.body.toString('latin1')).to.contain(`pkcs11:token=kmipd-resident;object=${newId}`);
+    } finally {
+      db.close();
+    }
+
+    const attributes = await one(op('GetAttributes', `${uid(newId)}<AttributeReference type="Enumeration" value="Extractable"/><AttributeReference type="Enumeration" value="Sensitive"/><AttributeReference type="Enumeration" value="Link"/>`));
+    expect(findValue(attributes.payload, Tag.Extractable)).to.deep.include({ value: false });
+    expect(findValue(attributes.payload, Tag.Sensitive)).to.deep.include({ value: true });
+    expect(findValue(attributes.payload, Tag.LinkedObjectIdentifier)).to.deep.include({ value: oldId });
+    expect(await one(op('Get', uid(newId)))).to.include({ status: 'OperationFailed', reason: 'Sensitive' });
+
+    const gcm = '<CryptographicParameters><BlockCipherMode type="Enumeration" value="GCM"/></CryptographicParameters>';
+    const encrypted = await one(op('Encrypt', `${uid(newId)}${gcm}<Data type="ByteString" value="00112233"/>`));
+    expect(encrypted.status, encrypted.message).to.equal('Success');
+    const tag = byteValue(encrypted, Tag.AuthenticatedEncryptionTag);
+    const decrypted = await one(
+      op('Decrypt', `${uid(newId)}${gcm}<Data type="ByteString" value="${hex(byteValue(encrypted, Tag.Data))}"/><IVCounterNonce type="ByteString" value="${hex(byteValue(encrypted, Tag.IVCounterNonce))}"/><AuthenticatedEncryptionTag type="ByteString" value="${hex(tag)}"/>`),
+    );
+    expect(byteValue(decrypted, Tag.Data)).to.deep.equal(Buffer.from('00112233', 'hex'));
   });
 
   it('survives a restart, and Destroy removes the key from the token', async () => {
