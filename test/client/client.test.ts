@@ -4,7 +4,7 @@
  */
 import { createServer as createTlsServer } from 'node:tls';
 import type { Server as TlsServer } from 'node:tls';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
 import { createDevelopmentPki, developmentPkiPaths } from '../../certs/index.js';
@@ -12,7 +12,8 @@ import { jsonLogger } from '../../lib/log.js';
 import { KmipClient, KmipClientError, KmipOperationError, requests } from '../../lib/client/index.js';
 import type { KmipClientOptions } from '../../lib/client/index.js';
 import type { KmipService } from '../../lib/service.js';
-import { configWith, startServer } from '../../server/index.js';
+import { configWith, initDataDir, startServer } from '../../server/index.js';
+import { addUser } from '../../server/users-command.js';
 import type { RunningServer } from '../../server/index.js';
 import { LogCapture, delay, eventually, removeDir, tempDir } from '../server/helpers.js';
 
@@ -288,6 +289,33 @@ describe('lib/client: KmipClient against a running kmipd', function () {
         expect(missing.message).to.match(/cannot read the client certificate .*absent\.pem: no such file/);
       } finally {
         await removeDir(other);
+      }
+    });
+  });
+
+  describe('a server that requires a Credential', () => {
+    it('connect without one rejects at Discover Versions with a KmipOperationError, reason Authentication Not Successful (no fallback to 1.0)', async () => {
+      const locked = await tempDir('client-credential');
+      await initDataDir(locked);
+      const passwordFile = path.join(locked, 'svc.pw');
+      await writeFile(passwordFile, 'a long enough passphrase\n', { mode: 0o600 });
+      await addUser(path.join(locked, 'users.json'), 'svc', ['admin'], { passwordFile });
+      const strict = await startServer(configWith({ dir: locked, host: '127.0.0.1', port: 0, requireCredential: true }), { log: jsonLogger(new LogCapture(), 'debug') });
+      try {
+        const read = (name: string): Promise<Buffer> => readFile(path.join(locked, 'certs', name));
+        const lockedTls = { cert: await read('admin.pem'), key: await read('admin-key.pem'), ca: await read('ca.pem') };
+        const offers: Partial<KmipClientOptions>[] = [{}, { versions: ['1.4', '1.3', '1.0'] }];
+        for (const options of offers) {
+          const error = await rejection(KmipClient.connect({ host: '127.0.0.1', port: strict.port, ...lockedTls, ...options }));
+          expect(error).to.be.instanceOf(KmipOperationError);
+          const refusal = error as KmipOperationError;
+          expect(refusal.operation).to.equal('Discover Versions');
+          expect(refusal.resultStatus).to.equal('OperationFailed');
+          expect(refusal.resultReason).to.equal('AuthenticationNotSuccessful');
+        }
+      } finally {
+        await strict.close();
+        await removeDir(locked);
       }
     });
   });
