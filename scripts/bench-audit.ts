@@ -27,7 +27,7 @@ import { createKmipService } from '../lib/service.js';
 import type { KmipService } from '../lib/service.js';
 import { openSqliteStore } from '../lib/store/index.js';
 import type { AuditDurability, Changes, Store } from '../lib/store/index.js';
-import { KmipClient } from '../server/client/kmip-client.js';
+import { KmipConnection } from '../lib/client/index.js';
 import { configWith } from '../server/config.js';
 import { startServer } from '../server/index.js';
 
@@ -152,16 +152,16 @@ async function inProcess(): Promise<void> {
 }
 
 async function overTls(): Promise<void> {
-  const started: { mode: Mode; dir: string; server: Awaited<ReturnType<typeof startServer>>; clients: Map<number, KmipClient[]>; get: TtlvItem }[] = [];
+  const started: { mode: Mode; dir: string; server: Awaited<ReturnType<typeof startServer>>; clients: Map<number, KmipConnection[]>; get: TtlvItem }[] = [];
   try {
     for (const mode of MODES) {
       const dir = await mkdtemp(join(tmpdir(), `kmipd-bench-audit-${mode}-`));
       const server = await startServer(configWith({ dir, host: '127.0.0.1', port: 0, audit: mode !== 'off', auditReadDurability: mode === 'fsync' ? 'fsync' : 'process' }), { log: silentLogger });
       const read = (name: string): Promise<string> => readFile(join(dir, 'certs', name), 'utf8');
       const tls = { cert: await read('admin.pem'), key: await read('admin-key.pem'), ca: await read('ca.pem') };
-      const clients = new Map<number, KmipClient[]>();
-      for (const n of CONNECTIONS) clients.set(n, await Promise.all(Array.from({ length: n }, () => KmipClient.connect(server.host, server.port, tls))));
-      const first = (clients.get(1) as KmipClient[])[0] as KmipClient;
+      const clients = new Map<number, KmipConnection[]>();
+      for (const n of CONNECTIONS) clients.set(n, await Promise.all(Array.from({ length: n }, () => KmipConnection.connect(server.host, server.port, tls))));
+      const first = (clients.get(1) as KmipConnection[])[0] as KmipConnection;
       const get = getRequest(uniqueIdentifier(await first.send(CREATE)));
       await first.send(get);
       started.push({ mode, dir, server, clients, get });
@@ -172,8 +172,8 @@ async function overTls(): Promise<void> {
       const figures = new Map<Mode, number[]>();
       for (let round = 0; round < ROUNDS; round++) {
         for (const { mode, clients, get } of started) {
-          const connections = clients.get(n) as KmipClient[];
-          figures.set(mode, [...(figures.get(mode) ?? []), await rate(n, (worker) => (connections[worker] as KmipClient).send(get))]);
+          const connections = clients.get(n) as KmipConnection[];
+          figures.set(mode, [...(figures.get(mode) ?? []), await rate(n, (worker) => (connections[worker] as KmipConnection).send(get))]);
         }
       }
       printRow(String(n), figures);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { isConcrete, parseXml } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
 import { openSqliteAuditReader, verifyChain } from '../../lib/audit/index.js';
-import { KmipClient } from '../../server/client/kmip-client.js';
+import { KmipConnection } from '../../lib/client/index.js';
 import { startKmipd } from '../../scripts/bench-process.js';
 import type { ServerProcess } from '../../scripts/bench-process.js';
 
@@ -75,8 +75,8 @@ describe('audit: records of reads survive SIGKILL of kmipd (auditReadDurability 
       const server = await start();
       const read = (name: string): Promise<string> => readFile(join(dir, 'certs', name), 'utf8');
       const tls = { cert: await read('admin.pem'), key: await read('admin-key.pem'), ca: await read('ca.pem') };
-      const clients = await Promise.all(Array.from({ length: 4 }, () => KmipClient.connect(server.host, server.port, tls)));
-      const id = findText(await (clients[0] as KmipClient).send(request(CREATE, `create-${cycle}`)), UNIQUE_IDENTIFIER);
+      const clients = await Promise.all(Array.from({ length: 4 }, () => KmipConnection.connect(server.host, server.port, tls)));
+      const id = findText(await (clients[0] as KmipConnection).send(request(CREATE, `create-${cycle}`)), UNIQUE_IDENTIFIER);
       expect(id, 'the Create answered an identifier').to.be.a('string');
       let killed = false;
       const loops = clients.map(async (client, c) => {
