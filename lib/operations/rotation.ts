@@ -234,9 +234,10 @@ export class Scheduler {
     const current = advance(stored, now);
     const rotation = rotationDueAt(current);
     if (rotation !== undefined && rotation <= now && current.body !== undefined) {
-      // Re-key makes its replacement in software: a key held inside the HSM must not become one.
+      // The scheduler holds no HSM session, and Re-key of a key held inside the HSM makes its
+      // replacement there: such keys are rotated by a client's Re-key, never moved out of the HSM.
       if (residentLocation(current.body) !== undefined) {
-        throw new KmipError('IllegalOperation', `object ${id} is held inside the HSM: automatic rotation would replace it with a key outside it; rotate it by hand (Create, then move its names)`);
+        throw new KmipError('IllegalOperation', `object ${id} is held inside the HSM: the scheduler does not rotate keys held in the HSM; rotate it with Re-key (the replacement is made inside the HSM)`);
       }
       const offset = leafValue(current, 'Rotate Offset', 'Interval');
       const retireOld = this.#options.retireOld;
