@@ -361,7 +361,15 @@ export function createKmipService(options: ServiceOptions): KmipService {
 }
 
 function operationName(code: number): string {
+  // Asked several times per batch item (audit, metrics, logs): look the name up once per code.
+  const known = OPERATION_NAMES.get(code);
+  if (known !== undefined) return known;
   const entry = Object.entries(Enum.Operation).find(([, value]) => value === code);
   // kmipd's own extension operations (KMIP names none) by their names; any other by its code.
-  return entry?.[0] ?? GRANT_OPERATION_NAMES.get(code) ?? `0x${code.toString(16).padStart(8, '0')}`;
+  const name = entry?.[0] ?? GRANT_OPERATION_NAMES.get(code) ?? `0x${code.toString(16).padStart(8, '0')}`;
+  if (OPERATION_NAMES.size < 1024) OPERATION_NAMES.set(code, name);
+  return name;
 }
+
+/** Names already looked up, by operation code (bounded: a client may send any code). */
+const OPERATION_NAMES = new Map<number, string>();
