@@ -351,4 +351,37 @@ describe('SqliteStore (SQLite specifics)', () => {
     expect((await rejection(store.commit({ update: [{ ...object, revision: 1 }] }))).message).to.match(/revision 2 or more/);
     expect(await store.stats()).to.deep.equal({ objects: 0 });
   });
+
+  it('group commit: concurrent commits each report written before durable, a stale one fails alone, the others survive reopening', async () => {
+    const kek = newKek();
+    store = await openIn(dir, kek);
+    const s = store;
+    const base = symmetricKey(s.newId(), Buffer.alloc(32, 2), 'base');
+    await s.commit({ create: [base] });
+    await s.commit({ update: [{ ...base, revision: 2 }] });
+    const order: string[] = [];
+    const creates = Array.from({ length: 30 }, (_, i) => symmetricKey(s.newId(), Buffer.alloc(32, i + 3), `g${i}`));
+    const commits = creates.map((object) =>
+      s.commit({ create: [object], written: () => order.push(`written ${object.id}`) }).then(() => {
+        order.push(`durable ${object.id}`);
+      }),
+    );
+    // In the middle of the group: an update from revision 1, which another commit already moved on.
+    const stale = s.commit({ update: [{ ...base, revision: 2 }], written: () => order.push('written stale') });
+    const more = creates.slice(0, 5).map((object, i) => commits[i]?.then(() => s.commit({ update: [{ ...object, revision: 2 }] })));
+    expect(await rejection(stale)).to.be.instanceOf(StoreConflictError);
+    await Promise.all([...commits, ...more]);
+    expect(order).to.not.include('written stale');
+    for (const object of creates) {
+      expect(order.indexOf(`written ${object.id}`)).to.be.within(0, order.indexOf(`durable ${object.id}`) - 1);
+    }
+    await s.close();
+    store = await openIn(dir, kek);
+    for (const [i, object] of creates.entries()) {
+      const loaded = await store.load(object.id);
+      expect(loaded?.revision).to.equal(i < 5 ? 2 : 1);
+      expectBody(loaded, object.body);
+    }
+    expect((await store.load(base.id))?.revision).to.equal(2);
+  });
 });
