@@ -292,6 +292,8 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
   >;
   readonly #selectRevision: Database.Statement<[id: string], number>;
   readonly #select: Database.Statement<[id: string], ObjectRow>;
+  /** Without the body: its NULL-ness is in the record header, so the wrapped bytes are never read. */
+  readonly #selectMetadata: Database.Statement<[id: string], Omit<ObjectRow, 'body' | 'kek_id'> & { readonly has_body: number }>;
   readonly #selectIndex: Database.Statement<[id: string], { name: string; key: string | null }>;
   readonly #deleteIndexRow: Database.Statement<[id: string, name: string, key: string | null]>;
   readonly #insertIndex: Database.Statement<[id: string, name: string, key: string | null]>;
@@ -326,6 +328,7 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
     this.#select = db.prepare<[string], ObjectRow>(
       'SELECT object_type, owner, revision, attributes, body, kek_id FROM objects WHERE id = ?',
     );
+    this.#selectMetadata = db.prepare('SELECT object_type, owner, revision, attributes, body IS NOT NULL AS has_body FROM objects WHERE id = ?');
     this.#selectIndex = db.prepare('SELECT name, key FROM attribute_index WHERE object_id = ?');
     this.#deleteIndexRow = db.prepare('DELETE FROM attribute_index WHERE object_id = ? AND name = ? AND key IS ?');
     this.#insertIndex = db.prepare('INSERT INTO attribute_index (object_id, name, key) VALUES (?, ?, ?)');
@@ -348,10 +351,10 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
   }
 
   async loadMetadata(id: string): Promise<ObjectMetadata | undefined> {
-    const row = this.#select.get(id);
+    const row = this.#selectMetadata.get(id);
     if (row === undefined) return undefined;
     const attributes = decodeAttributes(row.attributes, id);
-    return { id, objectType: row.object_type, owner: row.owner, attributes, revision: row.revision, hasBody: row.body !== null };
+    return { id, objectType: row.object_type, owner: row.owner, attributes, revision: row.revision, hasBody: row.has_body === 1 };
   }
 
   async commit(changes: Changes): Promise<void> {
