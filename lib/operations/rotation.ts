@@ -85,8 +85,17 @@ export function dueAt(obj: WithAttributes): bigint | undefined {
  */
 export const DUE_INDEX_VERSION = 2;
 
-/** Objects per transaction of the due-row backfill. */
-const BACKFILL_PAGE = 500;
+/**
+ * Objects per transaction of the due-row backfill. SQLite reads them synchronously, from a
+ * cold disk on a large store: small pages, and a turn of the event loop after each
+ * (`yieldToEventLoop`), keep handshakes, requests and SIGTERM served while it runs.
+ */
+const BACKFILL_PAGE = 100;
+
+/** Let timers, I/O and signals run: awaiting a store call alone only drains microtasks. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** The due index row of an object, for the store's index (added to the attribute module's index keys). */
 export function dueIndexKeys(attributes: readonly AttributeInstance[]): { name: string; key: string }[] {
@@ -192,6 +201,7 @@ export class Scheduler {
       for (;;) {
         const due = (await this.#options.store.indexRange(DUE_INDEX, dueKey(now), batch + tried.size)).filter((id) => !tried.has(id));
         if (due.length === 0 || this.#stopped) break;
+        await yieldToEventLoop();
         for (const id of due) {
           tried.add(id);
           try {
@@ -222,6 +232,7 @@ export class Scheduler {
       const page = await this.#options.store.refreshIndex(DUE_INDEX, DUE_INDEX_VERSION, BACKFILL_PAGE);
       objects += page.objects;
       if (page.done) break;
+      await yieldToEventLoop();
     }
     this.#indexed = true;
     if (objects > 0) this.#options.log.info('scheduler: due dates indexed for stored objects', { objects, version: DUE_INDEX_VERSION });

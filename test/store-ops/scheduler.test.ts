@@ -231,6 +231,25 @@ describe('the scheduler: date-driven changes and automatic rotation on schedule'
   });
 
   describe('a store written before the due index', () => {
+    it('gives the event loop a turn between backfill pages, so a large store keeps serving (and can stop) while it is indexed', async () => {
+      // Only the backfill matters here: a store that has 50 pages to index and nothing due.
+      const pages = 50;
+      let served = 0;
+      const store = {
+        exclusively: async (_name: string, work: () => Promise<void>) => (await work(), true),
+        refreshIndex: async () => ({ objects: 100, done: ++served >= pages }),
+        indexRange: async () => [],
+      } as unknown as ConstructorParameters<typeof Scheduler>[0]['store'];
+      const scheduler = new Scheduler({ store, log: silentLogger, clock: () => START, intervalSeconds: 60, retireOld: 'keep', limits: { locateMaxItems: 1000, leaseTimeSeconds: 3600 } });
+      let pagesWhenTimersRan: number | undefined;
+      setImmediate(() => {
+        pagesWhenTimersRan = served;
+      });
+      const result = await scheduler.sweep();
+      expect(result.backfilled).to.equal(pages * 100);
+      expect(pagesWhenTimersRan, 'other work ran before the backfill ended').to.be.a('number').and.below(pages);
+    });
+
     it('gets a due row for every object at the first start, then applies its dates and rotations', async () => {
       const dir = await initialisedCopy('scheduler-backfill');
       const database = join(dir, 'kmipd.db');
