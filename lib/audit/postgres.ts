@@ -11,7 +11,9 @@
 import { Pool, escapeIdentifier } from 'pg';
 import type { PoolClient } from 'pg';
 import { AuditChainError, GENESIS_HASH, chainEntries, objectsJson } from './record.js';
-import type { AuditEntry, AuditReader, ChainHead, StoredRecord } from './record.js';
+import type { AuditEntry, AuditReader, ChainHead } from './record.js';
+import { AUDIT_COLUMNS, auditRecordFromRow } from './rows.js';
+import type { AuditRow } from './rows.js';
 
 /** Schema step creating the audit tables, given the quoted schema name. */
 export function postgresAuditSchema(s: string): string {
@@ -47,7 +49,6 @@ export function postgresAuditSchema(s: string): string {
 
 const HEAD_MISSING = 'the audit chain head (table audit_head) has no row: the audit trail was tampered with; run kmipd audit verify';
 
-const COLUMNS = 'seq, time, identity, peer, correlation, client_correlation, item, operation, objects, status, reason, message, prev_hash, hash';
 
 /** Append inside the caller's open transaction on `client`; a throw makes the caller roll back. */
 export async function appendPostgresAudit(client: PoolClient, s: string, entries: readonly AuditEntry[]): Promise<void> {
@@ -62,7 +63,7 @@ export async function appendPostgresAudit(client: PoolClient, s: string, entries
   const column = <T>(pick: (r: (typeof records)[number]) => T): T[] => records.map(pick);
   await client.query({
     name: `kmipd-audit-insert-${s}`,
-    text: `INSERT INTO ${s}.audit_log (${COLUMNS})
+    text: `INSERT INTO ${s}.audit_log (${AUDIT_COLUMNS})
       SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])`,
     values: [
       column((r) => r.seq),
@@ -84,41 +85,6 @@ export async function appendPostgresAudit(client: PoolClient, s: string, entries
   await client.query({ name: `kmipd-audit-move-head-${s}`, text: `UPDATE ${s}.audit_head SET seq = $1, hash = $2 WHERE id = 1`, values: [next.seq, next.hash] });
 }
 
-interface Row {
-  readonly seq: string;
-  readonly time: string;
-  readonly identity: string;
-  readonly peer: string;
-  readonly correlation: string;
-  readonly client_correlation: string | null;
-  readonly item: number | null;
-  readonly operation: string | null;
-  readonly objects: string;
-  readonly status: string;
-  readonly reason: string | null;
-  readonly message: string | null;
-  readonly prev_hash: string;
-  readonly hash: string;
-}
-
-function storedRecord(row: Row): StoredRecord {
-  return {
-    seq: Number(row.seq),
-    time: row.time,
-    identity: row.identity,
-    peer: row.peer,
-    correlation: row.correlation,
-    clientCorrelation: row.client_correlation,
-    item: row.item,
-    operation: row.operation,
-    objectsJson: row.objects,
-    status: row.status,
-    reason: row.reason,
-    message: row.message,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-  };
-}
 
 /**
  * A reader on one pooled connection, inside one REPEATABLE READ READ ONLY transaction: the
@@ -161,9 +127,9 @@ export async function openPostgresAuditReader(pool: Pool, schema: string, endPoo
     records: async (afterSeq, limit, sinceTime) => {
       const result =
         sinceTime === undefined
-          ? await client.query<Row>(`SELECT ${COLUMNS} FROM ${s}.audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, limit])
-          : await client.query<Row>(`SELECT ${COLUMNS} FROM ${s}.audit_log WHERE seq > $1 AND time >= $2 ORDER BY seq LIMIT $3`, [afterSeq, sinceTime, limit]);
-      return result.rows.map(storedRecord);
+          ? await client.query<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM ${s}.audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, limit])
+          : await client.query<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM ${s}.audit_log WHERE seq > $1 AND time >= $2 ORDER BY seq LIMIT $3`, [afterSeq, sinceTime, limit]);
+      return result.rows.map(auditRecordFromRow);
     },
     close: async () => {
       if (closed) return;

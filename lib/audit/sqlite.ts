@@ -9,7 +9,9 @@
  */
 import Database from 'better-sqlite3';
 import { AuditChainError, GENESIS_HASH, chainEntries, objectsJson } from './record.js';
-import type { AuditEntry, AuditReader, ChainHead, StoredRecord } from './record.js';
+import type { AuditEntry, AuditReader, ChainHead } from './record.js';
+import { AUDIT_COLUMNS, auditRecordFromRow } from './rows.js';
+import type { AuditRow, AuditRowValues } from './rows.js';
 
 /** Schema step creating the audit tables (applied once, by the store's migrations). */
 export const SQLITE_AUDIT_SCHEMA = `
@@ -41,36 +43,18 @@ export const SQLITE_AUDIT_SCHEMA = `
   INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '${GENESIS_HASH}');
 `;
 
-type InsertParams = [
-  seq: number,
-  time: string,
-  identity: string,
-  peer: string,
-  correlation: string,
-  clientCorrelation: string | null,
-  item: number | null,
-  operation: string | null,
-  objects: string,
-  status: string,
-  reason: string | null,
-  message: string | null,
-  prevHash: string,
-  hash: string,
-];
-
 const HEAD_MISSING = 'the audit chain head (table audit_head) has no row: the audit trail was tampered with; run kmipd audit verify';
 
 /** Appends records inside a write transaction of the connection it was made for. */
 export class SqliteAuditAppender {
   readonly #head: Database.Statement<[], ChainHead>;
-  readonly #insert: Database.Statement<InsertParams>;
+  readonly #insert: Database.Statement<AuditRowValues>;
   readonly #moveHead: Database.Statement<[seq: number, hash: string]>;
 
   constructor(db: Database.Database) {
     this.#head = db.prepare<[], ChainHead>('SELECT seq, hash FROM audit_head WHERE id = 1');
     this.#insert = db.prepare(
-      `INSERT INTO audit_log (seq, time, identity, peer, correlation, client_correlation, item, operation, objects, status, reason, message, prev_hash, hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#moveHead = db.prepare('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1');
   }
@@ -135,44 +119,6 @@ export class SqliteReadAuditWriter {
   }
 }
 
-interface Row {
-  readonly seq: number;
-  readonly time: string;
-  readonly identity: string;
-  readonly peer: string;
-  readonly correlation: string;
-  readonly client_correlation: string | null;
-  readonly item: number | null;
-  readonly operation: string | null;
-  readonly objects: string;
-  readonly status: string;
-  readonly reason: string | null;
-  readonly message: string | null;
-  readonly prev_hash: string;
-  readonly hash: string;
-}
-
-const COLUMNS = 'seq, time, identity, peer, correlation, client_correlation, item, operation, objects, status, reason, message, prev_hash, hash';
-
-function storedRecord(row: Row): StoredRecord {
-  // Values are taken as stored, whatever an editor put there: the hash check judges them.
-  return {
-    seq: Number(row.seq),
-    time: String(row.time),
-    identity: String(row.identity),
-    peer: String(row.peer),
-    correlation: String(row.correlation),
-    clientCorrelation: row.client_correlation === null ? null : String(row.client_correlation),
-    item: row.item === null ? null : Number(row.item),
-    operation: row.operation === null ? null : String(row.operation),
-    objectsJson: String(row.objects),
-    status: String(row.status),
-    reason: row.reason === null ? null : String(row.reason),
-    message: row.message === null ? null : String(row.message),
-    prevHash: String(row.prev_hash),
-    hash: String(row.hash),
-  };
-}
 
 /**
  * A reader over its own connection to the database file, inside one read transaction: the
@@ -192,15 +138,15 @@ export function openSqliteAuditReader(path: string): AuditReader {
     throw error;
   }
   const head = db.prepare<[], ChainHead>('SELECT seq, hash FROM audit_head WHERE id = 1');
-  const page = db.prepare<[number, number], Row>(`SELECT ${COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`);
-  const pageSince = db.prepare<[number, string, number], Row>(`SELECT ${COLUMNS} FROM audit_log WHERE seq > ? AND time >= ? ORDER BY seq LIMIT ?`);
+  const page = db.prepare<[number, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`);
+  const pageSince = db.prepare<[number, string, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? AND time >= ? ORDER BY seq LIMIT ?`);
   return {
     head: async () => {
       const row = head.get();
       return row === undefined ? undefined : { seq: Number(row.seq), hash: String(row.hash) };
     },
     records: async (afterSeq, limit, sinceTime) =>
-      (sinceTime === undefined ? page.all(afterSeq, limit) : pageSince.all(afterSeq, sinceTime, limit)).map(storedRecord),
+      (sinceTime === undefined ? page.all(afterSeq, limit) : pageSince.all(afterSeq, sinceTime, limit)).map(auditRecordFromRow),
     close: async () => {
       if (!db.open) return;
       try {
