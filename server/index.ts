@@ -118,6 +118,17 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
   const metrics = new KmipdMetrics();
   metrics.watchStore(store);
   if (options.underPrimary === true) offerToClusterPrimary(metrics);
+  // The TLS port and KMIP over HTTPS share limits and the way identities are derived.
+  const connectionLimits = {
+    maxMessageSize: config.maxMessageSize,
+    maxConnections: config.maxConnections,
+    maxPendingRequestsPerConnection: config.maxPendingRequestsPerConnection,
+    idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+    handshakeTimeoutMs: config.handshakeTimeoutSeconds * 1000,
+    requestTimeoutMs: config.requestTimeoutSeconds * 1000,
+    shutdownTimeoutMs: config.shutdownTimeoutSeconds * 1000,
+  };
+  const identify = identityResolver({ source: config.identitySource, admins: config.adminIdentities, groups: config.identityGroups, groupsFromCertificate: config.groupsFromCertificate });
   let listener: KmipListener;
   let service: KmipService;
   try {
@@ -142,16 +153,8 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
       host: config.host,
       port: config.port,
       tls,
-      limits: {
-        maxMessageSize: config.maxMessageSize,
-        maxConnections: config.maxConnections,
-        maxPendingRequestsPerConnection: config.maxPendingRequestsPerConnection,
-        idleTimeoutMs: config.idleTimeoutSeconds * 1000,
-        handshakeTimeoutMs: config.handshakeTimeoutSeconds * 1000,
-        requestTimeoutMs: config.requestTimeoutSeconds * 1000,
-        shutdownTimeoutMs: config.shutdownTimeoutSeconds * 1000,
-      },
-      identify: identityResolver({ source: config.identitySource, admins: config.adminIdentities, groups: config.identityGroups, groupsFromCertificate: config.groupsFromCertificate }),
+      limits: connectionLimits,
+      identify,
       service,
       log: metrics.countLogEvents(log, 'tls'),
     });
@@ -174,17 +177,9 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
         host: config.httpsHost ?? config.host,
         port: config.httpsPort,
         tls,
-        limits: {
-          maxMessageSize: config.maxMessageSize,
-          maxConnections: config.maxConnections,
-          maxPendingRequestsPerConnection: config.maxPendingRequestsPerConnection,
-          idleTimeoutMs: config.idleTimeoutSeconds * 1000,
-          handshakeTimeoutMs: config.handshakeTimeoutSeconds * 1000,
-          requestTimeoutMs: config.requestTimeoutSeconds * 1000,
-          shutdownTimeoutMs: config.shutdownTimeoutSeconds * 1000,
-        },
+        limits: connectionLimits,
         maxDepth: config.maxDepth,
-        identify: identityResolver({ source: config.identitySource, admins: config.adminIdentities, groups: config.identityGroups, groupsFromCertificate: config.groupsFromCertificate }),
+        identify,
         service,
         log,
         metrics,
