@@ -8,14 +8,14 @@ import { execFile } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
-import { Enum, Tag, decodeTtlv } from '../../ttlv/index.js';
-import type { TtlvItem } from '../../ttlv/index.js';
+import { Enum, Tag } from '../../ttlv/index.js';
 import { silentLogger } from '../../lib/log.js';
 import { issueClient } from '../../server/datadir.js';
 import { configWith, startServer } from '../../server/index.js';
 import type { RunningServer } from '../../server/index.js';
 import { TestClient, answer, pkiFiles, removeDir, request, tempDir } from '../server/helpers.js';
 import { projectRoot } from '../support/paths.js';
+import { createAesKey, idOf, text } from './requests.js';
 
 const CLI = path.join(projectRoot, 'server', 'cli.ts');
 const TSX = import.meta.resolve('tsx');
@@ -36,32 +36,7 @@ function kmipd(args: string[]): Promise<Run> {
   });
 }
 
-const text = (tag: number, value: string): TtlvItem => ({ tag, type: 'TextString', value });
-const enumeration = (tag: number, value: number): TtlvItem => ({ tag, type: 'Enumeration', value });
-const integer = (tag: number, value: number): TtlvItem => ({ tag, type: 'Integer', value });
-const attribute = (name: string, value: TtlvItem): TtlvItem => ({ tag: Tag.Attribute, type: 'Structure', value: [text(Tag.AttributeName, name), { ...value, tag: Tag.AttributeValue }] });
-
-const createKey = request(Enum.Operation.Create, [
-  enumeration(Tag.ObjectType, Enum.ObjectType.SymmetricKey),
-  {
-    tag: Tag.TemplateAttribute,
-    type: 'Structure',
-    value: [
-      attribute('Cryptographic Algorithm', enumeration(0, Enum.CryptographicAlgorithm.AES)),
-      attribute('Cryptographic Length', integer(0, 256)),
-      attribute('Cryptographic Usage Mask', integer(0, 12)),
-    ],
-  },
-]);
-
-function idOf(bytes: Buffer): string {
-  const stack = [decodeTtlv(bytes)];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    if (item.tag === Tag.UniqueIdentifier && item.type === 'TextString') return item.value;
-    if (item.type === 'Structure') stack.push(...item.value);
-  }
-  throw new Error('no Unique Identifier');
-}
+const createKey = createAesKey(256);
 
 describe('kmipd audit verify / export on the data folder of a real server', function () {
   this.timeout(60_000);

@@ -9,8 +9,7 @@ import { cp } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
 import { Client } from 'pg';
-import { Enum, Tag, decodeTtlv } from '../../ttlv/index.js';
-import type { TtlvItem } from '../../ttlv/index.js';
+import { Enum, Tag } from '../../ttlv/index.js';
 import { openPostgresAuditReaderAt, verifyChain } from '../../lib/audit/index.js';
 import type { StoredRecord, VerifyResult } from '../../lib/audit/index.js';
 import { silentLogger } from '../../lib/log.js';
@@ -18,6 +17,7 @@ import { configWith, startServer } from '../../server/index.js';
 import type { RunningServer } from '../../server/index.js';
 import { TestClient, answer, pkiFiles, removeDir, request, tempDir } from '../server/helpers.js';
 import { projectRoot } from '../support/paths.js';
+import { createAesKey, idOf, text } from './requests.js';
 import { startPostgres } from '../support/postgres.js';
 import type { PostgresCluster } from '../support/postgres.js';
 import { scenarios } from './tamper.js';
@@ -26,32 +26,7 @@ import type { RawDb } from './tamper.js';
 /** The tsx loader by path, for the kmipd command run as a process. */
 const TSX = import.meta.resolve('tsx');
 
-const text = (tag: number, value: string): TtlvItem => ({ tag, type: 'TextString', value });
-const enumeration = (tag: number, value: number): TtlvItem => ({ tag, type: 'Enumeration', value });
-const integer = (tag: number, value: number): TtlvItem => ({ tag, type: 'Integer', value });
-const attribute = (name: string, value: TtlvItem): TtlvItem => ({ tag: Tag.Attribute, type: 'Structure', value: [text(Tag.AttributeName, name), { ...value, tag: Tag.AttributeValue }] });
-
-const createKey = request(Enum.Operation.Create, [
-  enumeration(Tag.ObjectType, Enum.ObjectType.SymmetricKey),
-  {
-    tag: Tag.TemplateAttribute,
-    type: 'Structure',
-    value: [
-      attribute('Cryptographic Algorithm', enumeration(0, Enum.CryptographicAlgorithm.AES)),
-      attribute('Cryptographic Length', integer(0, 128)),
-      attribute('Cryptographic Usage Mask', integer(0, 12)),
-    ],
-  },
-]);
-
-function idOf(bytes: Buffer): string {
-  const stack = [decodeTtlv(bytes)];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    if (item.tag === Tag.UniqueIdentifier && item.type === 'TextString') return item.value;
-    if (item.type === 'Structure') stack.push(...item.value);
-  }
-  throw new Error('no Unique Identifier');
-}
+const createKey = createAesKey(128);
 
 describe('audit trail on PostgreSQL shared by two kmipd nodes', function () {
   this.timeout(60_000);
