@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { projectRoot } from '../support/paths.js';
+import { removeDir, tempDir } from './helpers.js';
 
 const run = promisify(execFile);
 const CLI = join(projectRoot, 'dist', 'server', 'cli.js');
@@ -103,4 +104,40 @@ export async function serve(args: string[], options: { cwd?: string; env?: Recor
     throw error;
   });
   return { child, port: listening.port as number, lines, exited, line };
+}
+
+/**
+ * Mocha hooks for tests of the built process: build dist/ once, a fresh temporary folder for
+ * each test (`parent`), and every server started through `serve` killed and its folder
+ * removed after the test.
+ */
+export function builtProcessFixture(prefix: string): { readonly parent: string; serve: typeof serve } {
+  let parent = '';
+  let started: Served[] = [];
+  before(async function () {
+    this.timeout(180_000);
+    await ensureBuilt();
+  });
+  beforeEach(async function () {
+    parent = await tempDir(prefix);
+  });
+  afterEach(async function () {
+    for (const running of started) {
+      if (running.child.exitCode !== null || running.child.signalCode !== null) continue;
+      running.child.kill('SIGKILL');
+      await running.exited;
+    }
+    started = [];
+    await removeDir(parent);
+  });
+  return {
+    get parent(): string {
+      return parent;
+    },
+    serve: async (args, options) => {
+      const running = await serve(args, options);
+      started.push(running);
+      return running;
+    },
+  };
 }

@@ -5,9 +5,8 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { Enum, encodeTtlv, isConcrete, parseXml } from '../../ttlv/index.js';
-import { ensureBuilt, serve } from './built.js';
-import type { Served } from './built.js';
-import { TestClient, answer, discoverVersions, eventually, pkiFiles, removeDir, tempDir } from './helpers.js';
+import { builtProcessFixture } from './built.js';
+import { TestClient, answer, discoverVersions, eventually, pkiFiles } from './helpers.js';
 
 function createAes(name: string): Buffer {
   const [item] = parseXml(`<RequestMessage><RequestHeader><ProtocolVersion><ProtocolVersionMajor type="Integer" value="2"/><ProtocolVersionMinor type="Integer" value="1"/></ProtocolVersion>
@@ -20,30 +19,11 @@ function createAes(name: string): Buffer {
 
 describe('server: kmipd serve --workers (node:cluster)', function () {
   this.timeout(60_000);
-  let parent: string;
-  let running: Served | undefined;
-
-  before(async function () {
-    this.timeout(180_000);
-    await ensureBuilt();
-  });
-
-  beforeEach(async function () {
-    parent = await tempDir('cluster');
-  });
-
-  afterEach(async function () {
-    if (running !== undefined && running.child.exitCode === null && running.child.signalCode === null) {
-      running.child.kill('SIGKILL');
-      await running.exited;
-    }
-    running = undefined;
-    await removeDir(parent);
-  });
+  const fixture = builtProcessFixture('cluster');
 
   it('two workers share --port 0, both answer DiscoverVersions and Create, and SIGTERM stops them all with exit 0', async function () {
-    const dir = join(parent, 'data');
-    running = await serve(['--dir', dir, '--port', '0', '--workers', '2']);
+    const dir = join(fixture.parent, 'data');
+    const running = await fixture.serve(['--dir', dir, '--port', '0', '--workers', '2']);
     const served = running;
     // The primary initialised the folder once and says `listening` once, as a single process does.
     expect(served.lines.filter((l) => l.msg === 'data folder initialised')).to.have.length(1);

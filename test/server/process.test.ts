@@ -6,35 +6,15 @@
 import { expect } from 'chai';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ensureBuilt, kmipd, serve } from './built.js';
-import type { Served } from './built.js';
-import { TestClient, discoverVersions, eventually, listedVersions, pkiFiles, removeDir, tempDir } from './helpers.js';
+import { builtProcessFixture, kmipd } from './built.js';
+import { TestClient, discoverVersions, eventually, listedVersions, pkiFiles } from './helpers.js';
 
 describe('server: the built kmipd process', function () {
   this.timeout(60_000);
-  let parent: string;
-  let running: Served | undefined;
-
-  before(async function () {
-    this.timeout(180_000);
-    await ensureBuilt();
-  });
-
-  beforeEach(async function () {
-    parent = await tempDir('process');
-  });
-
-  afterEach(async function () {
-    if (running !== undefined && running.child.exitCode === null && running.child.signalCode === null) {
-      running.child.kill('SIGKILL');
-      await running.exited;
-    }
-    running = undefined;
-    await removeDir(parent);
-  });
+  const fixture = builtProcessFixture('process');
 
   it('kmipd init creates the data folder; a second init exits 2 and says the folder is initialised', async function () {
-    const dir = join(parent, 'data');
+    const dir = join(fixture.parent, 'data');
     const first = await kmipd(['init', '--dir', dir]);
     expect(first.code, first.stderr).to.equal(0);
     expect(first.stdout).to.include(`initialised ${dir}`);
@@ -45,9 +25,9 @@ describe('server: the built kmipd process', function () {
   });
 
   it('serve on an empty folder initialises it, answers DiscoverVersions over mutual TLS, and exits 0 on SIGTERM', async function () {
-    const dir = join(parent, 'data');
+    const dir = join(fixture.parent, 'data');
     await mkdir(dir);
-    running = await serve(['--dir', dir, '--port', '0']);
+    const running = await fixture.serve(['--dir', dir, '--port', '0']);
     expect(running.lines.map((l) => l.msg)).to.deep.equal(['data folder initialised', 'listening']);
     const listening = await running.line('listening');
     expect(Object.keys(listening)).to.deep.equal(['time', 'level', 'msg', 'host', 'port', 'dir']);
@@ -64,8 +44,8 @@ describe('server: the built kmipd process', function () {
   });
 
   it('serve with no --dir (what `npm start` runs) initialises and serves ./kmipd-data in the working directory', async function () {
-    running = await serve([], { cwd: parent, env: { KMIPD_PORT: '0' } });
-    const dir = join(parent, 'kmipd-data');
+    const running = await fixture.serve([], { cwd: fixture.parent, env: { KMIPD_PORT: '0' } });
+    const dir = join(fixture.parent, 'kmipd-data');
     expect((await running.line('listening')).dir).to.equal(dir);
     const client = await TestClient.connect(running.port, pkiFiles(dir));
     expect(listedVersions(await client.call(discoverVersions(['1.4'])))).to.deep.equal(['1.4']);
@@ -74,12 +54,12 @@ describe('server: the built kmipd process', function () {
   });
 
   it('kmipd certs client bob issues a certificate the running server accepts as bob', async function () {
-    const dir = join(parent, 'data');
+    const dir = join(fixture.parent, 'data');
     expect((await kmipd(['init', '--dir', dir])).code).to.equal(0);
     const issued = await kmipd(['certs', 'client', 'bob'], { KMIPD_DIR: dir });
     expect(issued.code, issued.stderr).to.equal(0);
     expect(issued.stdout).to.include(join(dir, 'certs', 'bob.pem'));
-    running = await serve(['--dir', dir, '--port', '0']);
+    const running = await fixture.serve(['--dir', dir, '--port', '0']);
     const client = await TestClient.connect(running.port, pkiFiles(dir, 'bob'));
     await client.call(discoverVersions());
     expect((await running.line('connection opened')).identity).to.equal('bob');
@@ -88,17 +68,17 @@ describe('server: the built kmipd process', function () {
   });
 
   it('serve with invalid settings exits 2, lists every problem, and leaves the data folder alone', async function () {
-    const dir = join(parent, 'data');
+    const dir = join(fixture.parent, 'data');
     const result = await kmipd(['serve', '--dir', dir, '--port', 'http'], { KMIPD_MAX_CONNECTIONS: '0' });
     expect(result.code).to.equal(2);
     expect(result.stderr).to.include('--port: "http" is not a whole number from 0 to 65535');
     expect(result.stderr).to.include('KMIPD_MAX_CONNECTIONS: "0" is not a whole number from 1 to 1000000');
-    expect(await readdir(parent)).to.deep.equal([]);
+    expect(await readdir(fixture.parent)).to.deep.equal([]);
   });
 
   it('a second signal exits at once, without waiting for connections to finish', async function () {
-    const dir = join(parent, 'data');
-    running = await serve(['--dir', dir, '--port', '0']);
+    const dir = join(fixture.parent, 'data');
+    const running = await fixture.serve(['--dir', dir, '--port', '0']);
     const client = await TestClient.connect(running.port, pkiFiles(dir));
     await client.call(discoverVersions());
     // A client with an answer it has not read never sees the server's end of stream, so it
