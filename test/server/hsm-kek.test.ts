@@ -6,7 +6,8 @@
 import { readFile, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { Enum, Tag, isConcrete, parseXml } from '../../ttlv/index.js';
+import { Enum, Tag } from '../../ttlv/index.js';
+import { find, request } from '../support/messages.js';
 import type { TtlvItem } from '../../ttlv/index.js';
 import { silentLogger } from '../../lib/log.js';
 import { KmipConnection } from '../../lib/client/index.js';
@@ -17,22 +18,6 @@ import { createSoftHsmToken } from '../support/softhsm.js';
 import type { SoftHsmToken } from '../support/softhsm.js';
 import { removeDir, tempDir } from './helpers.js';
 
-const request = (body: string): TtlvItem => {
-  const [item] = parseXml(`<RequestMessage><RequestHeader><ProtocolVersion><ProtocolVersionMajor type="Integer" value="2"/><ProtocolVersionMinor type="Integer" value="1"/></ProtocolVersion>
-    <BatchCount type="Integer" value="1"/></RequestHeader><BatchItem>${body}</BatchItem></RequestMessage>`);
-  if (item === undefined || !isConcrete(item)) throw new Error('bad test message');
-  return item;
-};
-
-function find(item: TtlvItem, tag: number): TtlvItem | undefined {
-  if (item.tag === tag) return item;
-  if (item.type !== 'Structure') return undefined;
-  for (const child of item.value) {
-    const found = find(child, tag);
-    if (found) return found;
-  }
-  return undefined;
-}
 
 describe('kmipd with its key-encryption key in an HSM (PKCS#11, SoftHSM2)', function () {
   this.timeout(60_000);

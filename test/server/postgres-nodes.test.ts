@@ -5,7 +5,8 @@
 import { cp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { Enum, Tag, parseXml, isConcrete } from '../../ttlv/index.js';
+import { Enum, Tag } from '../../ttlv/index.js';
+import { find, request } from '../support/messages.js';
 import type { TtlvItem } from '../../ttlv/index.js';
 import { silentLogger } from '../../lib/log.js';
 import { KmipConnection } from '../../lib/client/index.js';
@@ -16,25 +17,6 @@ import { startPostgres } from '../support/postgres.js';
 import type { PostgresCluster } from '../support/postgres.js';
 import { removeDir, tempDir } from './helpers.js';
 
-function message(xml: string): TtlvItem {
-  const [item] = parseXml(xml);
-  if (item === undefined || !isConcrete(item)) throw new Error('bad test message');
-  return item;
-}
-
-const request = (body: string): TtlvItem =>
-  message(`<RequestMessage><RequestHeader><ProtocolVersion><ProtocolVersionMajor type="Integer" value="2"/><ProtocolVersionMinor type="Integer" value="1"/></ProtocolVersion>
-    <BatchCount type="Integer" value="1"/></RequestHeader><BatchItem>${body}</BatchItem></RequestMessage>`);
-
-function find(item: TtlvItem, tag: number): TtlvItem | undefined {
-  if (item.tag === tag) return item;
-  if (item.type !== 'Structure') return undefined;
-  for (const child of item.value) {
-    const found = find(child, tag);
-    if (found) return found;
-  }
-  return undefined;
-}
 
 describe('two kmipd nodes sharing one PostgreSQL database', function () {
   this.timeout(60_000);

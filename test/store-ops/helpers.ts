@@ -10,7 +10,8 @@ import { chmod, cp, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { initDataDir } from '../../server/datadir.js';
 import { tempDir } from '../server/helpers.js';
-import { Enum, Tag, isConcrete, parseXml } from '../../ttlv/index.js';
+import { Enum, Tag } from '../../ttlv/index.js';
+import { find, findAll, request } from '../support/messages.js';
 import type { TtlvItem } from '../../ttlv/index.js';
 import { KmipConnection } from '../../lib/client/index.js';
 import { projectRoot } from '../support/paths.js';
@@ -36,31 +37,7 @@ export async function initialisedCopy(prefix: string): Promise<string> {
   return copy;
 }
 
-function message(xml: string): TtlvItem {
-  const [item] = parseXml(xml);
-  if (item === undefined || !isConcrete(item)) throw new Error('bad test message');
-  return item;
-}
-
-export const request = (body: string): TtlvItem =>
-  message(`<RequestMessage><RequestHeader><ProtocolVersion><ProtocolVersionMajor type="Integer" value="2"/><ProtocolVersionMinor type="Integer" value="1"/></ProtocolVersion>
-    <BatchCount type="Integer" value="1"/></RequestHeader><BatchItem>${body}</BatchItem></RequestMessage>`);
-
-export function find(item: TtlvItem, tag: number): TtlvItem | undefined {
-  if (item.tag === tag) return item;
-  if (item.type !== 'Structure') return undefined;
-  for (const child of item.value) {
-    const found = find(child, tag);
-    if (found) return found;
-  }
-  return undefined;
-}
-
-export function findAll(item: TtlvItem, tag: number, out: TtlvItem[] = []): TtlvItem[] {
-  if (item.tag === tag) out.push(item);
-  if (item.type === 'Structure') for (const child of item.value) findAll(child, tag, out);
-  return out;
-}
+export { find, findAll, request } from '../support/messages.js';
 
 export function textOf(item: TtlvItem | undefined): string {
   if (item?.type !== 'TextString') throw new Error('not a Text String');
