@@ -38,7 +38,8 @@ export async function ensureBuilt(): Promise<void> {
   if ((await builtAt()) > sources) return;
   let output = '';
   try {
-    await run(process.execPath, [join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: projectRoot });
+    // The package's own build: tsc, then the bins made executable (npx kmip runs them as files).
+    await run('npm', ['run', '--silent', 'build'], { cwd: projectRoot });
   } catch (error) {
     // tsc still writes its output on type errors; those are `npm run typecheck`'s to report.
     output = String((error as { stdout?: string }).stdout ?? error);

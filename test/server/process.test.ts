@@ -4,14 +4,25 @@
  * (TOOLCHAIN.md: ESM import shapes that type-check and then throw in real Node).
  */
 import { expect } from 'chai';
-import { mkdir, readdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { projectRoot } from '../support/paths.js';
 import { builtProcessFixture, kmipd } from './built.js';
 import { TestClient, discoverVersions, eventually, listedVersions, pkiFiles } from './helpers.js';
 
 describe('server: the built kmipd process', function () {
   this.timeout(60_000);
   const fixture = builtProcessFixture('process');
+
+  it("the package's bins (kmipd, kmip) run as programs: executable, with a node shebang", async function () {
+    const { bin } = JSON.parse(await readFile(join(projectRoot, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    for (const [name, file] of Object.entries(bin)) {
+      const { stdout } = await promisify(execFile)(join(projectRoot, file), ['--help']);
+      expect(stdout, name).to.include(name);
+    }
+  });
 
   it('kmipd init creates the data folder; a second init exits 2 and says the folder is initialised', async function () {
     const dir = join(fixture.parent, 'data');
