@@ -1,10 +1,12 @@
 /**
- * Known-answer tests: public vectors (NIST CAVP, the RFCs, IEEE 1619 through CAVP XTSVS) for
- * every algorithm kmipd exposes, run through kmipd's own code (cipher.ts, kek.ts, mac.ts,
- * derive.ts, signature.ts, asymmetric.ts), never straight through node:crypto, so a bug in
- * how kmipd drives node (names, IVs, tag lengths, padding, counters, key import) fails here.
- * The vectors live in test/vectors/*.json, each with the document it was transcribed from.
+ * Known-answer tests: public vectors (NIST CAVP, the RFCs, IEEE 1619 through CAVP XTSVS,
+ * PKCS #1 v2.1, Wycheproof) for every algorithm kmipd exposes, run through kmipd's own code
+ * (cipher.ts, kek.ts, mac.ts, derive.ts, signature.ts, rsa.ts, asymmetric.ts), never straight
+ * through node:crypto, so a bug in how kmipd drives node (names, IVs, tag lengths, padding,
+ * counters, key import) fails here. The vectors live in test/vectors/*.json, each with the
+ * document it was transcribed from.
  */
+import { verify as nodeVerify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,8 +18,9 @@ import type { CipherParameters } from './cipher.js';
 import { cmacPrf, deriveBytes, hkdf, hmacPrf, pbkdf2Bytes, sp800108 } from './derive.js';
 import { aesKeyUnwrapPad, aesKeyWrapPad } from './kek.js';
 import { digest, mac } from './mac.js';
-import { importPublicKey } from './asymmetric.js';
-import { signatureScheme, verify } from './signature.js';
+import { importPrivateKey, importPublicKey } from './asymmetric.js';
+import { rsaDecrypt, rsaEncryptionScheme } from './rsa.js';
+import { sign, signatureScheme, verify } from './signature.js';
 import type { SignatureParameters } from './signature.js';
 
 const A = Enum.CryptographicAlgorithm;
@@ -333,16 +336,167 @@ describe('known-answer tests (public vectors through kmipd\'s crypto code)', () 
       }
     });
   });
+
+  describe('Ed448 (RFC 8032 section 7.4; lib/crypto/signature.ts, Raw keys imported by asymmetric.ts)', () => {
+    const { ed448 } = load<{ ed448: { source: string; secretKey: string; publicKey: string; message: string; context?: string; signature: string }[] }>('ed448.json');
+    const noParams: SignatureParameters = { digitalSignatureAlgorithm: undefined, padding: undefined, hash: undefined, mgfHash: undefined, saltLength: undefined, trailerField: undefined };
+
+    it('signs each message to exactly the RFC\'s signature (Ed448 is deterministic), which verifies; a changed message does not', () => {
+      const plain = ed448.filter((v) => v.context === undefined);
+      expect(plain).to.have.length(8);
+      for (const v of plain) {
+        const privateKey = importPrivateKey(F.Raw, hex(v.secretKey), A.Ed448);
+        const publicKey = importPublicKey(F.Raw, hex(v.publicKey), A.Ed448);
+        expect(sign(privateKey, signatureScheme(privateKey, noParams), hex(v.message)).toString('hex'), v.source).to.equal(v.signature);
+        const scheme = signatureScheme(publicKey, noParams);
+        expect(verify(publicKey, scheme, hex(v.message), hex(v.signature)), v.source).to.equal(true);
+        expect(verify(publicKey, scheme, Buffer.concat([hex(v.message), Buffer.from([0])]), hex(v.signature)), `${v.source}, altered`).to.equal(false);
+      }
+    });
+
+    it('a signature made under a context (the "1 octet (with context)" vector) is not a plain Ed448 signature: kmipd signs and verifies with the empty context', () => {
+      const withContext = ed448.filter((v) => v.context !== undefined);
+      expect(withContext).to.have.length(1);
+      for (const v of withContext) {
+        const publicKey = importPublicKey(F.Raw, hex(v.publicKey), A.Ed448);
+        expect(verify(publicKey, signatureScheme(publicKey, noParams), hex(v.message), hex(v.signature)), v.source).to.equal(false);
+      }
+    });
+  });
+
+  describe('ECDSA on P-384 and P-521 (lib/crypto/signature.ts, Transparent EC keys imported by asymmetric.ts)', () => {
+    interface RfcKey {
+      source: string;
+      curve: string;
+      x: string;
+      ux: string;
+      uy: string;
+      signatures: { source: string; hash: string; message: string; r: string; s: string }[];
+    }
+    const ecdsa = load<{
+      cavp: { source: string; curve: string; hash: string; message: string; qx: string; qy: string; r: string; s: string; valid: boolean }[];
+      rfc6979: RfcKey[];
+    }>('ecdsa-p384-p521.json');
+    const withHash = (hash: number | undefined): SignatureParameters => ({ digitalSignatureAlgorithm: undefined, padding: undefined, hash, mgfHash: undefined, saltLength: undefined, trailerField: undefined });
+    const publicKeyOf = (curve: string, x: string, y: string): ReturnType<typeof importPublicKey> =>
+      importPublicKey(F.TransparentECPublicKey, { kind: 'ec-public', curve: enumValue(Enum.RecommendedCurve, curve), q: Buffer.concat([Buffer.from([4]), hex(x), hex(y)]) });
+    /** The curve's own hash, which kmipd takes when the request names none (SP 800-57 part 1, table 3). */
+    const CURVE_HASH: Record<string, string> = { P_384: 'SHA_384', P_521: 'SHA_512' };
+    const NODE_HASH: Record<string, string> = { SHA_256: 'sha256', SHA_384: 'sha384', SHA_512: 'sha512' };
+
+    it('CAVP FIPS 186-3 SigVer, P-384 and P-521 with SHA-256, SHA-384, SHA-512: Result P verifies; message, R, S or Q changed does not', () => {
+      expect(ecdsa.cavp.filter((v) => v.valid)).to.have.length(12);
+      expect(ecdsa.cavp.filter((v) => !v.valid)).to.have.length(48);
+      for (const v of ecdsa.cavp) {
+        const key = publicKeyOf(v.curve, v.qx, v.qy);
+        const scheme = signatureScheme(key, withHash(enumValue(H, v.hash)));
+        expect(verify(key, scheme, hex(v.message), derSignature(hex(v.r), hex(v.s))), v.source).to.equal(v.valid);
+      }
+    });
+
+    it('RFC 6979 appendix A.2.6 and A.2.7 signatures verify; with no hash named, the curve\'s own hash is taken; another message does not verify', () => {
+      let defaulted = 0;
+      for (const k of ecdsa.rfc6979) {
+        const key = publicKeyOf(k.curve, k.ux, k.uy);
+        for (const s of k.signatures) {
+          const signature = derSignature(hex(s.r), hex(s.s));
+          const message = Buffer.from(s.message, 'ascii');
+          expect(verify(key, signatureScheme(key, withHash(enumValue(H, s.hash))), message, signature), s.source).to.equal(true);
+          expect(verify(key, signatureScheme(key, withHash(enumValue(H, s.hash))), Buffer.from(`${s.message}!`), signature), `${s.source}, altered`).to.equal(false);
+          if (CURVE_HASH[k.curve] === s.hash) {
+            expect(verify(key, signatureScheme(key, withHash(undefined)), message, signature), `${s.source}, hash left out`).to.equal(true);
+            defaulted++;
+          }
+        }
+      }
+      expect(defaulted, 'a vector with the curve\'s own hash for each curve').to.equal(2);
+    });
+
+    it('signs with the RFC 6979 private key (Transparent EC Private Key, D only): node:crypto verifies the signature with the RFC\'s public key (Ux, Uy)', () => {
+      for (const k of ecdsa.rfc6979) {
+        const privateKey = importPrivateKey(F.TransparentECPrivateKey, { kind: 'ec-private', curve: enumValue(Enum.RecommendedCurve, k.curve), d: BigInt(`0x${k.x}`) });
+        const jwk = { kty: 'EC', crv: k.curve.replace('_', '-'), x: hex(k.ux).toString('base64url'), y: hex(k.uy).toString('base64url') };
+        for (const [hashName, params] of [...Object.keys(NODE_HASH).map((h) => [h, withHash(enumValue(H, h))] as const), [CURVE_HASH[k.curve] ?? '', withHash(undefined)] as const]) {
+          const message = Buffer.from(`kmipd ${k.curve} ${hashName}`);
+          const signature = sign(privateKey, signatureScheme(privateKey, params), message);
+          expect(nodeVerify(NODE_HASH[hashName] ?? '', message, { key: jwk, format: 'jwk', dsaEncoding: 'der' }, signature), `${k.source}, ${hashName}${params.hash === undefined ? ' (defaulted)' : ''}`).to.equal(true);
+        }
+      }
+    });
+  });
+
+  describe('RSA-OAEP decryption (lib/crypto/rsa.ts, keys imported by asymmetric.ts)', () => {
+    interface OaepKey {
+      source: string;
+      bits: number;
+      key: { n: string; e: string; d: string; p: string; q: string; dp: string; dq: string; qinv: string };
+      examples: { source: string; message: string; seed: string; ciphertext: string }[];
+    }
+    interface WycheproofGroup {
+      source: string;
+      hash: string;
+      mgfHash: string;
+      privateKeyPkcs8: string;
+      tests: { source: string; message: string; ciphertext: string; label: string; valid: boolean }[];
+    }
+    const oaep = load<{ pkcs1v21: OaepKey[]; wycheproof: WycheproofGroup[] }>('rsa-oaep.json');
+    const big = (h: string): bigint => BigInt(`0x${h}`);
+    /** OAEP as the Decrypt operation builds it from Cryptographic Parameters (Padding Method OAEP, the hashes, P Source). */
+    const oaepScheme = (hash: number | undefined, mgfHash: number | undefined, label: Buffer | undefined): ReturnType<typeof rsaEncryptionScheme> =>
+      rsaEncryptionScheme({ padding: Enum.PaddingMethod.OAEP, hash, mgfHash, pSource: label });
+
+    it('PKCS #1 v2.1 oaep-vect.txt: ten keys of 1024 to 1031, 1536 and 2048 bits, SHA-1 by default; the key given with its CRT parts or with d alone', () => {
+      expect(oaep.pkcs1v21.map((k) => k.bits)).to.deep.equal([1024, 1025, 1026, 1027, 1028, 1029, 1030, 1031, 1536, 2048]);
+      for (const k of oaep.pkcs1v21) {
+        const n = big(k.key.n);
+        const e = big(k.key.e);
+        const d = big(k.key.d);
+        const keys = [
+          importPrivateKey(F.TransparentRSAPrivateKey, {
+            kind: 'rsa-private', modulus: n, publicExponent: e, privateExponent: d, p: big(k.key.p), q: big(k.key.q),
+            primeExponentP: big(k.key.dp), primeExponentQ: big(k.key.dq), crtCoefficient: big(k.key.qinv),
+          }),
+          importPrivateKey(F.TransparentRSAPrivateKey, { kind: 'rsa-private', modulus: n, publicExponent: e, privateExponent: d }),
+        ];
+        expect(k.examples).to.have.length(6);
+        for (const [i, key] of keys.entries()) {
+          for (const x of k.examples) {
+            expect(rsaDecrypt(key, oaepScheme(undefined, undefined, undefined), hex(x.ciphertext)).toString('hex'), `${x.source}${i === 1 ? ', key from d' : ''}`).to.equal(x.message);
+          }
+        }
+      }
+    });
+
+    it('Wycheproof 2048-bit SHA-256 with MGF1-SHA-1 (kmipd\'s own EME-OAEP decoding) and MGF1-SHA-256 (OpenSSL\'s): valid ones give the message under their label, invalid ones fail alike', () => {
+      expect(oaep.wycheproof.map((g) => g.mgfHash)).to.deep.equal(['SHA_1', 'SHA_256']);
+      for (const g of oaep.wycheproof) {
+        const key = importPrivateKey(F.PKCS_8, hex(g.privateKeyPkcs8));
+        expect(g.tests.filter((t) => !t.valid), g.source).to.have.length.above(10);
+        for (const t of g.tests) {
+          const scheme = oaepScheme(enumValue(H, g.hash), enumValue(H, g.mgfHash), t.label === '' ? undefined : hex(t.label));
+          const source = `${g.source}: ${t.source}`;
+          if (t.valid) {
+            expect(rsaDecrypt(key, scheme, hex(t.ciphertext)).toString('hex'), source).to.equal(t.message);
+            continue;
+          }
+          expect(() => rsaDecrypt(key, scheme, hex(t.ciphertext)), source)
+            .to.throw(KmipError, 'the data could not be decrypted with this key and these parameters')
+            .with.property('reason', 'CryptographicFailure');
+        }
+      }
+    });
+  });
 });
 
-/** An ECDSA-Sig-Value SEQUENCE { r INTEGER, s INTEGER } (short-form lengths suffice for P-256). */
+/** An ECDSA-Sig-Value SEQUENCE { r INTEGER, s INTEGER } (X.690 DER; P-521's needs a long-form length). */
 function derSignature(r: Buffer, s: Buffer): Buffer {
+  const length = (n: number): Buffer => (n < 0x80 ? Buffer.from([n]) : Buffer.from([0x81, n]));
   const integer = (value: Buffer): Buffer => {
     let v = value;
     while (v.length > 1 && v.readUInt8(0) === 0 && (v.readUInt8(1) & 0x80) === 0) v = v.subarray(1);
     if ((v.readUInt8(0) & 0x80) !== 0) v = Buffer.concat([Buffer.from([0]), v]);
-    return Buffer.concat([Buffer.from([0x02, v.length]), v]);
+    return Buffer.concat([Buffer.from([0x02]), length(v.length), v]);
   };
   const body = Buffer.concat([integer(r), integer(s)]);
-  return Buffer.concat([Buffer.from([0x30, body.length]), body]);
+  return Buffer.concat([Buffer.from([0x30]), length(body.length), body]);
 }
