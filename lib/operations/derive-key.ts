@@ -5,7 +5,8 @@
  * Mask. The first Unique Identifier names the derivation key (or password, or input key
  * material); a second one, a Secret Data object, may give the Derivation Data instead of the
  * request (section 7.12). The new object links to its bases (Derivation Base Object), each
- * base to it (Derived Key), committed together.
+ * base to it (Derived Key), committed together with what the derivation takes out of each
+ * base's Usage Limits (one use, or under the Byte unit the bytes derived).
  */
 import { Enum, Tag } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
@@ -16,12 +17,13 @@ import type { DerivationCryptoParameters } from '../crypto/derive.js';
 import { KmipError } from '../errors.js';
 import { leafValue } from '../objects/managed.js';
 import { newManagedObject } from '../objects/new.js';
+import type { ManagedObject } from '../objects/types.js';
 import { checkQuantumSafe } from '../objects/quantum-safe.js';
 import { keyBlockOf, objectTypeName, rawKeyBytes, symmetricKey } from '../objects/structures.js';
 import { bytes, enumeration, int, struct, text } from '../protocol/build.js';
 import { Fields } from '../protocol/fields.js';
 import { advance, changed, checkUniqueValues, commit, serverPolicy } from './common.js';
-import { objectForUse } from './key-use.js';
+import { objectForUse, usageCharged } from './key-use.js';
 import type { ObjectInUse } from './key-use.js';
 import { requestedAttributes, withTemplates } from './request-attributes.js';
 import type { RequestedAttributes } from './request-attributes.js';
@@ -87,6 +89,7 @@ export const deriveKey = operation<DeriveKeyRequest>({
       if (data.length > 0) throw new KmipError('InvalidField', 'the Derivation Data is given twice: in the Derivation Parameters and as a Secret Data object (2.1 section 7.12)');
       data = [materialOf(dataObject)];
     }
+    const charged = bases.map((b) => chargedForDerivation(b, length));
     const key = materialOf(base);
     let derived: Buffer | undefined;
     try {
@@ -118,7 +121,7 @@ export const deriveKey = operation<DeriveKeyRequest>({
       );
       checkQuantumSafe(obj.attributes);
       await checkUniqueValues(ctx, obj);
-      const updated = bases.map((b) => changed(ctx, { ...b.obj, attributes: [...b.obj.attributes, { name: 'Link', value: link(Enum.LinkType.DerivedKeyLink, id) }] }));
+      const updated = charged.map((b) => changed(ctx, { ...b, attributes: [...b.attributes, { name: 'Link', value: link(Enum.LinkType.DerivedKeyLink, id) }] }));
       await commit(ctx, { create: [obj], update: updated });
       ctx.idPlaceholder = id;
       ctx.log.info('key derived', { operation: 'DeriveKey', id, objectType: request.objectType, method: request.method, from: request.ids });
@@ -159,6 +162,20 @@ async function baseObjects(ctx: OperationContext, ids: readonly string[]): Promi
     out.push(use);
   }
   return out;
+}
+
+/**
+ * The base object with this derivation taken out of its Usage Limits, checked before any
+ * work and committed with the derived object, so a refused or failed derivation charges
+ * nothing and two derivations racing for the last use cannot both commit (the update is
+ * conditional on the revision read). KMIP counts Usage Limits for "applying protection"
+ * (2.1 section 4.59, 1.4 section 3.21) and names Derive Key among the protecting usages
+ * without saying what a derivation counts: under the Object unit a derivation is one use
+ * (it makes one object); under the Byte unit it counts the bytes of key material derived,
+ * as wrapping counts the bytes of the key it protects.
+ */
+function chargedForDerivation(use: ObjectInUse, derivedBytes: number): ManagedObject {
+  return usageCharged(use.obj, derivedBytes) ?? use.obj;
 }
 
 /** A copy of the object's plain bytes; Key Value Not Present when it holds none in clear. */

@@ -95,18 +95,27 @@ function checkDates(obj: ManagedObject, protecting: boolean, now: bigint): void 
  * remaining count goes down, durably, before the protected data is returned.
  */
 export async function chargeUsage(ctx: OperationContext, use: Pick<ObjectInUse, 'obj'>, dataBytes: number): Promise<void> {
-  const limits = first(use.obj, 'Usage Limits');
-  if (limits === undefined) return;
+  const charged = usageCharged(use.obj, dataBytes);
+  if (charged !== undefined) await commit(ctx, { update: [changed(ctx, charged)] });
+}
+
+/**
+ * The object with one use taken out of its Usage Limits (`dataBytes` under the Byte unit),
+ * for an operation that commits it together with the rest of its change; undefined when the
+ * object has no Usage Limits. Usage Limit Exceeded when too little is left.
+ */
+export function usageCharged(obj: ManagedObject, dataBytes: number): ManagedObject | undefined {
+  const limits = first(obj, 'Usage Limits');
+  if (limits === undefined) return undefined;
   const fields = Fields.of(limits, 'UsageLimits');
   const total = fields.value(Tag.UsageLimitsTotal, 'LongInteger');
   const remaining = fields.optionalValue(Tag.UsageLimitsCount, 'LongInteger') ?? total;
   const unit = fields.optionalEnumeration(Tag.UsageLimitsUnit);
   const needed = unit === Enum.UsageLimitsUnit.Byte ? BigInt(dataBytes) : 1n;
   if (remaining < needed) {
-    throw new KmipError('UsageLimitExceeded', `object ${use.obj.id} may protect ${remaining} more ${unit === Enum.UsageLimitsUnit.Byte ? 'bytes' : 'times'}; this needs ${needed}`);
+    throw new KmipError('UsageLimitExceeded', `object ${obj.id} may protect ${remaining} more ${unit === Enum.UsageLimitsUnit.Byte ? 'bytes' : 'times'}; this needs ${needed}`);
   }
-  const updated = struct(Tag.UsageLimits, [long(Tag.UsageLimitsTotal, total), long(Tag.UsageLimitsCount, remaining - needed), fields.optional(Tag.UsageLimitsUnit)]);
-  await commit(ctx, { update: [changed(ctx, withAttribute(use.obj, 'Usage Limits', updated))] });
+  return withAttribute(obj, 'Usage Limits', struct(Tag.UsageLimits, [long(Tag.UsageLimitsTotal, total), long(Tag.UsageLimitsCount, remaining - needed), fields.optional(Tag.UsageLimitsUnit)]));
 }
 
 /** The request's Cryptographic Parameters over the key's, for a cipher. */

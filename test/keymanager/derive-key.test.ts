@@ -1,8 +1,9 @@
 /**
  * Derive Key (KMIP 2.1 section 6.1.14, 1.4 section 4.6) through the key manager: each
  * Derivation Method gives the bytes its standard defines (checked against public vectors or
- * an independent computation), the new object and its bases link to each other, and the
- * base objects' state and usage mask are checked first.
+ * an independent computation), the new object and its bases link to each other, the
+ * base objects' state and usage mask are checked first, and each derivation is charged to
+ * the bases' Usage Limits in the commit that creates the derived object.
  */
 import { createCipheriv, createHmac, pbkdf2Sync } from 'node:crypto';
 import { expect } from 'chai';
@@ -15,8 +16,8 @@ const iso = (offsetSeconds: number): string => new Date(Date.now() + offsetSecon
 const attr = (name: string, value: string): string => `<Attribute><AttributeName type="TextString" value="${name}"/>${value}</Attribute>`;
 const hex = (b: Buffer | string): string => (typeof b === 'string' ? Buffer.from(b).toString('hex') : b.toString('hex'));
 
-/** A 1.4 Register of a Symmetric Key or Secret Data (Password) with `mask`, active for an hour unless `active` is false. */
-function register14(kind: 'key' | 'secret', material: string, mask: string, algorithm = 'AES', active = true): string {
+/** A 1.4 Register of a Symmetric Key or Secret Data (Password) with `mask`, active for an hour unless `active` is false, with `extra` template attributes. */
+function register14(kind: 'key' | 'secret', material: string, mask: string, algorithm = 'AES', active = true, extra = ''): string {
   const bits = (material.length / 2) * 8;
   const object =
     kind === 'key'
@@ -28,6 +29,7 @@ function register14(kind: 'key' | 'secret', material: string, mask: string, algo
     <ObjectType type="Enumeration" value="${kind === 'key' ? 'SymmetricKey' : 'SecretData'}"/><TemplateAttribute>
     ${attr('Cryptographic Usage Mask', `<AttributeValue type="Integer" value="${mask}"/>`)}
     ${active ? attr('Activation Date', `<AttributeValue type="DateTime" value="${iso(-3600)}"/>`) : ''}
+    ${extra}
     </TemplateAttribute>${object}</RequestPayload>`;
 }
 
@@ -38,6 +40,8 @@ interface DeriveArgs {
   params: string;
   algorithm?: string;
   bits: number;
+  /** More 2.x Attributes of the new object. */
+  attributes?: string;
 }
 
 /** A Derive Key request in the 1.x shape (Template-Attribute). */
@@ -64,12 +68,18 @@ function derive21(a: DeriveArgs): string {
     <Attributes>
       ${a.algorithm === undefined ? '' : `<CryptographicAlgorithm type="Enumeration" value="${a.algorithm}"/>`}
       <CryptographicLength type="Integer" value="${a.bits}"/>
+      ${a.attributes ?? ''}
     </Attributes></RequestPayload>`;
 }
 
 const get = (id: string): string => `<Operation type="Enumeration" value="Get"/><RequestPayload><UniqueIdentifier type="TextString" value="${id}"/></RequestPayload>`;
 const getLinks = (id: string): string =>
   `<Operation type="Enumeration" value="GetAttributes"/><RequestPayload><UniqueIdentifier type="TextString" value="${id}"/><AttributeName type="TextString" value="Link"/></RequestPayload>`;
+const getUsageLimits = (id: string): string =>
+  `<Operation type="Enumeration" value="GetAttributes"/><RequestPayload><UniqueIdentifier type="TextString" value="${id}"/><AttributeName type="TextString" value="Usage Limits"/></RequestPayload>`;
+/** 1.4 Usage Limits of `total` in `unit` (Object or Byte); the count is the server's to keep. */
+const usageLimits = (total: number, unit: 'Object' | 'Byte'): string =>
+  attr('Usage Limits', `<AttributeValue><UsageLimitsTotal type="LongInteger" value="${total}"/><UsageLimitsUnit type="Enumeration" value="${unit}"/></AttributeValue>`);
 const data = (bytes: Buffer | string): string => `<DerivationData type="ByteString" value="${hex(bytes)}"/>`;
 const hashParams = (hash: string): string => `<CryptographicParameters><HashingAlgorithm type="Enumeration" value="${hash}"/></CryptographicParameters>`;
 
@@ -91,6 +101,15 @@ describe('Derive Key (2.1 section 6.1.14, 1.4 section 4.6)', () => {
   const idOf = (r: ItemResult): string => textOf(findValue(r.payload, Tag.UniqueIdentifier));
   const registered = async (kind: 'key' | 'secret', material: string, mask = 'DeriveKey', algorithm = 'AES', active = true): Promise<string> =>
     idOf(await ok('1.4', register14(kind, material, mask, algorithm, active)));
+  const limited = async (kind: 'key' | 'secret', material: string, total: number, unit: 'Object' | 'Byte', algorithm = 'AES'): Promise<string> =>
+    idOf(await ok('1.4', register14(kind, material, 'DeriveKey', algorithm, true, usageLimits(total, unit))));
+  /** The Usage Limits Count, or the Total while nothing has been counted (the server reads it so too). */
+  const remaining = async (id: string): Promise<bigint | undefined> => {
+    const payload = (await ok('2.1', getUsageLimits(id))).payload;
+    const count = findValue(payload, Tag.UsageLimitsCount) ?? findValue(payload, Tag.UsageLimitsTotal);
+    return count?.type === 'LongInteger' ? count.value : undefined;
+  };
+  const derivedFrom = async (id: string): Promise<string[]> => (await links(id)).filter((l) => l.type === Enum.LinkType.DerivedKeyLink).map((l) => l.id);
   const materialOf = async (id: string): Promise<string> => {
     const r = await ok('2.1', get(id));
     const m = findValue(r.payload, Tag.KeyMaterial);
@@ -225,5 +244,83 @@ describe('Derive Key (2.1 section 6.1.14, 1.4 section 4.6)', () => {
     expect(g?.status, g?.message).to.equal('Success');
     expect(textOf(findValue(g?.payload, Tag.UniqueIdentifier))).to.equal(idOf(d as ItemResult));
     expect(findValue(g?.payload, Tag.SecretDataType)).to.deep.include({ value: Enum.SecretDataType.Seed });
+  });
+
+  describe('Usage Limits of the base objects (2.1 section 4.59, 1.4 section 3.21)', () => {
+    const hkdf = (ids: string[], bits: number, attributes?: string): string =>
+      derive21({ objectType: 'SecretData', ids, method: 'HKDF', params: hashParams('SHA_256'), bits, ...(attributes === undefined ? {} : { attributes }) });
+
+    it('unit Object: each Derive Key takes one use; with none left, Usage Limit Exceeded, nothing derived and the count stays 0', async () => {
+      const base = await limited('secret', hex('two derivations'), 2, 'Object');
+      expect(await remaining(base)).to.equal(2n);
+      await ok('2.1', hkdf([base], 256));
+      expect(await remaining(base)).to.equal(1n);
+      await ok('1.4', derive14({ objectType: 'SecretData', ids: [base], method: 'HKDF', params: hashParams('SHA_256'), bits: 128 }));
+      expect(await remaining(base)).to.equal(0n);
+      const [refused] = await send('2.1', hkdf([base], 256));
+      expect(refused?.status).to.equal('OperationFailed');
+      expect(refused?.reason, refused?.message).to.equal('UsageLimitExceeded');
+      expect(refused?.message).to.match(/may protect 0 more times; this needs 1/);
+      expect(await derivedFrom(base)).to.have.length(2);
+      expect(await remaining(base)).to.equal(0n);
+    });
+
+    it('unit Byte: a derivation counts the bytes derived (Cryptographic Length / 8); more than is left is refused whole', async () => {
+      const base = await limited('key', '5a'.repeat(32), 48, 'Byte', 'HMAC_SHA256');
+      const hmac = (bits: number): string => derive21({ ids: [base], method: 'HMAC', params: data('slot'), algorithm: 'AES', bits });
+      await ok('2.1', hmac(256));
+      expect(await remaining(base)).to.equal(16n);
+      const [refused] = await send('2.1', hmac(256));
+      expect(refused?.reason, refused?.message).to.equal('UsageLimitExceeded');
+      expect(refused?.message).to.match(/may protect 16 more bytes; this needs 32/);
+      expect(await remaining(base)).to.equal(16n);
+      await ok('2.1', hmac(128));
+      expect(await remaining(base)).to.equal(0n);
+      expect(await derivedFrom(base)).to.have.length(2);
+    });
+
+    it('the Secret Data object giving the Derivation Data is charged too; when it is spent, the base key keeps its count', async () => {
+      const base = await limited('key', '0e'.repeat(32), 5, 'Object', 'HMAC_SHA256');
+      const info = await limited('secret', hex('one-time context'), 1, 'Object');
+      const both = derive21({ ids: [base, info], method: 'HMAC', params: '', algorithm: 'AES', bits: 256 });
+      await ok('2.1', both);
+      expect([await remaining(base), await remaining(info)]).to.deep.equal([4n, 0n]);
+      const [refused] = await send('2.1', both);
+      expect(refused?.reason, refused?.message).to.equal('UsageLimitExceeded');
+      expect(refused?.message).to.include(`object ${info}`);
+      expect([await remaining(base), await remaining(info)]).to.deep.equal([4n, 0n]);
+      expect(await derivedFrom(base)).to.have.length(1);
+    });
+
+    it('a derivation that fails after the check (a Name another object holds, a length HMAC cannot give) charges nothing', async () => {
+      const base = await limited('secret', hex('kept'), 1, 'Object');
+      const taken = `taken-${base}`;
+      await ok('2.1', hkdf([await registered('secret', hex('other'))], 128, `<Name><NameValue type="TextString" value="${taken}"/><NameType type="Enumeration" value="UninterpretedTextString"/></Name>`));
+      const [duplicate] = await send('2.1', hkdf([base], 128, `<Name><NameValue type="TextString" value="${taken}"/><NameType type="Enumeration" value="UninterpretedTextString"/></Name>`));
+      expect(duplicate?.reason, duplicate?.message).to.equal('NonUniqueNameAttribute');
+      const hmacKey = await limited('key', '77'.repeat(32), 1, 'Object', 'HMAC_SHA256');
+      const [tooLong] = await send('2.1', derive21({ objectType: 'SecretData', ids: [hmacKey], method: 'HMAC', params: data('x'), bits: 512 }));
+      expect(tooLong?.reason, tooLong?.message).to.equal('InvalidField');
+      expect([await remaining(base), await remaining(hmacKey)]).to.deep.equal([1n, 1n]);
+      expect(await derivedFrom(base)).to.deep.equal([]);
+      await ok('2.1', hkdf([base], 128));
+      expect(await remaining(base)).to.equal(0n);
+    });
+
+    it('two derivations racing for the last use: exactly one commits its key, the other is refused', async () => {
+      const base = await limited('secret', hex('last use'), 1, 'Object');
+      const secretData = async (): Promise<number> => (await kms.store.locate({ owner: 'alice', objectType: Enum.ObjectType.SecretData })).length;
+      const before = await secretData();
+      const answers = await Promise.all([send('2.1', hkdf([base], 256)), send('2.1', hkdf([base], 256))]);
+      const items = answers.map(([r]) => r);
+      expect(items.filter((r) => r?.status === 'Success'), JSON.stringify(items.map((r) => r?.message))).to.have.length(1);
+      const loser = items.find((r) => r?.status !== 'Success');
+      // Refused at the check, or at the commit when both read the count before either wrote it.
+      expect(loser?.reason, loser?.message).to.be.oneOf(['UsageLimitExceeded', 'GeneralFailure']);
+      expect(await remaining(base)).to.equal(0n);
+      expect(await derivedFrom(base)).to.have.length(1);
+      // The loser's derived object was not written without its charge: one new object in the store.
+      expect(await secretData()).to.equal(before + 1);
+    });
   });
 });
