@@ -437,6 +437,57 @@ export const SETTINGS = {
     defaultText: '`<dir>/users.json`',
     describe: 'The users of `requireCredential` (`kmipd users add`, `passwd`, `identities`, `remove`, `list`): scrypt password hashes and the certificate identities each user may log in through. Mode 0600 (refused if others may read it); read again within a second of a change.',
   }),
+  credentialLockoutFailures: integer({
+    flag: 'credential-lockout-failures',
+    env: 'KMIPD_CREDENTIAL_LOCKOUT_FAILURES',
+    default: 5,
+    min: 0,
+    max: 1000,
+    describe: 'With `requireCredential`: failed logins of one user name in a row (from any client) after which that name is locked out for `credentialLockoutSeconds`. Attempts while locked out are answered Authentication Not Successful, as a wrong password is, without checking the password; names that do not exist are counted alike. A successful login clears the count; a connection that already logged in with the same password goes on being served. 0: no lockout by user name.',
+  }),
+  credentialSourceLockoutFailures: integer({
+    flag: 'credential-source-lockout-failures',
+    env: 'KMIPD_CREDENTIAL_SOURCE_LOCKOUT_FAILURES',
+    default: 20,
+    min: 0,
+    max: 100_000,
+    describe: 'With `requireCredential`: failed logins through one client certificate identity, whatever user names they try, after which every login through that identity is locked out for `credentialLockoutSeconds`. A success does not clear this count (one known password must not clear the guesses at others); `credentialLockoutWindowSeconds` without a failure does. 0: no lockout by certificate.',
+  }),
+  credentialLockoutSeconds: integer({
+    flag: 'credential-lockout-seconds',
+    env: 'KMIPD_CREDENTIAL_LOCKOUT_SECONDS',
+    default: 60,
+    min: 1,
+    max: 86_400,
+    unit: 'seconds',
+    describe: 'The first lockout of a user name or certificate identity; each further lockout in a row lasts twice as long as the one before, up to `credentialLockoutMaxSeconds`.',
+  }),
+  credentialLockoutMaxSeconds: integer({
+    flag: 'credential-lockout-max-seconds',
+    env: 'KMIPD_CREDENTIAL_LOCKOUT_MAX_SECONDS',
+    default: 3600,
+    min: 1,
+    max: 604_800,
+    unit: 'seconds',
+    describe: 'The longest lockout. With the defaults a guesser gets 30 tries at one user name in the first hour (5 before each lockout of 1, 2, 4, ... 32 minutes), then 5 an hour; pacing the tries below the lockouts gives 4 an hour.',
+  }),
+  credentialLockoutWindowSeconds: integer({
+    flag: 'credential-lockout-window-seconds',
+    env: 'KMIPD_CREDENTIAL_LOCKOUT_WINDOW_SECONDS',
+    default: 3600,
+    min: 1,
+    max: 604_800,
+    unit: 'seconds',
+    describe: 'A user name or certificate identity with no failed login (and no lockout ending) for this long is forgotten: its failures and the growth of its lockouts start again from nothing. Keep it at least `credentialLockoutMaxSeconds`, or waiting it out is cheaper for a guesser than the longest lockout.',
+  }),
+  credentialLockoutEntries: integer({
+    flag: 'credential-lockout-entries',
+    env: 'KMIPD_CREDENTIAL_LOCKOUT_ENTRIES',
+    default: 10_000,
+    min: 100,
+    max: 10_000_000,
+    describe: 'User names, and apart from them certificate identities, whose failures each process keeps (about 200 bytes each): past it the least recently failed is forgotten, so a flood of made-up user names cannot grow the process without limit.',
+  }),
   maxConnections: integer({
     flag: 'max-connections',
     env: 'KMIPD_MAX_CONNECTIONS',
@@ -733,6 +784,9 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
     for (const key of ['pkcs11Module', 'pkcs11TokenLabel', 'pkcs11PinFile'] as const) {
       if (config[key] === undefined) problems.push(`hsmResidentKeys "${String(config['hsmResidentKeys'])}" needs ${key} (--${SETTINGS[key].flag} or ${SETTINGS[key].env})`);
     }
+  }
+  if (typeof config['credentialLockoutMaxSeconds'] === 'number' && typeof config['credentialLockoutSeconds'] === 'number' && config['credentialLockoutMaxSeconds'] < config['credentialLockoutSeconds']) {
+    problems.push(`credentialLockoutMaxSeconds ${config['credentialLockoutMaxSeconds']} is below credentialLockoutSeconds ${config['credentialLockoutSeconds']}`);
   }
   if (config['tlsMinVersion'] === 'TLSv1.3' && config['tlsMaxVersion'] === 'TLSv1.2') {
     problems.push('tlsMaxVersion "TLSv1.2" is below tlsMinVersion "TLSv1.3"');

@@ -133,7 +133,7 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
   let service: KmipService;
   try {
     // requireCredential: the users file is read now, so that a missing or open one stops the start.
-    const authenticate = await configuredAuthenticator(config, log);
+    const authenticate = await configuredAuthenticator(config, log, { observe: metrics.observeCredential, ...(options.clock === undefined ? {} : { clock: options.clock }) });
     const core = createKmipService({
       store: metrics.timeCommits(store),
       log,

@@ -1,7 +1,8 @@
 /**
  * kmipd's metrics in the Prometheus text format (prom-client), served by the admin endpoint
  * (server/admin.ts): operations by result and their latency, connections, TLS refusals,
- * objects by type and state, store commit and KEK timings, and Node's process metrics.
+ * objects by type and state, store commit and KEK timings, password verifications and
+ * lockouts, and Node's process metrics.
  *
  * Each process has its own registry. In cluster mode (`--workers N`) each worker answers the
  * primary's requests for its registry (prom-client's AggregatorRegistry), and the primary's
@@ -12,6 +13,7 @@ import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefault
 import { Enum } from '../ttlv/index.js';
 import type { LogFields, Logger } from '../lib/log.js';
 import type { OperationEvent } from '../lib/service.js';
+import type { CredentialEvent } from './users.js';
 import type { ObjectCount, Store } from '../lib/store/index.js';
 import { PRODUCT } from '../lib/product.js';
 
@@ -39,6 +41,9 @@ export class KmipdMetrics {
   readonly #commits: Histogram<'result'>;
   readonly #kekProbes: Histogram<'result'>;
   readonly #objectCountErrors: Counter;
+  readonly #credentialVerifications: Counter<'result'>;
+  readonly #credentialLockouts: Counter<'scope'>;
+  readonly #credentialLockedRefusals: Counter<'scope'>;
   readonly #openConnections = new Map<Transport, () => number>();
   #store: Store | undefined;
   #objects: { readonly at: number; readonly counts: readonly ObjectCount[] } | undefined;
@@ -106,6 +111,24 @@ export class KmipdMetrics {
       help: 'Scrapes whose count of objects by state failed (kmipd_objects is then absent from that scrape).',
       registers,
     });
+    this.#credentialVerifications = new Counter({
+      name: 'kmipd_credential_verifications_total',
+      help: 'scrypt verifications of a KMIP Username and Password (requireCredential), by result: accepted, rejected (wrong password or unknown user).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.#credentialLockouts = new Counter({
+      name: 'kmipd_credential_lockouts_total',
+      help: 'Lockouts started by failed logins (credentialLockoutFailures, credentialSourceLockoutFailures), by scope: user (a user name), identity (a client certificate identity).',
+      labelNames: ['scope'],
+      registers,
+    });
+    this.#credentialLockedRefusals = new Counter({
+      name: 'kmipd_credential_locked_refusals_total',
+      help: 'Logins refused during a lockout without verifying the password, by scope: user, identity.',
+      labelNames: ['scope'],
+      registers,
+    });
     const openConnections = this.#openConnections;
     new Gauge({
       name: 'kmipd_connections_open',
@@ -152,6 +175,13 @@ export class KmipdMetrics {
     const operation = event.operation.startsWith('0x') && event.reason === 'OperationNotSupported' ? 'unsupported' : event.operation;
     this.#operations.inc({ operation, status: event.status, reason: event.reason ?? 'none' });
     this.#latency.observe({ operation }, event.seconds);
+  };
+
+  /** The authenticator's observer (server/users.ts): verifications, lockouts and refusals for one. */
+  readonly observeCredential = (event: CredentialEvent): void => {
+    if (event.kind === 'verified') this.#credentialVerifications.inc({ result: event.accepted ? 'accepted' : 'rejected' });
+    else if (event.kind === 'lockout') this.#credentialLockouts.inc({ scope: event.scope });
+    else this.#credentialLockedRefusals.inc({ scope: event.scope });
   };
 
   /** Count objects from this store at scrape time (its `countByState`, when it has one). */

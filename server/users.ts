@@ -15,6 +15,8 @@ import type { Authenticator, AuthenticationOutcome, CredentialSession } from '..
 import type { Identity } from '../lib/auth/identity.js';
 import { PasswordHashError, hashPassword, parsePasswordHash, verifyPassword } from '../lib/auth/password.js';
 import type { PasswordHash } from '../lib/auth/password.js';
+import { LoginLockout } from '../lib/auth/lockout.js';
+import type { Lockout, LockoutPolicy, LockoutScope } from '../lib/auth/lockout.js';
 import type { Logger } from '../lib/log.js';
 import type { KmipdConfig } from './config.js';
 import { StartError } from './errors.js';
@@ -257,15 +259,27 @@ async function signatureOf(path: string): Promise<string> {
 // ---------------------------------------------------------------------------------------
 // The authenticator
 
+/** What the authenticator tells its observer (metrics): every verification, lockout and lockout refusal. */
+export type CredentialEvent =
+  /** One scrypt verification ran. */
+  | { readonly kind: 'verified'; readonly accepted: boolean }
+  /** Failed logins locked a user name or a certificate identity out. */
+  | { readonly kind: 'lockout'; readonly scope: LockoutScope }
+  /** A login refused for a lockout, without a verification. */
+  | { readonly kind: 'locked refusal'; readonly scope: LockoutScope };
+
 export interface CredentialCheckOptions {
   readonly directory: UserDirectory;
   /** The identity a user acts as: its name, whether an administrator, its groups. */
   readonly identityOf: (user: string) => Identity;
-  /** Says (debug) each scrypt verification run, with its user and verdict. */
+  /** Says (debug) each scrypt verification run, with its user and verdict; warns of each lockout. */
   readonly log?: Logger;
+  /** Failed logins that lock a user name or a certificate identity out; absent: none do. */
+  readonly lockout?: LoginLockout;
+  readonly observe?: (event: CredentialEvent) => void;
 }
 
-type Verdict = 'accepted' | 'unknown user' | 'wrong password';
+type Verdict = 'accepted' | 'unknown user' | 'wrong password' | { readonly lockedOut: Lockout };
 
 interface CachedVerdict {
   readonly generation: number;
@@ -282,8 +296,14 @@ const PARALLEL_VERIFICATIONS = 2;
  * remembered for its connection (keyed by an HMAC of username and password, never the
  * password itself) until the file changes, so a pipelining client pays scrypt once; requests
  * that arrive while it runs wait for the same verification.
+ *
+ * Each verification that ends in a refusal counts as a failed login of the user name and of
+ * the certificate identity (`options.lockout`); a locked-out login is refused before any
+ * scrypt runs, with the message a wrong password gets. A credential already verified on the
+ * connection is no new guess: its remembered verdict stands during a lockout.
  */
 export function credentialAuthenticator(options: CredentialCheckOptions): Authenticator {
+  const { lockout, observe } = options;
   const caches = new WeakMap<CredentialSession, Map<string, CachedVerdict>>();
   const gate = new Gate(PARALLEL_VERIFICATIONS);
   // Cache keys are keyed hashes, so the memory of the process holds nothing to test guesses against.
@@ -291,8 +311,11 @@ export function credentialAuthenticator(options: CredentialCheckOptions): Authen
   // An unknown user costs the same scrypt as a known one: timing does not tell which names exist.
   let decoy: Promise<string> | undefined;
 
-  const verify = (username: string, user: User | undefined, password: string): Promise<Verdict> =>
+  const verify = (username: string, user: User | undefined, password: string, identity: string): Promise<Verdict> =>
     gate.run(async () => {
+      // A lockout may have started while this verification waited for its turn.
+      const lockedOut = lockout?.refusal(username, identity);
+      if (lockedOut !== undefined) return { lockedOut };
       let verdict: Verdict;
       if (user === undefined) {
         decoy ??= hashPassword(randomBytes(16).toString('hex'));
@@ -302,14 +325,39 @@ export function credentialAuthenticator(options: CredentialCheckOptions): Authen
         verdict = (await verifyPassword(password, user.hash)) ? 'accepted' : 'wrong password';
       }
       options.log?.debug('credential verified', { username, verdict });
+      observe?.({ kind: 'verified', accepted: verdict === 'accepted' });
+      // Counted before the slot passes on: a verification waiting for it must see the lockout this one starts.
+      record(verdict === 'accepted' && user !== undefined && user.identities.has(identity), username, identity);
       return verdict;
     });
+
+  const refusedLockedOut = (lockedOut: Lockout, notAccepted: string, username: string, identity: string): AuthenticationOutcome => {
+    observe?.({ kind: 'locked refusal', scope: lockedOut.scope });
+    const who = lockedOut.scope === 'user' ? `user ${shortName(username)}` : `certificate identity ${identity}`;
+    const setting = lockedOut.scope === 'user' ? 'credentialLockoutFailures' : 'credentialSourceLockoutFailures';
+    return refused(`${who} is locked out for ${Math.ceil(lockedOut.ms / 1000)} s more after repeated failed logins (${setting}); the password was not checked`, notAccepted, username);
+  };
+
+  /**
+   * Count a verified login: a success clears the user's failures; any refusal adds one, a right
+   * password through a certificate the user may not use included (otherwise whether a lockout
+   * follows would tell a right password from a wrong one).
+   */
+  function record(accepted: boolean, username: string, identity: string): void {
+    if (lockout === undefined) return;
+    if (accepted) return lockout.succeeded(username);
+    for (const started of lockout.failed(username, identity)) {
+      options.log?.warn('credential lockout', { scope: started.scope, username: shortName(username), identity, seconds: Math.ceil(started.ms / 1000), lockouts: started.count });
+      observe?.({ kind: 'lockout', scope: started.scope });
+    }
+  }
 
   return async (credential, session): Promise<AuthenticationOutcome> => {
     if (credential.kind === 'none') return refused('the request has no Credential', NO_CREDENTIAL);
     if (credential.kind === 'unusable') return refused(credential.reason, NO_CREDENTIAL);
     const { username } = credential;
-    const notAccepted = `the Username and Password Credential of ${JSON.stringify(username.length > 64 ? `${username.slice(0, 64)}...` : username)} was not accepted`;
+    const identity = session.identity.name;
+    const notAccepted = `the Username and Password Credential of ${shortName(username)} was not accepted`;
     if (credential.password === undefined) return refused('the Credential has no Password', notAccepted, username);
     const snapshot = await options.directory.current();
     const user = snapshot.users.get(username);
@@ -319,7 +367,9 @@ export function credentialAuthenticator(options: CredentialCheckOptions): Authen
     const key = createHmac('sha256', cacheKey).update(username).update('\0').update(credential.password).digest('base64');
     let cached = cache.get(key);
     if (cached === undefined || cached.generation !== snapshot.generation) {
-      cached = { generation: snapshot.generation, verdict: verify(username, user, credential.password) };
+      const lockedOut = lockout?.refusal(username, identity);
+      if (lockedOut !== undefined) return refusedLockedOut(lockedOut, notAccepted, username, identity);
+      cached = { generation: snapshot.generation, verdict: verify(username, user, credential.password, identity) };
       cache.delete(key);
       cache.set(key, cached);
       const oldest = cache.keys().next().value;
@@ -329,15 +379,25 @@ export function credentialAuthenticator(options: CredentialCheckOptions): Authen
     try {
       verdict = await cached.verdict;
     } catch (error) {
-      cache.delete(key);
+      if (cache.get(key) === cached) cache.delete(key);
       return refused(`the password could not be verified: ${(error as Error).message}`, notAccepted, username);
     }
+    if (typeof verdict === 'object') {
+      // Not remembered: once the lockout ends, this password gets its verification.
+      if (cache.get(key) === cached) cache.delete(key);
+      return refusedLockedOut(verdict.lockedOut, notAccepted, username, identity);
+    }
     if (verdict !== 'accepted' || user === undefined) return refused(verdict, notAccepted, username);
-    if (!user.identities.has(session.identity.name)) {
-      return refused(`user ${username} may not log in through certificate identity ${session.identity.name} (usersFile lists ${[...user.identities].join(', ')})`, notAccepted, username);
+    if (!user.identities.has(identity)) {
+      return refused(`user ${username} may not log in through certificate identity ${identity} (usersFile lists ${[...user.identities].join(', ')})`, notAccepted, username);
     }
     return { ok: true, identity: options.identityOf(username) };
   };
+}
+
+/** A user name as messages show it: quoted, and cut when long. */
+function shortName(username: string): string {
+  return JSON.stringify(username.length > 64 ? `${username.slice(0, 64)}...` : username);
 }
 
 const NO_CREDENTIAL = 'this server requires a Username and Password Credential (Authentication in the request header) besides the client certificate';
@@ -366,15 +426,42 @@ class Gate {
   }
 }
 
+/** What the server gives its authenticator besides the configuration. */
+export interface AuthenticatorOptions {
+  readonly observe?: (event: CredentialEvent) => void;
+  /** The service's clock, POSIX seconds (tests move it); lockouts are timed by it. */
+  readonly clock?: () => bigint;
+}
+
 /**
  * The server's authenticator when `requireCredential` is on: the users file of `config`, and
  * users acting with the administrators and identity groups of the configuration. (A
  * certificate's OUs describe the certificate's holder, not the user: they give no groups here.)
+ * Failed logins lock out as the credentialLockout* settings say, counted in this process.
  */
-export async function configuredAuthenticator(config: KmipdConfig, log: Logger): Promise<Authenticator | undefined> {
+export async function configuredAuthenticator(config: KmipdConfig, log: Logger, options: AuthenticatorOptions = {}): Promise<Authenticator | undefined> {
   if (!config.requireCredential) return undefined;
   const directory = await UserDirectory.open(usersFilePath(config), log);
   const admins = new Set(config.adminIdentities);
   const groupsOf = groupResolver(config.identityGroups);
-  return credentialAuthenticator({ directory, log, identityOf: (user) => withGroups({ name: user, admin: admins.has(user) }, groupsOf(user)) });
+  const { clock } = options;
+  const lockout = new LoginLockout(lockoutPolicy(config), clock === undefined ? Date.now : () => Number(clock()) * 1000);
+  return credentialAuthenticator({
+    directory,
+    log,
+    lockout,
+    ...(options.observe === undefined ? {} : { observe: options.observe }),
+    identityOf: (user) => withGroups({ name: user, admin: admins.has(user) }, groupsOf(user)),
+  });
+}
+
+function lockoutPolicy(config: KmipdConfig): LockoutPolicy {
+  return {
+    failures: config.credentialLockoutFailures,
+    sourceFailures: config.credentialSourceLockoutFailures,
+    lockoutMs: config.credentialLockoutSeconds * 1000,
+    maxLockoutMs: config.credentialLockoutMaxSeconds * 1000,
+    windowMs: config.credentialLockoutWindowSeconds * 1000,
+    maxEntries: config.credentialLockoutEntries,
+  };
 }

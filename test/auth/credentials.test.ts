@@ -8,6 +8,7 @@
  */
 import { expect } from 'chai';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { Enum, Mask, Tag, decodeTtlv, encodeTtlv } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
@@ -118,6 +119,16 @@ const NOT_AUTHENTICATED = Enum.ResultReason.AuthenticationNotSuccessful;
 
 // ---------------------------------------------------------------------------------------
 
+/** Every audit record of the SQLite database at `database`. */
+async function auditRecordsOf(database: string): Promise<StoredRecord[]> {
+  const reader = openSqliteAuditReader(database);
+  try {
+    return await reader.records(0, 1_000_000);
+  } finally {
+    await reader.close();
+  }
+}
+
 const PASSWORD = 'correct horse battery staple';
 const CAROL_PASSWORD = 'carol-passphrase-2024';
 
@@ -163,14 +174,7 @@ describe('KMIP Credential (issue 6): Username and Password besides the client ce
     clients.push(client);
     return client;
   };
-  const auditRecords = async (running: RunningServer): Promise<StoredRecord[]> => {
-    const reader = openSqliteAuditReader(running.paths.database);
-    try {
-      return await reader.records(0, 1_000_000);
-    } finally {
-      await reader.close();
-    }
-  };
+  const auditRecords = (running: RunningServer): Promise<StoredRecord[]> => auditRecordsOf(running.paths.database);
 
   it('required: the right Username and Password is served and the request acts as that user, not as the certificate', async () => {
     const running = await start();
@@ -304,5 +308,163 @@ describe('KMIP Credential (issue 6): Username and Password besides the client ce
     expect(only(await alice.call(message([query], undefined))).status).to.equal(SUCCESS);
     expect(logs.find('operation').find((line) => line.operation === 'Create')).to.deep.include({ identity: 'alice' });
     expect(logs.find('authentication failed')).to.have.length(0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Lockout after failed logins (credentialLockout* settings)
+
+/** GET /metrics of the admin endpoint. */
+function scrape(port: number): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The value of the sample `name{label="value"}` (a counter not yet counted: 0). */
+function sampleOf(metrics: string, name: string, label: string, value: string): number {
+  const line = metrics.split('\n').find((l) => l.startsWith(`${name}{${label}="${value}"} `));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+describe('KMIP Credential: failed logins lock the user name, or the certificate identity, out', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let server: RunningServer | undefined;
+  let logs: LogCapture;
+  const clients: TestClient[] = [];
+  /** The server's clock (POSIX seconds): the tests move it past a lockout. */
+  let now: bigint;
+
+  before(async () => {
+    dir = await tempDir('credential-lockout');
+    await initDataDir(dir);
+    await issueClient(dir, 'alice');
+    await issueClient(dir, 'bob');
+    const usersFile = join(dir, 'users.json');
+    await addUser(usersFile, 'svc', ['alice,bob'], { passwordFile: await passwordFile(dir, 'svc', PASSWORD) });
+    await addUser(usersFile, 'ops', ['alice'], { passwordFile: await passwordFile(dir, 'ops', CAROL_PASSWORD) });
+  });
+  after(async () => {
+    await removeDir(dir);
+  });
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.destroy();
+    await server?.destroy();
+    server = undefined;
+  });
+
+  const start = async (settings: Parameters<typeof configWith>[0] = {}): Promise<RunningServer> => {
+    logs = new LogCapture();
+    now = BigInt(Math.floor(Date.now() / 1000));
+    const config = configWith({ dir, host: '127.0.0.1', port: 0, admin: true, adminPort: 0, requireCredential: true, ...settings });
+    server = await startServer(config, { log: jsonLogger(logs, 'debug'), clock: () => now });
+    return server;
+  };
+  const connect = async (running: RunningServer, certificate: string): Promise<TestClient> => {
+    const client = await TestClient.connect(running.port, pkiFiles(dir, certificate));
+    clients.push(client);
+    return client;
+  };
+  const login = async (client: TestClient, username: string, password: string): Promise<Result> => only(await client.call(message([query], [credential(username, password)])));
+  /** The credential counters of the running server's /metrics. */
+  const counters = async (running: RunningServer): Promise<{ verified: number; accepted: number; lockouts: number; lockedRefusals: number; identityRefusals: number }> => {
+    const text = await scrape(running.admin?.port ?? 0);
+    const rejected = sampleOf(text, 'kmipd_credential_verifications_total', 'result', 'rejected');
+    const accepted = sampleOf(text, 'kmipd_credential_verifications_total', 'result', 'accepted');
+    return {
+      verified: rejected + accepted,
+      accepted,
+      lockouts: sampleOf(text, 'kmipd_credential_lockouts_total', 'scope', 'user') + sampleOf(text, 'kmipd_credential_lockouts_total', 'scope', 'identity'),
+      lockedRefusals: sampleOf(text, 'kmipd_credential_locked_refusals_total', 'scope', 'user'),
+      identityRefusals: sampleOf(text, 'kmipd_credential_locked_refusals_total', 'scope', 'identity'),
+    };
+  };
+
+  it('the defaults: 5 wrong passwords lock the name out for 60 s, from every certificate, even with the right password and without scrypt; another user is unaffected; then the right password works', async () => {
+    const running = await start();
+    const alice = await connect(running, 'alice');
+    const bob = await connect(running, 'bob');
+    const wrong: Result[] = [];
+    for (let i = 1; i <= 5; i++) wrong.push(await login(alice, 'svc', `wrong guess ${i}`));
+    expect(wrong.map((r) => r.reason)).to.deep.equal(Array(5).fill(NOT_AUTHENTICATED));
+    expect(await counters(running)).to.deep.include({ verified: 5, accepted: 0, lockouts: 1, lockedRefusals: 0 });
+    expect(logs.find('credential lockout')).to.have.length(1);
+    expect(logs.find('credential lockout')[0]).to.deep.include({ scope: 'user', username: '"svc"', identity: 'alice', seconds: 60 });
+
+    // Locked out: the right password, through alice or through bob, answered as a wrong password is.
+    const locked = [await login(alice, 'svc', PASSWORD), await login(bob, 'svc', PASSWORD), await login(bob, 'svc', 'wrong guess 6')];
+    for (const result of locked) expect(result).to.deep.equal({ status: Enum.ResultStatus.OperationFailed, reason: NOT_AUTHENTICATED, message: wrong[0]?.message, payload: undefined });
+    expect(await counters(running), 'no scrypt ran for a locked-out login').to.deep.include({ verified: 5, lockedRefusals: 3 });
+    expect(logs.find('authentication failed').filter((line) => /user "svc" is locked out for 60 s more/.test(String(line.reason)))).to.have.length(3);
+    const audited = (await auditRecordsOf(running.paths.database)).filter((record) => record.reason === 'AuthenticationNotSuccessful');
+    expect(audited.map((record) => record.identity)).to.deep.equal(['alice', 'alice', 'alice', 'alice', 'alice', 'alice', 'bob', 'bob']);
+
+    // Another user name through the same certificate is served.
+    expect((await login(alice, 'ops', CAROL_PASSWORD)).status).to.equal(SUCCESS);
+
+    now += 59n;
+    expect((await login(alice, 'svc', PASSWORD)).reason, 'one second before the end').to.equal(NOT_AUTHENTICATED);
+    now += 1n;
+    expect((await login(alice, 'svc', PASSWORD)).status, 'at the end').to.equal(SUCCESS);
+    expect(await counters(running)).to.deep.include({ verified: 7, accepted: 2, lockedRefusals: 4 });
+  });
+
+  it('the next lockout in a row lasts twice as long; names that do not exist lock out alike', async () => {
+    const running = await start({ credentialLockoutFailures: 2, credentialLockoutSeconds: 10 });
+    const alice = await connect(running, 'alice');
+    for (const username of ['svc', 'nobody']) {
+      for (let round = 1; round <= 2; round++) {
+        await login(alice, username, `guess ${round}a`);
+        await login(alice, username, `guess ${round}b`);
+        const seconds = round === 1 ? 10n : 20n;
+        now += seconds - 1n;
+        await login(alice, username, `guess ${round}c`);
+        expect(logs.find('authentication failed').at(-1)?.reason, `${username}, lockout ${round}`).to.match(/is locked out for 1 s more/);
+        now += 1n;
+      }
+    }
+    expect(logs.find('credential lockout').map((line) => [line.username, line.seconds])).to.deep.equal([
+      ['"svc"', 10],
+      ['"svc"', 20],
+      ['"nobody"', 10],
+      ['"nobody"', 20],
+    ]);
+    expect((await login(alice, 'svc', PASSWORD)).status).to.equal(SUCCESS);
+  });
+
+  it('a burst of guesses on 14 connections at once stops at the lockout: guesses that queued for a verification behind it run no scrypt', async () => {
+    const running = await start();
+    // A connection answers in order, one request at a time: the burst comes from many connections.
+    const guessers = await Promise.all(Array.from({ length: 14 }, (_, i) => connect(running, i % 2 === 0 ? 'alice' : 'bob')));
+    guessers.forEach((client, i) => client.send(message([query], [credential('svc', `concurrent guess ${i}`)])));
+    for (const client of guessers) expect(only(await client.response(1, 30_000)).reason).to.equal(NOT_AUTHENTICATED);
+    const { verified, lockedRefusals } = await counters(running);
+    // Two verifications run at once: the one beside the fifth may still finish.
+    expect(verified).to.be.within(5, 6);
+    expect(verified + lockedRefusals).to.equal(14);
+  });
+
+  it('one certificate guessing many names is locked out for every name; another certificate is not; a connection already logged in keeps its session', async () => {
+    const running = await start({ credentialSourceLockoutFailures: 4 });
+    const alice = await connect(running, 'alice');
+    const bob = await connect(running, 'bob');
+    expect((await login(alice, 'ops', CAROL_PASSWORD)).status).to.equal(SUCCESS);
+    for (const name of ['root', 'admin', 'backup', 'kmip']) expect((await login(alice, name, 'Winter2024!')).reason).to.equal(NOT_AUTHENTICATED);
+    expect(logs.find('credential lockout')[0]).to.deep.include({ scope: 'identity', identity: 'alice', seconds: 60 });
+
+    expect((await login(alice, 'svc', PASSWORD)).reason, 'svc through alice').to.equal(NOT_AUTHENTICATED);
+    const fresh = await connect(running, 'alice');
+    expect((await login(fresh, 'ops', CAROL_PASSWORD)).reason, 'ops on a new connection through alice').to.equal(NOT_AUTHENTICATED);
+    expect((await login(alice, 'ops', CAROL_PASSWORD)).status, 'ops, already verified on this connection').to.equal(SUCCESS);
+    expect((await login(bob, 'svc', PASSWORD)).status, 'svc through bob').to.equal(SUCCESS);
+    expect(await counters(running)).to.deep.include({ verified: 6, identityRefusals: 2 });
   });
 });
