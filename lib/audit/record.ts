@@ -71,22 +71,27 @@ export const MAX_OBJECTS = 1000;
  * enters as its stored JSON text, so the verifier hashes exactly what the database holds.
  */
 export function canonicalBytes(record: Omit<AuditRecord, 'hash' | 'objects'> & { readonly objectsJson: string }): Buffer {
+  return canonicalBytesOf(record, record.seq, record.prevHash, record.objectsJson);
+}
+
+/** canonicalBytes of `fields` numbered `seq` after `prevHash`, without first copying them into one object. */
+function canonicalBytesOf(fields: Omit<AuditEntry, 'objects'>, seq: number, prevHash: string, objects: string): Buffer {
   return Buffer.from(
     JSON.stringify([
       FORMAT,
-      record.seq,
-      record.prevHash,
-      record.time,
-      record.identity,
-      record.peer,
-      record.correlation,
-      record.clientCorrelation,
-      record.item,
-      record.operation,
-      record.objectsJson,
-      record.status,
-      record.reason,
-      record.message,
+      seq,
+      prevHash,
+      fields.time,
+      fields.identity,
+      fields.peer,
+      fields.correlation,
+      fields.clientCorrelation,
+      fields.item,
+      fields.operation,
+      objects,
+      fields.status,
+      fields.reason,
+      fields.message,
     ]),
     'utf8',
   );
@@ -109,20 +114,48 @@ export function chainEntries(head: ChainHead, entries: readonly AuditEntry[]): {
   const records: AuditRecord[] = [];
   let { seq, hash } = head;
   for (const given of entries) {
-    const entry = normalizeEntry(given);
     seq += 1;
-    const prevHash = hash;
-    hash = sha256Hex(canonicalBytes({ ...entry, seq, prevHash, objectsJson: objectsJson(entry.objects) }));
-    records.push({ ...entry, seq, prevHash, hash });
+    const record = chainedRecord(normalizeEntry(given), seq, hash);
+    records.push(record);
+    hash = record.hash;
   }
   return { records, head: { seq, hash } };
 }
+
+/**
+ * `entry` as record `seq` after `prevHash`. The fields are listed one by one: V8 builds an
+ * object spread followed by more properties (`{ ...entry, seq }`) on a slow path, several
+ * microseconds a record, which made the chain ~6 % of a Get's CPU.
+ */
+function chainedRecord(entry: AuditEntry, seq: number, prevHash: string): AuditRecord {
+  const hash = sha256Hex(canonicalBytesOf(entry, seq, prevHash, objectsJson(entry.objects)));
+  return {
+    time: entry.time,
+    identity: entry.identity,
+    peer: entry.peer,
+    correlation: entry.correlation,
+    clientCorrelation: entry.clientCorrelation,
+    item: entry.item,
+    operation: entry.operation,
+    objects: entry.objects,
+    status: entry.status,
+    reason: entry.reason,
+    message: entry.message,
+    seq,
+    prevHash,
+    hash,
+  };
+}
+
+/** A character storableText replaces may be there (nearly all text has none: it is returned as it is). */
+const UNSTORABLE = /[\u0000\uD800-\uDFFF]/;
 
 /**
  * Make text safe to store and hash the same everywhere: PostgreSQL TEXT cannot hold U+0000,
  * and a lone UTF-16 surrogate would come back from UTF-8 storage changed (breaking the hash).
  */
 export function storableText(text: string): string {
+  if (!UNSTORABLE.test(text)) return text;
   return text.replace(/\u0000/g, '\uFFFD').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
 
@@ -152,7 +185,7 @@ export interface StoredRecord extends Omit<AuditRecord, 'objects'> {
 
 /** The hash `row` should have if it were record number `seq` (its own number by default). */
 export function recordHash(row: StoredRecord, seq: number = row.seq): string {
-  return sha256Hex(canonicalBytes({ ...row, seq }));
+  return sha256Hex(canonicalBytesOf(row, seq, row.prevHash, row.objectsJson));
 }
 
 /** The identifiers of a stored record; text that is not a JSON list of strings is given as it is. */
