@@ -12,7 +12,7 @@ import type { SqliteStore, Store } from '../lib/store/index.js';
 import type { KmipdConfig } from './config.js';
 
 /** Locate's index keys, and the due date the scheduler finds objects by (lib/operations/rotation.ts). */
-export function indexKeys(attributes: readonly AttributeInstance[]): { name: string; key: string }[] {
+export function indexKeys(attributes: readonly AttributeInstance[]): { name: string; key: string | null }[] {
   return [...attributeIndexKeys(attributes), ...dueIndexKeys(attributes)];
 }
 

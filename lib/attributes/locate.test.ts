@@ -40,25 +40,41 @@ const KEY: AttributeInstance[] = [
 ];
 
 describe('Locate index keys (keys.ts)', () => {
-  it('one canonical string per instance: text, decimal, "1"/"0", Name Value, "<Link Type>:<id>", namespace NUL data', () => {
+  it('one canonical string per instance: text, Name Value, "<Link Type>:<id>", namespace NUL data; a null key for a structure without one', () => {
     expect(indexKeys(KEY)).to.deep.equal([
-      { name: 'Object Type', key: String(Enum.ObjectType.SymmetricKey) },
       { name: 'Unique Identifier', key: 'uid-1' },
-      { name: 'Activation Date', key: '1000' },
-      { name: 'Cryptographic Usage Mask', key: String(Encrypt | Decrypt) },
       { name: 'Name', key: 'k1' },
       { name: 'Link', key: `${Enum.LinkType.ReplacementObjectLink}:uid-2` },
       { name: 'Link', key: `${Enum.LinkType.ParentLink}:uid-3` },
       { name: 'Application Specific Information', key: 'ssl\u0000www.example.com' },
       { name: 'x-ID', key: 'tape-7' },
-      { name: 'Sensitive', key: '0' },
+      { name: 'Usage Limits', key: null },
     ]);
   });
 
-  it('structures without a key form (Cryptographic Parameters) and custom structures are not indexed', () => {
+  it('Object Type, Booleans, dates and masks have no rows: Locate matches them on the candidates', () => {
+    const notIndexed = KEY.filter((instance) => ['Object Type', 'Activation Date', 'Cryptographic Usage Mask', 'Sensitive'].includes(instance.name));
+    expect(notIndexed).to.have.length(4);
+    expect(indexKeys(notIndexed)).to.deep.equal([]);
+    const filter = compileLocateFilter(notIndexed);
+    expect(filter.equals).to.deep.equal([]);
+    expect(filter.has).to.deep.equal([]);
+    expect(filter.matches(KEY)).to.equal(true);
+  });
+
+  it('structures without a key form (Cryptographic Parameters) and custom structures have one null-key row', () => {
     const parameters: AttributeInstance = { name: 'Cryptographic Parameters', value: struct(Tag.CryptographicParameters, enumeration(Tag.BlockCipherMode, Enum.BlockCipherMode.GCM)) };
     const custom: AttributeInstance = { name: 'x-Pair', value: struct(Tag.AttributeValue, text(Tag.NameValue, 'a')) };
-    expect(indexKeys([parameters, custom])).to.deep.equal([]);
+    expect(indexKeys([parameters, parameters, custom])).to.deep.equal([
+      { name: 'Cryptographic Parameters', key: null },
+      { name: 'x-Pair', key: null },
+    ]);
+  });
+
+  it('a name with a keyed row has no null-key row (any row of the name answers "has")', () => {
+    const partial: AttributeInstance = { name: 'Link', value: struct(Tag.Link, text(Tag.LinkedObjectIdentifier, 'uid-9')) };
+    expect(indexKeys([partial, link(Enum.LinkType.ParentLink, 'uid-3')])).to.deep.equal([{ name: 'Link', key: `${Enum.LinkType.ParentLink}:uid-3` }]);
+    expect(indexKeys([partial])).to.deep.equal([{ name: 'Link', key: null }]);
   });
 
   it('the same (name, key) is listed once', () => {
@@ -151,18 +167,18 @@ describe('Locate matching (KMIP 2.1 section 6.1.28, KMIP 1.4 section 4.9)', () =
       activation(1100n),
       { name: 'Link', value: struct(Tag.Link, text(Tag.LinkedObjectIdentifier, 'uid-3')) },
     ]);
-    expect(filter.equals).to.deep.equal([
-      { name: 'Object Type', key: String(Enum.ObjectType.SymmetricKey) },
-      { name: 'Name', key: 'k1' },
-    ]);
-    expect(filter.has).to.deep.equal(['Cryptographic Usage Mask', 'Activation Date', 'Link']);
+    expect(filter.equals).to.deep.equal([{ name: 'Name', key: 'k1' }]);
+    expect(filter.has).to.deep.equal(['Link']);
     expect(filter.matches(KEY)).to.equal(true);
   });
 
   it('every equality key of a matching filter is among the object\'s index keys (the store never drops a match)', () => {
-    const filter = compileLocateFilter([name('k1'), activation(1000n), link(Enum.LinkType.ParentLink, 'uid-3'), { name: 'x-ID', value: text(Tag.AttributeValue, 'tape-7') }]);
+    const filter = compileLocateFilter([name('k1'), activation(1000n), link(Enum.LinkType.ParentLink, 'uid-3'), { name: 'x-ID', value: text(Tag.AttributeValue, 'tape-7') }, { name: 'Usage Limits', value: struct(Tag.UsageLimits, enumeration(Tag.UsageLimitsUnit, Enum.UsageLimitsUnit.Object)) }]);
     expect(filter.matches(KEY)).to.equal(true);
+    expect(filter.equals).to.have.length(3);
     const keys = indexKeys(KEY).map((e) => `${e.name}=${e.key}`);
     for (const condition of filter.equals) expect(keys).to.include(`${condition.name}=${condition.key}`);
+    const names = indexKeys(KEY).map((e) => e.name);
+    for (const name of filter.has) expect(names).to.include(name);
   });
 });

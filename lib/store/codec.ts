@@ -74,32 +74,35 @@ function residentBodyOf(id: string, stored: Buffer): TtlvItem {
   return body;
 }
 
-/** What a back end is given to index attributes for Locate (see LocateQuery in types.ts). */
-export type IndexKeys = (attributes: readonly AttributeInstance[]) => { name: string; key: string }[];
+/**
+ * What a back end is given to index attributes for Locate (see LocateQuery in types.ts):
+ * the rows an object is found by. A null key says "has an instance of `name`" for an
+ * attribute whose values have no key; the back end adds no rows of its own.
+ */
+export type IndexKeys = (attributes: readonly AttributeInstance[]) => { name: string; key: string | null }[];
 
 export interface IndexRow {
   readonly name: string;
-  /** NULL marks "has an instance of `name`", for LocateQuery.has. */
+  /** Null: the object has an instance of `name` whose value has no key. */
   readonly key: string | null;
 }
 
 /** A row's identity, for comparing stored rows with wanted ones. */
 export const indexRowKey = (row: IndexRow): string => JSON.stringify([row.name, row.key]);
 
-/** The index rows of an object: one NULL-key row per attribute name, one per (name, key). */
+/**
+ * The index rows of an object, as `indexKeys` gives them, each once. LocateQuery.has is
+ * answered by any row of the name, so a name needs a null-key row only when it has no other.
+ */
 export function indexRows(attributes: readonly AttributeInstance[], indexKeys: IndexKeys): IndexRow[] {
   const seen = new Set<string>();
   const rows: IndexRow[] = [];
-  const add = (row: IndexRow): void => {
-    const id = indexRowKey(row);
-    if (seen.has(id)) return;
-    seen.add(id);
-    rows.push(row);
-  };
-  for (const attribute of attributes) add({ name: attribute.name, key: null });
   for (const { name, key } of indexKeys(attributes)) {
-    if (typeof name !== 'string' || typeof key !== 'string') throw new TypeError('indexKeys must return string names and keys');
-    add({ name, key });
+    if (typeof name !== 'string' || (key !== null && typeof key !== 'string')) throw new TypeError('indexKeys must return string names and string or null keys');
+    const id = indexRowKey({ name, key });
+    if (seen.has(id)) continue;
+    seen.add(id);
+    rows.push({ name, key });
   }
   return rows;
 }

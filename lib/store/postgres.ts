@@ -94,8 +94,10 @@ const MIGRATIONS: readonly ((schema: string) => string)[] = [
   CREATE INDEX objects_owner ON ${s}.objects (owner, seq);
   CREATE INDEX objects_object_type ON ${s}.objects (object_type, seq);
 
-  -- One row per (name, key) from indexKeys, and one row with key NULL per attribute name the
-  -- object has (for "has" conditions). Both UTF-8 bytea, as owner.
+  -- The rows indexKeys gives (lib/store/codec.ts); key NULL: "has an instance whose value has
+  -- no key". Both UTF-8 bytea, as owner. Stores written by earlier kmipd versions hold a NULL row
+  -- per attribute and rows of attributes no longer indexed (Booleans, dates, masks): Locate
+  -- never asks for those, and each object's next change drops its own.
   CREATE TABLE ${s}.attribute_index (
     object_id text NOT NULL REFERENCES ${s}.objects (id) ON DELETE CASCADE,
     name bytea NOT NULL,
@@ -284,7 +286,7 @@ export function locateSql(schema: string, query: LocateQuery): { text: string; v
     where.push(`id IN (SELECT object_id FROM ${s}.attribute_index WHERE name = ${param(utf8(name))} AND key = ${param(utf8(key))})`);
   }
   for (const name of query.has ?? []) {
-    where.push(`id IN (SELECT object_id FROM ${s}.attribute_index WHERE name = ${param(utf8(name))} AND key IS NULL)`);
+    where.push(`id IN (SELECT object_id FROM ${s}.attribute_index WHERE name = ${param(utf8(name))})`);
   }
   const filter = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
   return { text: `SELECT id FROM ${s}.objects${filter} ORDER BY seq`, values };
