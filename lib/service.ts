@@ -297,7 +297,7 @@ export function createKmipService(options: ServiceOptions): KmipService {
   async function executeItem(ctx: OperationContext, item: RequestBatchItem): Promise<ResponseBatchItem> {
     // The answer echoes the Operation, unless the client's version has no such operation.
     const echo = enumerationDefinedIn(Tag.Operation, item.operation, ctx.version) ? item.operation : undefined;
-    const base = { operation: echo, uniqueBatchItemId: item.uniqueBatchItemId };
+    const { uniqueBatchItemId } = item;
     const op = OPERATIONS.get(item.operation);
     // What loadObject checks the caller may do (lib/auth/permissions.ts).
     ctx.operation = item.operation;
@@ -309,14 +309,15 @@ export function createKmipService(options: ServiceOptions): KmipService {
       const request = op.decode(payload, ctx);
       const payloadOut = await op.handle(ctx, request);
       ctx.log.info('operation', { operation: operationName(item.operation), status: 'Success', ...(ctx.idPlaceholder === undefined ? {} : { object: ctx.idPlaceholder }) });
-      return { ...base, status: 'Success', payload: payloadOut };
+      // Answers are written out field by field: V8 builds a spread followed by more properties ({ ...base, status }) on a slow path.
+      return { operation: echo, uniqueBatchItemId, status: 'Success', payload: payloadOut };
     } catch (error) {
       if (error instanceof KmipError) {
         ctx.log.info('operation', { operation: operationName(item.operation), status: 'OperationFailed', reason: error.reason, message: error.message });
-        return { ...base, status: 'OperationFailed', reason: error.reason, message: error.message };
+        return { operation: echo, uniqueBatchItemId, status: 'OperationFailed', reason: error.reason, message: error.message };
       }
       ctx.log.error('operation crashed', { operation: operationName(item.operation), error });
-      return { ...base, status: 'OperationFailed', reason: 'GeneralFailure', message: 'the server failed to process this operation; see its log' };
+      return { operation: echo, uniqueBatchItemId, status: 'OperationFailed', reason: 'GeneralFailure', message: 'the server failed to process this operation; see its log' };
     }
   }
 

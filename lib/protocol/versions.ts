@@ -93,26 +93,46 @@ export interface Dropped {
  * build version-correct payloads; this is the last safety net, and what it drops is
  * reported so the bug gets fixed.
  */
-export function fitToVersion(item: TtlvItem, version: KmipVersion, dropped: Dropped[] = [], path = ''): TtlvItem | undefined {
+export function fitToVersion(item: TtlvItem, version: KmipVersion, dropped: Dropped[] = []): TtlvItem | undefined {
+  return fit(item, version, dropped, undefined);
+}
+
+/** Where an item sits: its parents' tags, turned into a path only when something is dropped. */
+interface TreePosition {
+  readonly tag: number;
+  readonly parent: TreePosition | undefined;
+}
+
+function pathOf(position: TreePosition | undefined): string {
+  let path = '';
+  for (let at = position; at !== undefined; at = at.parent) path = `/${registry.tagByValue(at.tag)?.xmlName ?? registry.tagHex(at.tag)}${path}`;
+  return path;
+}
+
+/** Every response goes through here: a tree that fits (nearly all) is walked without building anything. */
+function fit(item: TtlvItem, version: KmipVersion, dropped: Dropped[], parent: TreePosition | undefined): TtlvItem | undefined {
   const tag = registry.tagByValue(item.tag);
-  const here = `${path}/${tag?.xmlName ?? registry.tagHex(item.tag)}`;
   // Extension tags (0x540000 to 0x54FFFF) are the vendor's business; the KMIP range must be known.
   if (item.tag >>> 16 === 0x42 && (!tag || !registry.definedIn(tag, version))) {
-    dropped.push({ path: here, why: `tag not defined in KMIP ${version}` });
+    dropped.push({ path: pathOf({ tag: item.tag, parent }), why: `tag not defined in KMIP ${version}` });
     return undefined;
   }
   if (item.type === 'Structure') {
-    const value = item.value.map((child) => fitToVersion(child, version, dropped, here)).filter((c): c is TtlvItem => c !== undefined);
-    // Unchanged only when every child came back as itself (a grandchild may have been dropped).
-    const unchanged = value.length === item.value.length && value.every((child, i) => child === item.value[i]);
-    return unchanged ? item : { ...item, value };
+    const here: TreePosition = { tag: item.tag, parent };
+    // A copy of the children only from the first one that changed (dropped, or a grandchild dropped).
+    let value: TtlvItem[] | undefined;
+    item.value.forEach((child, index) => {
+      const fitted = fit(child, version, dropped, here);
+      if (fitted !== child && value === undefined) value = item.value.slice(0, index);
+      if (value !== undefined && fitted !== undefined) value.push(fitted);
+    });
+    return value === undefined ? item : { ...item, value };
   }
   if (item.type === 'Enumeration') {
     const def = registry.enumForTag(item.tag);
-    const entry = def && registry.enumValueByValue(def, item.value, version);
     // Values with the extension bit (0x80000000 and above) are vendor values; others must be defined.
-    if (def && item.value < 0x80000000 && (!entry || !registry.definedIn(entry, version))) {
-      dropped.push({ path: here, why: `enumeration value 0x${item.value.toString(16)} not defined in KMIP ${version}` });
+    if (def && item.value < 0x80000000 && !registry.enumValueDefinedIn(def, item.value, version)) {
+      dropped.push({ path: pathOf({ tag: item.tag, parent }), why: `enumeration value 0x${item.value.toString(16)} not defined in KMIP ${version}` });
       return undefined;
     }
   }

@@ -21,6 +21,14 @@ for (const tag of TAGS) {
 const enumsByTag = new Map<number, EnumDef>();
 for (const def of ENUMS) for (const tag of def.tags) enumsByTag.set(tag, def);
 
+/** Per enumeration, the versions that define each value under any of its names. */
+const valueVersions = new Map<EnumDef, Map<number, VersionSet>>();
+for (const def of ENUMS) {
+  const versions = new Map<number, VersionSet>();
+  for (const entry of def.values) versions.set(entry.value, (versions.get(entry.value) ?? 0) | entry.versions);
+  valueVersions.set(def, versions);
+}
+
 const masksByTag = new Map<number, MaskDef>();
 for (const def of MASKS) for (const tag of def.tags) masksByTag.set(tag, def);
 
@@ -70,6 +78,11 @@ export function enumValueByName(def: EnumDef, name: string, version?: KmipVersio
 /** The entry for a numeric value, preferring the name `version` uses. */
 export function enumValueByValue(def: EnumDef, value: number, version?: KmipVersion): EnumValueDef | undefined {
   return pick(def.values.filter((v) => v.value === value), version);
+}
+
+/** Whether `version` defines `value` of `def` (under any name): one lookup, for every Enumeration of every response. */
+export function enumValueDefinedIn(def: EnumDef, value: number, version: KmipVersion): boolean {
+  return ((valueVersions.get(def)?.get(value) ?? 0) & versionBit(version)) !== 0;
 }
 
 export function maskBitByName(def: MaskDef, name: string): EnumValueDef | undefined {

@@ -16,6 +16,7 @@ import {
   enumForTag,
   enumValueByName,
   enumValueByValue,
+  enumValueDefinedIn,
   maskBitByName,
   maskForTag,
   tagByName,
@@ -133,6 +134,24 @@ describe('KMIP registry: enumerations (1.4 9.1.3.2, 2.1 11)', () => {
     expect(enumValueByValue(hashing, 0x0e, '1.4')?.xmlName).to.equal('SHA_3_224');
     expect(enumValueByValue(hashing, 0x0e, '2.1')?.xmlName).to.equal('SHA3_224');
     expect(enumForTag(Tag.MaskGeneratorHashingAlgorithm)).to.equal(hashing);
+  });
+
+  it('enumValueDefinedIn: 0x0E of Hashing Algorithm is defined from 1.4 under either name, Object Type 10 from 2.0, 0x7FFFFFFF nowhere', () => {
+    const hashing = enumOf(Tag.HashingAlgorithm);
+    expect(ALL.filter((v) => enumValueDefinedIn(hashing, 0x0e, v))).to.deep.equal(['1.4', '2.0', '2.1']);
+    expect(ALL.filter((v) => enumValueDefinedIn(enumOf(Tag.ObjectType), Enum.ObjectType.CertificateRequest, v))).to.deep.equal(['2.0', '2.1']);
+    expect(ALL.filter((v) => enumValueDefinedIn(hashing, 0x7fffffff, v))).to.deep.equal([]);
+  });
+
+  it('enumValueDefinedIn agrees with enumValueByValue for every value of every enumeration in every version', () => {
+    for (const def of ENUMS) {
+      for (const { value } of def.values) {
+        for (const version of ALL) {
+          const entry = enumValueByValue(def, value, version);
+          expect(enumValueDefinedIn(def, value, version), `${def.name} 0x${value.toString(16)} in ${version}`).to.equal(entry !== undefined && definedIn(entry, version));
+        }
+      }
+    }
   });
 
   it('Profile Name Suite B minLOS_128 Client (0x118) is 2.0 only; the 1.x profile names end at 1.4', () => {
