@@ -32,17 +32,17 @@ describe('jsonLogger', () => {
     expect(lines()[0]).to.include({ level: 'warn', a: 1, b: 3, c: 5 });
   });
 
-  it('writes bytes as their length, bigints as text, errors as name, message and stack, keys redacted: in line fields and in child fields', () => {
+  it('writes bytes (Buffer or Uint8Array) as their length, bigints as text, errors as name, message and stack, keys redacted: in line fields and in child fields', () => {
     const secret = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
     const error = new RangeError('too far');
-    const values = { bytes: new Uint8Array(secret), big: 1234567890123456789n, error, key: KeyMaterial.copyOf(secret), nested: { inner: new Uint8Array(3) } };
+    const values = { bytes: new Uint8Array(secret), buffer: secret, big: 1234567890123456789n, error, key: KeyMaterial.copyOf(secret), nested: { inner: new Uint8Array(3) } };
     const { log, raw, lines } = recording();
     log.error('line', values);
     log.child(values).error('child');
     expect(raw).to.have.length(2);
     for (const line of raw) expect(line).to.not.include('00112233');
     for (const line of lines()) {
-      expect(line).to.deep.include({ bytes: '<16 bytes>', big: '1234567890123456789', key: 'KeyMaterial<16 bytes>', nested: { inner: '<3 bytes>' } });
+      expect(line).to.deep.include({ bytes: '<16 bytes>', buffer: '<16 bytes>', big: '1234567890123456789', key: 'KeyMaterial<16 bytes>', nested: { inner: '<3 bytes>' } });
       expect(line.error).to.deep.equal({ name: 'RangeError', message: 'too far', stack: error.stack });
     }
   });

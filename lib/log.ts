@@ -51,10 +51,13 @@ function allPlain(fields: LogFields): boolean {
 }
 
 /** Errors as {name, message, stack}; bigints as strings; bytes never as content. */
-function replacer(_key: string, value: unknown): unknown {
+function replacer(this: Readonly<Record<string, unknown>>, key: string, value: unknown): unknown {
+  // JSON.stringify hands over a Buffer already turned into { type, data } by its toJSON:
+  // the holder still has the Buffer itself.
+  const given = this[key];
+  if (given instanceof Uint8Array) return `<${given.length} bytes>`;
   if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
   if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
   return value;
 }
 
