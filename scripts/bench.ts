@@ -9,7 +9,8 @@
  *
  * Without --server it starts `kmipd serve` (the build in dist/, or the sources with --tsx)
  * on a new data folder, and for the Locate workloads on a cached data folder seeded with
- * 100,000 or 1,000,000 named keys (scripts/bench-seed.ts).
+ * 100,000 or 1,000,000 named keys (scripts/bench-seed.ts), read once into the page cache
+ * first: the figures are a running server's, not those of its first minutes after a boot.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
