@@ -110,6 +110,15 @@ describe('9.1 binary TTLV', () => {
     expect(encodeTtlv(item).toString('hex')).to.equal(header(0x420020, 7, 4) + '636cc3a900000000');
   });
 
+  it('a Text String decodes from its bytes: ASCII, an empty one, multi-byte UTF-8, a byte order mark kept', () => {
+    const text = (hex: string): unknown => decodeTtlv(Buffer.from(header(0x420020, 7, hex.length / 2) + hex + '00'.repeat((8 - ((hex.length / 2) % 8)) % 8), 'hex'));
+    expect(text('6b65792d31')).to.deep.equal({ tag: 0x420020, type: 'TextString', value: 'key-1' });
+    expect(text('')).to.deep.equal({ tag: 0x420020, type: 'TextString', value: '' });
+    expect(text('636cc3a9')).to.deep.equal({ tag: 0x420020, type: 'TextString', value: 'clé' });
+    expect(text('e282ac31f09f9491')).to.deep.equal({ tag: 0x420020, type: 'TextString', value: '€1🔑' });
+    expect(text('efbbbf41')).to.deep.equal({ tag: 0x420020, type: 'TextString', value: '\uFEFFA' });
+  });
+
   it('an empty Structure and an empty Byte String have length 0 and no padding', () => {
     expect(encodeTtlv({ tag: 0x420020, type: 'Structure', value: [] }).toString('hex')).to.equal(header(0x420020, 1, 0));
     expect(encodeTtlv({ tag: 0x420020, type: 'ByteString', value: new Uint8Array() }).toString('hex')).to.equal(header(0x420020, 8, 0));
@@ -147,6 +156,10 @@ describe('9.1 binary TTLV', () => {
     });
     it('a Text String that is not UTF-8', () => {
       refused(header(0x420020, 7, 2) + 'c328' + '000000000000', 'BAD_VALUE');
+      // After ASCII: an overlong NUL, an encoded surrogate, a lone continuation byte, a cut sequence.
+      for (const bad of ['41c080', '41eda080', '4180', '41e282']) {
+        refused(header(0x420020, 7, bad.length / 2) + bad + '00'.repeat(8 - bad.length / 2), 'BAD_VALUE');
+      }
     });
     it('a Structure length that is not a multiple of 8', () => {
       refused(header(0x420020, 1, 4) + '00000000', 'BAD_LENGTH');
