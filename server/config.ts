@@ -239,6 +239,12 @@ function show(value: unknown): string {
 
 const MIB = 1024 * 1024;
 
+/**
+ * XML and JSON spell each item out (names, types, hex): a body of the HTTPS binding may be
+ * this many times maxMessageSize; the TTLV it converts to must still fit maxMessageSize.
+ */
+export const TEXT_BODY_FACTOR = 4;
+
 export type IdentitySource = 'subject-cn' | 'subject-dn' | 'san-email';
 export type TlsMinVersion = 'TLSv1.2' | 'TLSv1.3';
 export type StoreKind = 'sqlite' | 'postgres';
@@ -504,6 +510,16 @@ export const SETTINGS = {
     max: 64 * MIB,
     unit: 'bytes',
     describe: 'The largest request accepted, TTLV header included. A longer declared length gets an Invalid Message answer and the connection is closed, before anything is buffered for it.',
+  }),
+  maxBufferedBytes: integer({
+    flag: 'max-buffered-bytes',
+    env: 'KMIPD_MAX_BUFFERED_BYTES',
+    default: 256 * MIB,
+    min: 1024,
+    max: 2 ** 40,
+    unit: 'bytes',
+    describe:
+      'The most request bytes the process holds at once, over every connection of the TLS port and the HTTPS binding: messages being received (counted whole from their header, or an HTTP body from its Content-Length) and requests read but not yet answered. When it is reached the server stops reading (backpressure) until answers free some, serving readers in the order they came; no connection is refused for it. Per process (each of `workers` has its own). At least `maxMessageSize`, and 4 × `maxMessageSize` with `https` on. Shown as `kmipd_request_buffer_bytes` in the metrics.',
   }),
   maxBatchItems: integer({
     flag: 'max-batch-items',
@@ -788,11 +804,25 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
   if (typeof config['credentialLockoutMaxSeconds'] === 'number' && typeof config['credentialLockoutSeconds'] === 'number' && config['credentialLockoutMaxSeconds'] < config['credentialLockoutSeconds']) {
     problems.push(`credentialLockoutMaxSeconds ${config['credentialLockoutMaxSeconds']} is below credentialLockoutSeconds ${config['credentialLockoutSeconds']}`);
   }
+  problems.push(...bufferProblems(config));
   if (config['tlsMinVersion'] === 'TLSv1.3' && config['tlsMaxVersion'] === 'TLSv1.2') {
     problems.push('tlsMaxVersion "TLSv1.2" is below tlsMinVersion "TLSv1.3"');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: Object.freeze(config) as KmipdConfig, warnings };
+}
+
+/** The budget of request bytes must hold the largest single request, or that request would wait for ever. */
+function bufferProblems(config: Record<string, unknown>): string[] {
+  const budget = config['maxBufferedBytes'];
+  const message = config['maxMessageSize'];
+  if (typeof budget !== 'number' || typeof message !== 'number') return [];
+  if (budget < message) return [`maxBufferedBytes (${budget}) is below maxMessageSize (${message}): a request of the largest size could never be read`];
+  const body = TEXT_BODY_FACTOR * message;
+  if (config['https'] === true && budget < body) {
+    return [`maxBufferedBytes (${budget}) is below ${TEXT_BODY_FACTOR} × maxMessageSize (${body}), the largest XML or JSON body of the HTTPS binding (https is on)`];
+  }
+  return [];
 }
 
 function fileObject(file: ConfigSources['file'], problems: string[]): Record<string, unknown> | undefined {

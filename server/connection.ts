@@ -1,12 +1,18 @@
 /**
  * One authenticated KMIP connection: bytes to whole messages (the framer), messages to the
  * service one at a time, answers written in request order.
+ *
+ * Every request byte read is taken from the process's budget first (server/budget.ts): the
+ * whole message once its header is known (the header alone when it comes in pieces), given
+ * back when the request is answered or dropped. Reading stops, the unread bytes left in the
+ * socket, whenever the budget or the connection's queue is full.
  */
 import type { TLSSocket } from 'node:tls';
 import { TtlvError } from '../ttlv/index.js';
 import type { TtlvFramer } from '../ttlv/index.js';
 import type { Logger } from '../lib/log.js';
 import type { KmipService, Session } from '../lib/service.js';
+import type { BudgetWait, ByteBudget } from './budget.js';
 
 export interface ConnectionOptions {
   readonly service: KmipService;
@@ -16,6 +22,8 @@ export interface ConnectionOptions {
   readonly idleTimeoutMs: number;
   /** Time from a request's first byte to its last; slower senders are answered and closed. */
   readonly requestTimeoutMs: number;
+  /** Request bytes held by every connection together (the HTTPS binding's included). */
+  readonly budget: ByteBudget;
   /** Carries the connection's id, peer and identity. */
   readonly log: Logger;
 }
@@ -29,6 +37,10 @@ export class KmipConnection {
   readonly peer: string;
   /** Whole requests not yet handled; a TtlvError marks where the stream became unreadable. */
   private readonly queue: (Buffer | TtlvError)[] = [];
+  /** Budget bytes taken for the message being received: its header, then all of it. */
+  private claimed = 0;
+  /** In line for budget bytes; reading is paused meanwhile. */
+  private budgetWait: BudgetWait | undefined;
   private pumping = false;
   private inFlight = false;
   /** False once the peer has ended, the stream failed, or the connection is shutting down: later bytes are discarded. */
@@ -52,6 +64,7 @@ export class KmipConnection {
     this.closed = new Promise<void>((resolve) => {
       socket.once('close', () => {
         this.clearRequestTimer();
+        this.giveBackAll();
         log.info('connection closed', { requests: this.answered, durationMs: Date.now() - this.openedAt, reason: this.closeReason ?? 'closed by the peer' });
         resolve();
       });
@@ -60,7 +73,7 @@ export class KmipConnection {
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('end', () => {
       this.peerEnded = true;
-      this.reading = false;
+      this.stopReading();
       this.finishIfDone();
     });
     socket.on('timeout', () => this.onIdle());
@@ -88,26 +101,105 @@ export class KmipConnection {
     return this.queue.length + (this.inFlight ? 1 : 0);
   }
 
+  /** Feed the framer one message (or its header) at a time, each paid for before it is read. */
   private receive(chunk: Buffer): void {
     if (!this.reading) return;
-    const { messages: frames, error: failure } = this.options.framer.read(chunk);
-    this.watchPartialRequest(failure === undefined && this.options.framer.buffered > 0);
-    if (failure !== undefined) {
-      // Whole messages before the bad bytes are answered first, then the error, then the close.
-      this.options.log.info('unframeable stream', { reason: failure.message });
-      this.stopReading();
-      this.queue.push(...frames, failure);
-      void this.pump();
-      return;
+    const { framer } = this.options;
+    let rest = chunk;
+    let received = false;
+    while (this.reading && rest.length > 0) {
+      if (this.pending >= this.options.maxPending) {
+        this.options.log.debug('backpressure: reading paused', { pending: this.pending });
+        this.hold(rest);
+        break;
+      }
+      const taken = framer.needed(rest);
+      const wanted = framer.buffered + taken;
+      if (!this.claim(wanted)) {
+        this.options.log.debug('request byte budget spent: reading paused', { wanted, held: this.options.budget.held });
+        this.hold(rest);
+        break;
+      }
+      const { messages: frames, error: failure } = framer.read(rest.subarray(0, taken));
+      rest = rest.subarray(taken);
+      for (const frame of frames) this.accept(frame, chunk);
+      received ||= frames.length > 0;
+      if (failure !== undefined) {
+        // Whole messages before the bad bytes are answered first, then the error, then the close.
+        this.options.log.info('unframeable stream', { reason: failure.message });
+        this.stopReading();
+        this.queue.push(failure);
+        received = true;
+      }
     }
-    if (frames.length === 0) return;
-    // Frames may view `chunk`; a socket never reuses the memory of a chunk it has emitted.
-    this.queue.push(...frames);
-    if (this.pending >= this.options.maxPending && !this.socket.isPaused()) {
+    if (this.reading && this.pending >= this.options.maxPending && !this.socket.isPaused()) {
       this.options.log.debug('backpressure: reading paused', { pending: this.pending });
       this.socket.pause();
     }
-    void this.pump();
+    this.watchPartialRequest(this.reading && framer.buffered > 0);
+    if (received) void this.pump();
+  }
+
+  /** A whole request, queued; its budget bytes move with it from the partial message. */
+  private accept(frame: Buffer, chunk: Buffer): void {
+    this.claimed -= frame.length;
+    // Frames may view `chunk` (a socket never reuses the memory of a chunk it has emitted);
+    // one that shares it with other bytes is copied, so it keeps alive no more than it is counted for.
+    this.queue.push(frame.buffer === chunk.buffer && frame.length < chunk.length ? Buffer.from(frame) : frame);
+  }
+
+  /**
+   * Hold budget bytes for the first `wanted` bytes of the message being received; false when
+   * they are not to be had now, and the connection is in line for them.
+   */
+  private claim(wanted: number): boolean {
+    const { budget } = this.options;
+    if (this.claimed >= wanted) return true;
+    if (budget.tryTake(wanted - this.claimed)) {
+      this.claimed = wanted;
+      return true;
+    }
+    // A reader in line holds nothing: what it held could be what the first in line waits for.
+    this.releaseClaim();
+    this.budgetWait = budget.wait(wanted, () => {
+      this.budgetWait = undefined;
+      this.claimed = wanted;
+      // The time in line was ours, not the sender's: its request timeout starts again.
+      this.clearRequestTimer();
+      this.watchPartialRequest(this.options.framer.buffered > 0);
+      this.resumeReading();
+    });
+    return false;
+  }
+
+  /** Stop reading; the bytes not consumed go back to the socket, which stops reading its peer once its own buffer is full. */
+  private hold(rest: Buffer): void {
+    this.socket.pause();
+    if (rest.length > 0) this.socket.unshift(rest);
+  }
+
+  /** Read again, unless the connection still waits for the budget or for its queue to shrink. */
+  private resumeReading(): void {
+    if (!this.reading || this.budgetWait !== undefined || this.pending >= this.options.maxPending) return;
+    if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  private releaseClaim(): void {
+    if (this.claimed > 0) this.options.budget.release(this.claimed);
+    this.claimed = 0;
+  }
+
+  /** Drop the requests not yet handled, and their budget bytes. */
+  private dropQueue(): void {
+    for (const entry of this.queue.splice(0)) if (Buffer.isBuffer(entry)) this.options.budget.release(entry.length);
+  }
+
+  /** Everything this connection holds goes back to the budget (the request being handled, when it is done). */
+  private giveBackAll(): void {
+    this.budgetWait?.cancel();
+    this.budgetWait = undefined;
+    this.releaseClaim();
+    this.dropQueue();
   }
 
   private watchPartialRequest(partial: boolean): void {
@@ -135,9 +227,12 @@ export class KmipConnection {
     void this.pump();
   }
 
-  /** Later bytes are read and dropped, so that the peer's end of stream is still seen. */
+  /** Later bytes are read and dropped, so that the peer's end of stream is still seen; a partial message is dropped now. */
   private stopReading(): void {
     this.reading = false;
+    this.budgetWait?.cancel();
+    this.budgetWait = undefined;
+    this.releaseClaim();
     if (this.socket.isPaused()) this.socket.resume();
   }
 
@@ -147,12 +242,13 @@ export class KmipConnection {
     try {
       for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
         if (this.socket.destroyed) {
-          this.queue.length = 0;
+          if (Buffer.isBuffer(next)) this.options.budget.release(next.length);
+          this.dropQueue();
           break;
         }
         if (next instanceof TtlvError) {
           // The stream cannot be re-synchronised (DESIGN.md decision 5): answer, then close this connection only.
-          this.queue.length = 0;
+          this.dropQueue();
           // On record before the answer, like every request (the service never rejects here).
           await this.options.service.recordRefusal?.(this.session, next);
           await this.write(this.options.service.unframeable(next));
@@ -160,11 +256,17 @@ export class KmipConnection {
           break;
         }
         this.inFlight = true;
-        const response = await this.options.service.handle(next, this.session);
+        let response: Buffer;
+        try {
+          response = await this.options.service.handle(next, this.session);
+        } finally {
+          // The request's bytes are no longer needed once its answer is made.
+          this.options.budget.release(next.length);
+        }
         await this.write(response);
         this.answered++;
         this.inFlight = false;
-        if (this.reading && this.socket.isPaused() && this.pending < this.options.maxPending) this.socket.resume();
+        this.resumeReading();
       }
     } catch (error) {
       // The service never rejects; if a wrapper does, this connection cannot keep its order.
@@ -201,7 +303,8 @@ export class KmipConnection {
   }
 
   private onIdle(): void {
-    if (this.pending > 0 || this.pumping || this.ending) return;
+    // Waiting for the budget is waiting on us, not idling.
+    if (this.pending > 0 || this.pumping || this.ending || this.budgetWait !== undefined) return;
     this.options.log.info('idle timeout', { idleTimeoutMs: this.options.idleTimeoutMs });
     this.stopReading();
     this.end('idle timeout');

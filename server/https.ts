@@ -10,7 +10,8 @@
  * and JSON are converted to TTLV on the way in (ttlv/xml.ts, ttlv/json.ts) and back on the
  * way out. A body that is not a readable KMIP message gets a KMIP Invalid Message answer,
  * as on the TLS port; HTTP-level mistakes get HTTP errors (404 path, 405 method, 415
- * content type, 413 size).
+ * content type, 413 size). A body is read only once its bytes are taken from the process's
+ * budget of request bytes, shared with the TLS port (server/budget.ts).
  */
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
@@ -22,6 +23,8 @@ import type { KmipVersion, TtlvItem } from '../ttlv/index.js';
 import type { Logger } from '../lib/log.js';
 import type { KmipService, Session } from '../lib/service.js';
 import type { IdentityResult } from './identity.js';
+import type { ByteBudget } from './budget.js';
+import { TEXT_BODY_FACTOR } from './config.js';
 import { secureContextOptions } from './listener.js';
 import type { KmipListener, ListenerLimits, ListenerTls } from './listener.js';
 import type { KmipdMetrics } from './metrics.js';
@@ -46,11 +49,7 @@ export const CONTENT_TYPES: Readonly<Record<Encoding, string>> = {
   json: 'application/json',
 };
 
-/**
- * XML and JSON spell each item out (names, types, hex): a body may be this many times
- * maxMessageSize; the TTLV it converts to must still fit maxMessageSize.
- */
-export const TEXT_BODY_FACTOR = 4;
+export { TEXT_BODY_FACTOR };
 
 export interface HttpsListenerOptions {
   readonly host: string;
@@ -64,6 +63,8 @@ export interface HttpsListenerOptions {
   readonly service: KmipService;
   readonly log: Logger;
   readonly metrics?: KmipdMetrics;
+  /** The process's budget of request bytes held in memory, shared with the TLS port. */
+  readonly budget: ByteBudget;
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -251,12 +252,14 @@ async function serve(request: IncomingMessage, response: ServerResponse, context
   const { session } = connection;
   let encoding: Encoding | undefined;
   try {
-    encoding = checkHeaders(request, options.limits.maxMessageSize);
-    proceed?.();
-    const body = await readBody(request, bodyLimit(encoding, options.limits.maxMessageSize));
-    const answer = await answerKmip(encoding, body, session, options);
-    respond(response, context, 200, { 'Content-Type': CONTENT_TYPES[encoding] }, answer);
-    options.metrics?.httpsRequest(encoding, 200);
+    const asked = checkHeaders(request, options.limits.maxMessageSize);
+    encoding = asked;
+    const answer = await withBudget(options.budget, request, bodyLimit(asked, options.limits.maxMessageSize), async (body) => {
+      proceed?.();
+      return answerKmip(asked, await body(), session, options);
+    });
+    respond(response, context, 200, { 'Content-Type': CONTENT_TYPES[asked] }, answer);
+    options.metrics?.httpsRequest(asked, 200);
   } catch (error) {
     if (!(error instanceof HttpRefusal)) options.log.error('https request failed', { error, peer: session.peer, identity: session.identity.name });
     const refusal = error instanceof HttpRefusal ? error : new HttpRefusal(500, 'the server failed to process this request; see its log', {}, true);
@@ -293,6 +296,38 @@ function bodyLimit(encoding: Encoding, maxMessageSize: number): number {
   return encoding === 'ttlv' ? maxMessageSize : maxMessageSize * TEXT_BODY_FACTOR;
 }
 
+/**
+ * Run `use` with the body's bytes taken from the budget (its Content-Length, or `limit` when
+ * the length is not declared, until the body is in): the body is not read before they are,
+ * and they are given back when `use` is done, whatever happens.
+ */
+async function withBudget<T>(budget: ByteBudget, request: IncomingMessage, limit: number, use: (body: () => Promise<Buffer>) => Promise<T>): Promise<T> {
+  const declared = Number(request.headers['content-length'] ?? Number.NaN);
+  let held = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, limit) : limit;
+  const { socket } = request;
+  const gone = (): HttpRefusal => new HttpRefusal(400, 'the connection closed before the body could be read', {}, true);
+  if (socket.destroyed) throw gone();
+  const closed = new AbortController();
+  const onClose = (): void => closed.abort(gone());
+  socket.once('close', onClose);
+  try {
+    await budget.take(held, closed.signal);
+  } finally {
+    socket.off('close', onClose);
+  }
+  try {
+    return await use(async () => {
+      const body = await readBody(request, limit);
+      // A body without a declared length holds only its own size from now on.
+      budget.release(held - body.length);
+      held = body.length;
+      return body;
+    });
+  } finally {
+    budget.release(held);
+  }
+}
+
 /** The whole body, refused (413) as soon as it passes `limit` bytes. */
 function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
@@ -312,6 +347,8 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
     request.on('data', onData);
     request.once('end', () => resolve(Buffer.concat(chunks, size)));
     request.once('error', (error) => reject(new HttpRefusal(400, `the body could not be read: ${error.message}`, {}, true)));
+    // After 'end' this changes nothing; before it, the body will never be whole.
+    request.once('close', () => reject(new HttpRefusal(400, 'the connection closed before the body was in', {}, true)));
   });
 }
 

@@ -23,6 +23,8 @@ import { openConfiguredStore } from './store.js';
 import { configuredAuthenticator } from './users.js';
 import { listenHttps } from './https.js';
 import { listenAdmin, serverChecks } from './admin.js';
+import { ByteBudget } from './budget.js';
+import type { BudgetView } from './budget.js';
 import type { AdminServer } from './admin.js';
 import { KmipdMetrics, offerToClusterPrimary } from './metrics.js';
 import { lockDataDir } from './datadir.js';
@@ -36,6 +38,7 @@ export { ConfigError, SETTINGS, SETTING_KEYS, configReference, configWith, loadC
 export type { KmipdConfig, ResolvedConfig, SettingKey } from './config.js';
 export { DataDirError, dataPaths, initDataDir, inspectDataDir, issueClient } from './datadir.js';
 export type { DataPaths } from './datadir.js';
+export type { BudgetView } from './budget.js';
 
 export interface StartOptions {
   /** Where log lines go; by default JSON lines on standard output at `config.logLevel`. */
@@ -61,6 +64,8 @@ export interface RunningServer {
   /** KMIP over HTTPS (setting `https`) and the admin endpoint (setting `admin`), when on. */
   readonly https?: { readonly host: string; readonly port: number };
   readonly admin?: { readonly host: string; readonly port: number };
+  /** Request bytes held in memory by the TLS port and the HTTPS binding together (setting maxBufferedBytes). */
+  readonly requestBytes: BudgetView;
   /** Stop accepting, answer the requests already received, close connections and the store. */
   close(): Promise<void>;
   /** Drop every connection at once, then close the store. */
@@ -128,6 +133,9 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
     requestTimeoutMs: config.requestTimeoutSeconds * 1000,
     shutdownTimeoutMs: config.shutdownTimeoutSeconds * 1000,
   };
+  // One budget of request bytes for the TLS port and the HTTPS binding (server/budget.ts).
+  const budget = new ByteBudget(config.maxBufferedBytes);
+  metrics.watchRequestBuffer(budget);
   const identify = identityResolver({ source: config.identitySource, admins: config.adminIdentities, groups: config.identityGroups, groupsFromCertificate: config.groupsFromCertificate });
   let listener: KmipListener;
   let service: KmipService;
@@ -157,6 +165,7 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
       identify,
       service,
       log: metrics.countLogEvents(log, 'tls'),
+      budget,
     });
   } catch (error) {
     await release();
@@ -183,6 +192,7 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
         service,
         log,
         metrics,
+        budget,
       });
       const httpsListener = https;
       metrics.watchConnections('https', () => httpsListener.connections);
@@ -230,6 +240,7 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
     paths,
     ...(httpsBound === undefined ? {} : { https: { host: httpsBound.host, port: httpsBound.port } }),
     ...(adminBound === undefined ? {} : { admin: { host: adminBound.host, port: adminBound.port } }),
+    requestBytes: budget,
     close: () => stop(() => stopListeners((l) => l.close())),
     destroy: () => stop(() => stopListeners((l) => l.destroy())),
   };

@@ -4,7 +4,8 @@
  * A connection reaches the KMIP service only after its TLS handshake has completed with a
  * client certificate that chains to the configured CA and yields an identity. Requests on
  * one connection are answered strictly in order; pipelined requests wait in a bounded
- * queue, and the socket stops being read while the queue is full (backpressure).
+ * queue, and the socket stops being read while the queue is full, or while the process's
+ * budget of request bytes is spent (backpressure).
  */
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { Stats } from 'node:fs';
@@ -16,6 +17,7 @@ import type { Logger } from '../lib/log.js';
 import type { KmipService, Session } from '../lib/service.js';
 import type { TlsMaxVersion, TlsMinVersion } from './config.js';
 import type { IdentityResult } from './identity.js';
+import type { ByteBudget } from './budget.js';
 import { KmipConnection } from './connection.js';
 
 export interface ListenerLimits {
@@ -70,6 +72,8 @@ export interface ListenerOptions {
   readonly identify: (cert: PeerCertificate) => IdentityResult;
   readonly service: KmipService;
   readonly log: Logger;
+  /** The process's budget of request bytes held in memory (setting maxBufferedBytes), shared with the HTTPS binding. */
+  readonly budget: ByteBudget;
 }
 
 export interface KmipListener {
@@ -148,6 +152,7 @@ export async function listen(options: ListenerOptions): Promise<KmipListener> {
       maxPending: limits.maxPendingRequestsPerConnection,
       idleTimeoutMs: limits.idleTimeoutMs,
       requestTimeoutMs: limits.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      budget: options.budget,
       log: log.child({ connection: id, peer, identity: session.identity.name }),
     });
     connections.add(connection);

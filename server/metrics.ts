@@ -16,6 +16,7 @@ import type { OperationEvent } from '../lib/service.js';
 import type { CredentialEvent } from './users.js';
 import type { ObjectCount, Store } from '../lib/store/index.js';
 import { PRODUCT } from '../lib/product.js';
+import type { BudgetView } from './budget.js';
 
 export type Transport = 'tls' | 'https';
 
@@ -45,6 +46,7 @@ export class KmipdMetrics {
   readonly #credentialLockouts: Counter<'scope'>;
   readonly #credentialLockedRefusals: Counter<'scope'>;
   readonly #openConnections = new Map<Transport, () => number>();
+  #requestBuffer: BudgetView | undefined;
   #store: Store | undefined;
   #objects: { readonly at: number; readonly counts: readonly ObjectCount[] } | undefined;
 
@@ -166,7 +168,37 @@ export class KmipdMetrics {
         this.set({ version: PRODUCT.version }, 1);
       },
     });
+    this.#requestBufferMetrics(registers);
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The budget of request bytes (server/budget.ts), read at scrape time; a cluster's sum is over its processes. */
+  #requestBufferMetrics(registers: Registry[]): void {
+    const metrics = this;
+    const gauge = (name: string, help: string, read: (view: BudgetView) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const view = metrics.#requestBuffer;
+          if (view !== undefined) this.set(read(view));
+        },
+      });
+    };
+    gauge('kmipd_request_buffer_bytes', 'Request bytes held in memory now: messages being received (counted whole from their header) and requests not yet answered, TLS port and HTTPS together.', (v) => v.held);
+    gauge('kmipd_request_buffer_limit_bytes', 'The most request bytes held at once (setting maxBufferedBytes); reading stops at it.', (v) => v.limit);
+    gauge('kmipd_request_buffer_waiting', 'Connections not read now because the request byte budget is spent.', (v) => v.waiting);
+    new Counter({
+      name: 'kmipd_request_buffer_waits_total',
+      help: 'Times a connection had to wait for the request byte budget before its next bytes were read.',
+      registers,
+      collect() {
+        const view = metrics.#requestBuffer;
+        this.reset();
+        if (view !== undefined) this.inc(view.waits);
+      },
+    });
   }
 
   /** The lib/service.ts observer: one call per batch item. */
@@ -188,6 +220,11 @@ export class KmipdMetrics {
   watchStore(store: Store): void {
     this.#store = store;
     this.#objects = undefined;
+  }
+
+  /** Report the budget of request bytes at scrape time. */
+  watchRequestBuffer(view: BudgetView): void {
+    this.#requestBuffer = view;
   }
 
   /** Report `count()` as the open connections of a transport at scrape time. */

@@ -100,4 +100,37 @@ describe('stream framer: read', () => {
     expect(error?.code).to.equal('BAD_TYPE');
     expect(error?.offset).to.equal((fixtures[0] as Buffer).length + (fixtures[1] as Buffer).length);
   });
+
+  it('needed(): a reader that passes no more than it asks stops at every message boundary, whatever the fragmentation', () => {
+    for (const size of [1, 3, 7, 8, 9, 64]) {
+      const framer = new TtlvFramer();
+      const got: Buffer[] = [];
+      for (let at = 0; at < stream.length; ) {
+        let piece = stream.subarray(at, Math.min(at + size, stream.length));
+        while (piece.length > 0) {
+          const taken = Math.min(framer.needed(piece), piece.length);
+          const messages = framer.push(piece.subarray(0, taken));
+          expect(messages.length).to.be.at.most(1);
+          if (messages.length === 1) expect(framer.buffered, 'nothing held past a message').to.equal(0);
+          got.push(...messages);
+          piece = piece.subarray(taken);
+          at += taken;
+        }
+      }
+      expect(got.map((m) => m.toString('hex')), `pieces of ${size}`).to.deep.equal(fixtures.map((m) => m.toString('hex')));
+    }
+  });
+
+  it('needed(): a whole message when its header is there, the rest of a header otherwise, and a refused header alone', () => {
+    const first = fixtures[3] as Buffer;
+    expect(new TtlvFramer().needed(first)).to.equal(first.length);
+    expect(new TtlvFramer().needed(first.subarray(0, 5))).to.equal(8);
+    const framer = new TtlvFramer();
+    framer.push(first.subarray(0, 5));
+    expect(framer.needed(first.subarray(5))).to.equal(3);
+    framer.push(first.subarray(5, 8));
+    expect(framer.needed(first.subarray(8))).to.equal(first.length - 8);
+    expect(new TtlvFramer({ maxMessageSize: first.length - 8 }).needed(first), 'over the maximum').to.equal(8);
+    expect(new TtlvFramer().needed(Buffer.from('GET / HTTP/1.1\r\n')), 'not a Structure').to.equal(8);
+  });
 });

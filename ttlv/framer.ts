@@ -42,6 +42,23 @@ export class TtlvFramer {
   }
 
   /**
+   * How many more bytes complete what is being received: the rest of the message once its
+   * header is in; else, when `next` starts with the whole header of an acceptable message,
+   * that message; else the rest of a header. A reader that passes `read` no more than this
+   * each time stops at message boundaries, and knows what it holds (a server's byte budget).
+   */
+  needed(next: Uint8Array): number {
+    if (this.expected !== undefined) return this.expected - this.length;
+    if (this.length === 0 && this.failed === undefined && next.length >= HEADER_SIZE) {
+      const { type, length } = readHeader(Buffer.from(next.buffer, next.byteOffset, HEADER_SIZE));
+      const size = HEADER_SIZE + padded(length);
+      // A header that read() will refuse is given alone.
+      if (size <= this.maxMessageSize && (!this.requireStructure || type === ItemType.Structure)) return size;
+    }
+    return HEADER_SIZE - this.length;
+  }
+
+  /**
    * Add a chunk and return every message it completes, in order. Each returned buffer holds
    * exactly one message; it may share memory with `chunk`. Throws TtlvError when the stream
    * cannot be framed (messages completed earlier in the same chunk are lost: use `read`).

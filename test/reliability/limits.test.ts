@@ -5,6 +5,9 @@
  */
 import { expect } from 'chai';
 import net from 'node:net';
+import { readFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import type { ClientRequest } from 'node:http';
 import { Enum, Tag, encodeTtlv } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
 import { silentLogger } from '../../lib/log.js';
@@ -12,10 +15,11 @@ import { configWith } from '../../server/config.js';
 import type { KmipdConfig } from '../../server/config.js';
 import { startServer } from '../../server/index.js';
 import type { RunningServer } from '../../server/index.js';
-import { TestClient, answer, delay, discoverVersions, pkiFiles, removeDir, request, tempDir } from '../server/helpers.js';
+import { TestClient, answer, delay, discoverVersions, eventually, pkiFiles, queryOperations, removeDir, request, tempDir } from '../server/helpers.js';
 
 const INVALID_MESSAGE = Enum.ResultReason.InvalidMessage;
 const FAILED = Enum.ResultStatus.OperationFailed;
+const MIB = 1024 * 1024;
 
 /** A client that asks DiscoverVersions every 50 ms and remembers every failure. */
 class Watchdog {
@@ -75,6 +79,46 @@ function closedWithin(socket: net.Socket, ms: number): Promise<number> {
 
 const struct = (tag: number, value: TtlvItem[]): TtlvItem => ({ tag, type: 'Structure', value });
 const int = (tag: number, value: number): TtlvItem => ({ tag, type: 'Integer', value });
+
+/** A Query request padded with a Data item to `size` bytes or a little less. */
+function queryOfSize(size: number): Buffer {
+  const padded = request(Enum.Operation.Query, [
+    { tag: Tag.QueryFunction, type: 'Enumeration', value: Enum.QueryFunction.QueryOperations },
+    { tag: Tag.Data, type: 'ByteString', value: Buffer.alloc(size - 200) },
+  ]);
+  expect(padded.length).to.be.within(size - 256, size);
+  return padded;
+}
+
+/** The highest value `read()` returns, sampled every millisecond until stopped. */
+function sampleMax(read: () => number): { stop(): number } {
+  let max = read();
+  const timer = setInterval(() => (max = Math.max(max, read())), 1);
+  timer.unref();
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return Math.max(max, read());
+    },
+  };
+}
+
+/** POST a TTLV request to the HTTPS binding; `sent` sees the request object (to drop it). */
+async function postTtlv(port: number, dir: string, body: Buffer, sent?: (request: ClientRequest) => void): Promise<{ status: number; body: Buffer }> {
+  const files = pkiFiles(dir);
+  const [ca, cert, key] = await Promise.all([readFile(files.ca), readFile(files.cert), readFile(files.key)]);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path: '/kmip', method: 'POST', ca, cert, key, agent: false, headers: { 'Content-Type': 'application/octet-stream' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+    sent?.(req);
+  });
+}
 
 /** A request with `items` DiscoverVersions batch items. */
 function batchOf(items: number): Buffer {
@@ -293,5 +337,101 @@ describe('reliability: resource limits hold under attack, and other clients are 
     for (const flooder of flooders) flooder.close();
     expect(process.memoryUsage().rss - before).to.be.below(256 * 1024 * 1024);
     await watchdog.stop();
+  });
+
+  it('total request bytes (maxBufferedBytes): connections pipelining 1 MiB requests without reading answers, or stalling mid-message, never make the process hold more than its budget; reading pauses instead, nobody is refused, and every byte comes back', async function () {
+    const limit = 4 * MIB;
+    const running = await start({ maxBufferedBytes: limit, requestTimeoutSeconds: 3 });
+    const { port, requestBytes } = running;
+    const big = queryOfSize(MIB);
+    const connect = (): Promise<TestClient> => TestClient.connect(port, pkiFiles(dir));
+    const watchdog = await Watchdog.start(port, dir);
+    const healthy = await connect();
+    const held = sampleMax(() => requestBytes.held);
+
+    // Six connections each pipeline 16 requests of 1 MiB (96 MiB in all) and read no answer.
+    const flooders = await Promise.all(Array.from({ length: 6 }, connect));
+    for (const flooder of flooders) {
+      flooder.socket.pause();
+      for (let i = 0; i < 16; i++) flooder.send(big);
+    }
+    // Two send half a request and stall; one leaves mid-message; one leaves with requests read and unanswered.
+    const stallers = await Promise.all([connect(), connect()]);
+    for (const staller of stallers) staller.send(big.subarray(0, big.length / 2));
+    const [leaver, dropper] = await Promise.all([connect(), connect()]);
+    leaver.send(big.subarray(0, big.length / 2));
+    dropper.socket.pause();
+    for (let i = 0; i < 16; i++) dropper.send(big);
+    await eventually(() => requestBytes.waiting > 0, 10_000, 'readers waiting for the budget');
+
+    // While readers wait for the budget, another client's Query waits its turn and is answered.
+    const started = Date.now();
+    const query = answer(await healthy.call(queryOperations()));
+    expect(query.status, query.message).to.equal(Enum.ResultStatus.Success);
+    expect(Date.now() - started, 'Query answered during the attack (ms)').to.be.below(5000);
+    healthy.close();
+    leaver.destroy();
+    dropper.destroy();
+
+    // The stalled senders meet the request timeout, which gives their bytes back.
+    for (const staller of stallers) {
+      const refusal = answer(await staller.response(1, 15_000));
+      expect(refusal.reason).to.equal(INVALID_MESSAGE);
+      expect(refusal.message).to.match(/within 3 s/);
+      await staller.closed;
+    }
+    // The flooders were slowed down, not refused: once they read, every request has its answer.
+    for (const flooder of flooders) flooder.socket.resume();
+    for (const flooder of flooders) {
+      await flooder.response(16, 60_000);
+      for (const bytes of flooder.responses) expect(answer(bytes).reason).to.not.equal(INVALID_MESSAGE);
+      flooder.close();
+    }
+    await watchdog.stop();
+    await Promise.all(flooders.map((flooder) => flooder.closed));
+
+    await eventually(() => requestBytes.held === 0 && requestBytes.waiting === 0, 5000, 'every request byte given back');
+    const sampled = held.stop();
+    expect(sampled, 'the most held at any sample').to.be.at.most(limit);
+    expect(requestBytes.peak, 'the most ever held').to.be.at.most(limit);
+    // The attack did spend the budget: reading had to wait for it.
+    expect(requestBytes.peak).to.be.above(limit - MIB);
+    expect(requestBytes.waits).to.be.above(0);
+  });
+
+  it('total request bytes: the HTTPS binding takes its bodies from the same budget, waits its turn when the TLS port has spent it, and gives back a body whose client leaves', async function () {
+    const limit = 4 * MIB;
+    const running = await start({ maxBufferedBytes: limit, requestTimeoutSeconds: 3, https: true, httpsPort: 0 });
+    const { port, requestBytes } = running;
+    const httpsPort = running.https?.port ?? 0;
+    // Four TLS connections each start a 1 MiB request and stall: the whole budget but 64 bytes.
+    const big = queryOfSize(MIB);
+    const stallers = await Promise.all(Array.from({ length: 4 }, () => TestClient.connect(port, pkiFiles(dir))));
+    for (const staller of stallers) staller.send(big.subarray(0, 1000));
+    await eventually(() => requestBytes.held === 4 * big.length, 5000, 'the stalled requests counted whole');
+    const small = queryOfSize(1024);
+    expect(limit - requestBytes.held).to.be.below(small.length);
+
+    let leaving: ClientRequest | undefined;
+    const left = postTtlv(httpsPort, dir, small, (req) => (leaving = req)).then(
+      () => 'answered',
+      (error: Error) => error.message,
+    );
+    await eventually(() => requestBytes.waiting === 1, 5000, 'the first HTTPS body in line');
+    const started = Date.now();
+    const answered = postTtlv(httpsPort, dir, small);
+    await eventually(() => requestBytes.waiting === 2, 5000, 'the second HTTPS body in line');
+    leaving?.destroy();
+    expect(await left).to.not.equal('answered');
+    await eventually(() => requestBytes.waiting === 1, 5000, 'the body whose client left out of line');
+
+    // The stalled requests meet the request timeout; their bytes go to the HTTPS body in line.
+    const reply = await answered;
+    expect(reply.status).to.equal(200);
+    expect(answer(reply.body).status).to.equal(Enum.ResultStatus.Success);
+    expect(Date.now() - started, 'answered once the stalled requests timed out').to.be.within(1500, 6000);
+    for (const staller of stallers) expect(answer(await staller.response(1, 5000)).reason).to.equal(INVALID_MESSAGE);
+    await eventually(() => requestBytes.held === 0 && requestBytes.waiting === 0, 5000, 'every request byte given back');
+    expect(requestBytes.peak).to.be.at.most(limit);
   });
 });

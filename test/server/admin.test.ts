@@ -132,6 +132,10 @@ describe('server: the admin endpoint (/metrics, /healthz, /readyz)', function ()
       expect(sample(text, 'kmipd_https_requests_total', { encoding: 'ttlv', code: '200' })).to.equal(1);
       expect(sample(text, 'kmipd_store_commit_duration_seconds_count', { result: 'ok' })).to.be.at.least(3);
       expect(sample(text, 'kmipd_build_info', { version: '0.1.0' })).to.equal(1);
+      expect(sample(text, 'kmipd_request_buffer_limit_bytes')).to.equal(256 * 1024 * 1024);
+      expect(sample(text, 'kmipd_request_buffer_bytes'), 'request bytes held once every request is answered').to.equal(0);
+      expect(sample(text, 'kmipd_request_buffer_waiting')).to.equal(0);
+      expect(sample(text, 'kmipd_request_buffer_waits_total')).to.equal(0);
       expect(sample(text, 'process_resident_memory_bytes')).to.be.greaterThan(0);
       // Counted from the store at most every 5 s: the first scrape counted before the Creates.
       const objects = sample(text, 'kmipd_objects', { object_type: 'SymmetricKey', state: 'PreActive' }) ?? 0;

@@ -40,6 +40,17 @@ describe('server: configuration', function () {
     expect(config.tlsCertFile).to.equal(undefined);
   });
 
+  it('maxBufferedBytes (256 MiB by default) holds at least the largest request: maxMessageSize, and 4 × maxMessageSize with https on', function () {
+    const mib = 1024 * 1024;
+    expect(configWith({}).maxBufferedBytes).to.equal(256 * mib);
+    expect(problemsOf(() => configWith({ maxBufferedBytes: mib - 1 }))).to.deep.equal([`maxBufferedBytes (${mib - 1}) is below maxMessageSize (${mib}): a request of the largest size could never be read`]);
+    expect(configWith({ maxBufferedBytes: mib }).maxBufferedBytes).to.equal(mib);
+    expect(problemsOf(() => resolveConfig({ env: { KMIPD_HTTPS: 'true', KMIPD_MAX_BUFFERED_BYTES: String(4 * mib - 1) } }))).to.deep.equal([
+      `maxBufferedBytes (${4 * mib - 1}) is below 4 × maxMessageSize (${4 * mib}), the largest XML or JSON body of the HTTPS binding (https is on)`,
+    ]);
+    expect(configWith({ https: true, maxBufferedBytes: 4 * mib }).maxBufferedBytes).to.equal(4 * mib);
+  });
+
   it('takes flags over the environment, the environment over the file, the file over the defaults', function () {
     const { config } = resolveConfig({
       file: { path: 'kmipd.json', values: { port: 1111, host: '10.0.0.1', maxConnections: 7, logLevel: 'warn' } },
