@@ -210,6 +210,61 @@ describe('SqliteStore (SQLite specifics)', () => {
     expect(await s.locate({ owner: 'alice', equals: [{ name: 'Name', key: 'key-537' }] })).to.deep.equal([objects[537]?.id]);
   });
 
+  it('schema 7 counts an older store\'s objects by type and State; writes keep the counts equal to a recount', async () => {
+    const kek = newKek();
+    store = await openIn(dir, kek);
+    const s = store;
+    const keys = Array.from({ length: 30 }, (_, i) => symmetricKey(s.newId(), Buffer.alloc(32, i), `counted-${i}`));
+    await s.commit({ create: keys });
+    await s.close();
+    store = undefined;
+    const db = new Database(join(dir, DB_FILE));
+    db.exec('DROP TABLE object_counts');
+    db.pragma('user_version = 6');
+    db.close();
+
+    store = await openIn(dir, kek);
+    const recount = (): { objectType: number; state: number | undefined; count: number }[] => {
+      const check = new Database(join(dir, DB_FILE), { readonly: true });
+      try {
+        return check
+          .prepare<[], { object_type: number; state: string | null; n: number }>(
+            "SELECT o.object_type, s.key AS state, count(*) AS n FROM objects o LEFT JOIN attribute_index s ON s.object_id = o.id AND s.name = 'State' GROUP BY 1, 2 ORDER BY 1, 2",
+          )
+          .all()
+          .map((row) => ({ objectType: row.object_type, state: row.state === null ? undefined : Number(row.state), count: row.n }));
+      } finally {
+        check.close();
+      }
+    };
+    const sorted = async (): Promise<unknown[]> => [...(await store!.countByState())].sort((a, b) => a.objectType - b.objectType || (a.state ?? -1) - (b.state ?? -1));
+    expect(await sorted()).to.deep.equal([{ objectType: Enum.ObjectType.SymmetricKey, state: Enum.State.Active, count: 30 }]);
+
+    // Deactivate five, strip the State of two, add an object without one: the kept counts follow.
+    const withState = (object: ManagedObject, state: number | undefined): ManagedObject => ({
+      ...object,
+      revision: 2,
+      attributes: [...object.attributes.filter((a) => a.name !== 'State'), ...(state === undefined ? [] : [{ name: 'State', value: leaf(Tag.State, 'Enumeration', state) }])],
+    });
+    await store.commit({ update: keys.slice(0, 5).map((k) => withState(k, Enum.State.Deactivated)) });
+    await store.commit({ update: keys.slice(5, 7).map((k) => withState(k, undefined)) });
+    await store.commit({ create: [{ ...symmetricKey(store.newId(), Buffer.alloc(32, 0xee), 'stateless'), attributes: [] }] });
+    expect(await sorted()).to.deep.equal([
+      { objectType: Enum.ObjectType.SymmetricKey, state: undefined, count: 3 },
+      { objectType: Enum.ObjectType.SymmetricKey, state: Enum.State.Active, count: 23 },
+      { objectType: Enum.ObjectType.SymmetricKey, state: Enum.State.Deactivated, count: 5 },
+    ]);
+    expect(await sorted()).to.deep.equal(recount());
+    // A commit that fails changes no count.
+    try {
+      await store.commit({ update: [withState(keys[10]!, Enum.State.Compromised), { ...withState(keys[11]!, Enum.State.Compromised), revision: 9 }] });
+      expect.fail('expected a conflict');
+    } catch (error) {
+      expect(error).to.be.instanceOf(StoreConflictError);
+    }
+    expect(await sorted()).to.deep.equal(recount());
+  });
+
   it('finds its objects again after close and reopen', async () => {
     const kek = newKek();
     store = await openIn(dir, kek);
@@ -246,6 +301,7 @@ describe('SqliteStore (SQLite specifics)', () => {
     const db = new Database(join(dir, DB_FILE));
     const wanted = db.prepare("SELECT object_id, name, NULLIF(key, '') AS key FROM attribute_index ORDER BY object_id, name, key").all();
     db.exec(`
+      DROP TABLE object_counts;
       DROP TABLE attribute_index;
       CREATE TABLE attribute_index (object_id TEXT NOT NULL REFERENCES objects (id) ON DELETE CASCADE, name TEXT NOT NULL, key TEXT) STRICT;
       CREATE UNIQUE INDEX attribute_index_name_key ON attribute_index (name, key, object_id);

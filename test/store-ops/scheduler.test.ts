@@ -268,11 +268,12 @@ describe('the scheduler: date-driven changes and automatic rotation on schedule'
           await client.close();
           await server.close();
         }
-        // As a kmipd before the due index left it: no due rows, schema version 4, no progress table.
+        // As a kmipd before the due index left it: no due rows, schema version 4, no progress or counts table.
         const db = new Database(database);
         try {
           db.prepare('DELETE FROM attribute_index WHERE name = ?').run(DUE_INDEX);
           db.exec('DROP TABLE maintenance_state');
+          db.exec('DROP TABLE object_counts');
           db.pragma('user_version = 4');
         } finally {
           db.close();
