@@ -610,7 +610,7 @@ export const SETTINGS = {
     default: 10_000,
     min: 0,
     max: 10_000_000,
-    describe: 'With an HSM KEK, how many unwrapped keys are kept in memory so that a hot key is not unwrapped through the HSM at every use (0 disables the cache). Entries are keyed by the wrapped bytes, so a changed or destroyed key is never served from it.',
+    describe: 'How many unwrapped keys are kept in memory so that a hot key is not unwrapped at every use: through the HSM with an HSM KEK, by an RFC 5649 unwrap (about a sixth of a Get\'s CPU) with the file KEK (0 disables the cache). Entries are keyed by the wrapped bytes, so a changed or destroyed key is never served from it.',
   }),
   kekCacheBytes: integer({
     flag: 'kek-cache-bytes',
@@ -619,7 +619,7 @@ export const SETTINGS = {
     min: 0,
     max: 2 ** 40,
     unit: 'bytes',
-    describe: 'With an HSM KEK, the most unwrapped key material the cache holds (0 disables the cache); the least recently used keys are evicted and zeroed first.',
+    describe: 'The most unwrapped key material the cache holds (0 disables the cache); the least recently used keys are evicted and zeroed first.',
   }),
   kekCacheSeconds: integer({
     flag: 'kek-cache-seconds',
@@ -628,7 +628,7 @@ export const SETTINGS = {
     min: 0,
     max: 86_400,
     unit: 'seconds',
-    describe: 'With an HSM KEK, how long an unwrapped key unused stays in the cache before it is zeroed (0: until evicted).',
+    describe: 'How long an unwrapped key unused stays in the cache before it is zeroed, by a timer if nothing else comes (0: until evicted). This bounds how long the material of a destroyed key stays in memory.',
   }),
   leaseTimeSeconds: integer({
     flag: 'lease-time-seconds',
