@@ -194,29 +194,40 @@ function bigIntFromBytes(bytes: Buffer): bigint {
 
 /** Encode one item (normally a whole message) into a new buffer. */
 export function encodeTtlv(item: TtlvItem): Buffer {
-  const sizes = new Map<TtlvItem, number>();
-  const total = measure(item, sizes);
+  const lengths: number[] = [];
+  const total = measure(item, lengths);
   const buf = Buffer.alloc(total);
-  write(item, buf, 0, sizes);
+  write(item, buf, 0, { lengths, next: 0 });
   return buf;
 }
 
 /** Encoded size of an item in bytes, header and padding included. */
 export function encodedSize(item: TtlvItem): number {
-  return measure(item, new Map());
+  return measure(item, []);
 }
 
-/** Value length (before padding) of every item, memoised for the write pass. */
-function measure(item: TtlvItem, sizes: Map<TtlvItem, number>): number {
+/**
+ * Value length (before padding) of every item, in the order the write pass visits them
+ * (depth first): a list read in turn, cheaper than a Map from item to length.
+ */
+function measure(item: TtlvItem, lengths: number[]): number {
+  const index = lengths.length;
+  lengths.push(0);
   let length: number;
   if (item.type === 'Structure') {
     length = 0;
-    for (const child of item.value) length += measure(child, sizes);
+    for (const child of item.value) length += measure(child, lengths);
   } else {
     length = leafLength(item);
   }
-  sizes.set(item, length);
+  lengths[index] = length;
   return HEADER_SIZE + padded(length);
+}
+
+/** The lengths `measure` found, and the next one the write pass takes. */
+interface MeasuredLengths {
+  readonly lengths: readonly number[];
+  next: number;
 }
 
 function leafLength(item: LeafItem): number {
@@ -239,17 +250,19 @@ function leafLength(item: LeafItem): number {
   }
 }
 
-function write(item: TtlvItem, buf: Buffer, offset: number, sizes: Map<TtlvItem, number>): number {
-  const length = sizes.get(item) ?? 0;
+function write(item: TtlvItem, buf: Buffer, offset: number, measured: MeasuredLengths): number {
+  const length = measured.lengths[measured.next++] ?? 0;
   if (!Number.isInteger(item.tag) || item.tag < 0 || item.tag > 0xffffff) {
     throw new TtlvError('BAD_VALUE', `tag ${String(item.tag)} does not fit in 3 bytes`);
   }
-  buf.writeUIntBE(item.tag, offset, 3);
+  // Two fixed-size writes: writeUIntBE's any-width path costs more than the rest of a header.
+  buf.writeUInt16BE(item.tag >>> 8, offset);
+  buf.writeUInt8(item.tag & 0xff, offset + 2);
   buf.writeUInt8(ItemType[item.type], offset + 3);
   buf.writeUInt32BE(length, offset + 4);
   let at = offset + HEADER_SIZE;
   if (item.type === 'Structure') {
-    for (const child of item.value) at = write(child, buf, at, sizes);
+    for (const child of item.value) at = write(child, buf, at, measured);
     return at;
   }
   writeLeaf(item, buf, at);
