@@ -612,6 +612,12 @@ export const SETTINGS = {
     max: 10_000_000,
     describe: 'How many unwrapped keys are kept in memory so that a hot key is not unwrapped at every use: through the HSM with an HSM KEK, by an RFC 5649 unwrap (about a sixth of a Get\'s CPU) with the file KEK (0 disables the cache). Entries are keyed by the wrapped bytes, so a changed or destroyed key is never served from it.',
   }),
+  kekCacheFile: onOff({
+    flag: 'kek-cache-file',
+    env: 'KMIPD_KEK_CACHE_FILE',
+    default: false,
+    describe: 'Also keep keys unwrapped by the file KEK in the cache (kekCacheKeys, kekCacheBytes, kekCacheSeconds): a Get then skips the RFC 5649 unwrap, about a sixth of its CPU, but the clear material of the keys used in the last kekCacheSeconds stays in memory, a destroyed key\'s included. Off by default: unwrapped keys live only as long as a request needs them (DESIGN.md decision 3). An HSM KEK always uses the cache (each unwrap is a round trip to the token).',
+  }),
   kekCacheBytes: integer({
     flag: 'kek-cache-bytes',
     env: 'KMIPD_KEK_CACHE_BYTES',

@@ -43,9 +43,9 @@ export async function openConfiguredKek(config: KmipdConfig, kekFile: string, fr
     const hsmConfigured = config.pkcs11Module !== undefined && config.pkcs11TokenLabel !== undefined && config.pkcs11PinFile !== undefined;
     const hsm = hsmConfigured ? await hsmAccess(config) : undefined;
     // RFC 5649 unwrap runs OpenSSL's AES one 64-bit block at a time (~30 us for a 120-byte
-    // body, a sixth of a Get): hot keys come from the same bounded cache as with an HSM.
-    const cached = new CachingKek(kek, unwrapCacheLimits(config));
-    const ring = new KekRing({ kek: cached, kind: 'file', ref: basename(kekFile), close: async () => closeCachedFile(cached, kek) }, kekLoader(dir, hsm, unwrapCacheLimits(config)));
+    // body, a sixth of a Get): with kekCacheFile, hot keys come from the bounded cache an HSM KEK uses.
+    const cached = new CachingKek(kek, fileKekCacheLimits(config));
+    const ring = new KekRing({ kek: cached, kind: 'file', ref: basename(kekFile), close: async () => closeCachedFile(cached, kek) }, kekLoader(dir, hsm, unwrapCacheLimits(config), fileKekCacheLimits(config)));
     return { kek: ring, close: () => ring.close() };
   }
   const hsm = await hsmAccess(config);
@@ -61,7 +61,7 @@ export async function openConfiguredKek(config: KmipdConfig, kekFile: string, fr
   const opened = kek;
   // Every load of a key unwraps through the HSM worker: a bounded cache serves hot keys.
   const cached = new CachingKek(opened, unwrapCacheLimits(config));
-  const ring = new KekRing({ kek: cached, kind: 'pkcs11', ref: hsm.keyLabel, close: () => closeCached(cached, opened) }, kekLoader(dir, hsm, unwrapCacheLimits(config)));
+  const ring = new KekRing({ kek: cached, kind: 'pkcs11', ref: hsm.keyLabel, close: () => closeCached(cached, opened) }, kekLoader(dir, hsm, unwrapCacheLimits(config), fileKekCacheLimits(config)));
   return { kek: ring, close: () => ring.close() };
 }
 
@@ -79,7 +79,7 @@ export async function hsmAccess(config: KmipdConfig): Promise<HsmAccess> {
  * fingerprint is the id (so renaming the files never loses one, and another node's copy
  * may have another name); an HSM KEK is the key with the listed label in the configured token.
  */
-export function kekLoader(dir: string, hsm: HsmAccess | undefined, cache?: UnwrapCacheLimits): KekLoader {
+export function kekLoader(dir: string, hsm: HsmAccess | undefined, cache?: UnwrapCacheLimits, fileCache: UnwrapCacheLimits | undefined = cache): KekLoader {
   return async (record): Promise<LoadedKek> => {
     if (record.kind === 'pkcs11') {
       if (hsm === undefined) {
@@ -96,8 +96,8 @@ export function kekLoader(dir: string, hsm: HsmAccess | undefined, cache?: Unwra
     for (const name of names) {
       const kek = await loadKekFile(join(dir, name));
       if (kek.id === record.id) {
-        if (cache === undefined) return { kek, close: async () => kek.wipe() };
-        const cached = new CachingKek(kek, cache);
+        if (fileCache === undefined) return { kek, close: async () => kek.wipe() };
+        const cached = new CachingKek(kek, fileCache);
         return { kek: cached, close: async () => closeCachedFile(cached, kek) };
       }
       kek.wipe();
@@ -107,6 +107,11 @@ export function kekLoader(dir: string, hsm: HsmAccess | undefined, cache?: Unwra
       `KEK ${record.id} (recorded as ${record.ref}) is not in ${dir}: stored keys wrapped under it cannot be read until its key file is back there (any name kek*.key, mode 0600)`,
     );
   };
+}
+
+/** The unwrap cache settings of a file KEK: those of an HSM KEK with kekCacheFile, none without. */
+export function fileKekCacheLimits(config: KmipdConfig): UnwrapCacheLimits {
+  return config.kekCacheFile ? unwrapCacheLimits(config) : { ...unwrapCacheLimits(config), maxEntries: 0 };
 }
 
 /** The unwrap cache settings of an HSM KEK (lib/crypto/unwrap-cache.ts). */

@@ -1,7 +1,7 @@
 /**
- * The file KEK kmipd serves with comes with the bounded unwrap cache (issue 7), sized by
- * kekCacheKeys, kekCacheBytes and kekCacheSeconds like an HSM KEK's; kekCacheKeys 0 turns it
- * off; closing the KEK empties it.
+ * The file KEK kmipd serves with has the bounded unwrap cache (issue 7) only with
+ * kekCacheFile (off by default: DESIGN.md decision 3), sized by kekCacheKeys, kekCacheBytes
+ * and kekCacheSeconds like an HSM KEK's; kekCacheKeys 0 turns it off; closing the KEK empties it.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -32,8 +32,22 @@ describe('the file KEK of kmipd serve and its unwrap cache', () => {
     return active;
   }
 
-  it('a value is unwrapped through the file once, then served from the cache; closing empties it', async () => {
+  it('by default nothing unwrapped is kept: every unwrap goes to the file KEK', async () => {
     const opened = await openConfiguredKek(configWith({ dir }), kekFile, false, silentLogger);
+    try {
+      const cache = await activeCache(opened.kek);
+      const plain = randomBytes(120);
+      const wrapped = await opened.kek.wrap(plain);
+      for (let i = 0; i < 3; i += 1) expect((await opened.kek.unwrap(wrapped)).equals(plain)).to.equal(true);
+      expect(cache.enabled).to.equal(false);
+      expect(cache.stats).to.include({ hits: 0, entries: 0, bytes: 0 });
+    } finally {
+      await opened.close();
+    }
+  });
+
+  it('kekCacheFile: a value is unwrapped through the file once, then served from the cache; closing empties it', async () => {
+    const opened = await openConfiguredKek(configWith({ dir, kekCacheFile: true }), kekFile, false, silentLogger);
     const cache = await activeCache(opened.kek);
     const plain = randomBytes(120);
     const wrapped = await opened.kek.wrap(plain);
@@ -45,7 +59,7 @@ describe('the file KEK of kmipd serve and its unwrap cache', () => {
   });
 
   it('kekCacheKeys 0 turns it off: every unwrap goes to the file KEK', async () => {
-    const opened = await openConfiguredKek(configWith({ dir, kekCacheKeys: 0 }), kekFile, false, silentLogger);
+    const opened = await openConfiguredKek(configWith({ dir, kekCacheFile: true, kekCacheKeys: 0 }), kekFile, false, silentLogger);
     try {
       const cache = await activeCache(opened.kek);
       const plain = randomBytes(48);
