@@ -16,8 +16,9 @@ export function indexKeys(attributes: readonly AttributeInstance[]): { name: str
   return [...attributeIndexKeys(attributes), ...dueIndexKeys(attributes)];
 }
 
-export function openStore(path: string, kek: KeyEncryptionKey): Promise<SqliteStore> {
-  return openSqliteStore({ path, kek, indexKeys });
+/** `batchCommits`: see SqliteStoreOptions; off when several processes write the file. */
+export function openStore(path: string, kek: KeyEncryptionKey, batchCommits = true): Promise<SqliteStore> {
+  return openSqliteStore({ path, kek, indexKeys, batchCommits });
 }
 
 /** The store `config` asks for; `databasePath` is the data folder's SQLite file. */
@@ -27,5 +28,6 @@ export async function openConfiguredStore(config: KmipdConfig, databasePath: str
     log.info('store opened', { store: 'postgres', schema: config.postgresSchema });
     return store;
   }
-  return openStore(databasePath, kek);
+  // Cluster workers (and their primary) share the file: no batch holds the write lock across a sync.
+  return openStore(databasePath, kek, config.workers <= 1);
 }

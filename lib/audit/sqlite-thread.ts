@@ -49,7 +49,16 @@ export class SqliteAuditThread {
   /** A passive checkpoint of the WAL on the thread's connection (syncs there, never on the caller's thread). Never rejects. */
   checkpoint(): void {
     if (this.#closed) return;
-    this.#call((id) => ({ id, checkpoint: true })).catch(() => undefined);
+    this.#call((id) => ({ id, checkpoint: 'PASSIVE' })).catch(() => undefined);
+  }
+
+  /**
+   * Checkpoint the whole WAL and truncate it, on the thread's connection; resolves when done
+   * or given up (another connection kept writing past the busy timeout). Never rejects.
+   */
+  async truncateWal(): Promise<void> {
+    if (this.#closed) return;
+    await this.#call((id) => ({ id, checkpoint: 'TRUNCATE' })).catch(() => undefined);
   }
 
   /** Waits for appends in flight (messages are handled in order), then ends the thread. Never rejects. */

@@ -19,7 +19,7 @@ export interface AuditThreadConfig {
 
 export type AuditThreadRequest =
   | { readonly id: number; readonly entries: readonly AuditEntry[]; readonly durability: AuditDurability }
-  | { readonly id: number; readonly checkpoint: true }
+  | { readonly id: number; readonly checkpoint: 'PASSIVE' | 'TRUNCATE' }
   | { readonly id: number; readonly close: true };
 export type AuditThreadReply = { readonly id: number; readonly ok: true } | { readonly id: number; readonly ok: false; readonly message: string };
 
@@ -56,8 +56,10 @@ port.on('message', (request: AuditThreadRequest) => {
   }
   try {
     if ('checkpoint' in request) {
-      // For the event loop's read-record connection, which never checkpoints (it would sync there).
-      db.pragma('wal_checkpoint(PASSIVE)');
+      // For the event loop's connections, which never checkpoint (it would sync there). A
+      // TRUNCATE waits (busy_timeout) for writers and readers to leave the WAL, then empties it;
+      // when they do not in time it does what it can, like PASSIVE.
+      db.pragma(`wal_checkpoint(${request.checkpoint})`);
       port.postMessage({ id: request.id, ok: true } satisfies AuditThreadReply);
       return;
     }

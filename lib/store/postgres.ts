@@ -10,7 +10,6 @@
  * Strings can. Object identifiers stay TEXT: the store makes them (UUIDs), and an
  * identifier holding U+0000 is simply never found.
  */
-import { randomUUID } from 'node:crypto';
 import { DatabaseError, Pool, escapeIdentifier } from 'pg';
 import type { PoolClient, PoolConfig } from 'pg';
 import type { TtlvItem } from '../../ttlv/index.js';
@@ -23,6 +22,7 @@ import { decodeAttributes, encodeAttributes, indexRows, unwrapBody, wrapBody } f
 import type { IndexKeys, IndexRow } from './codec.js';
 import type { StoreStats } from './sqlite.js';
 import { StoreConflictError } from './types.js';
+import { timeOrderedUuid } from './ids.js';
 import { appendPostgresAudit, openPostgresAuditReader, postgresAuditSchema } from '../audit/postgres.js';
 import type { AuditEntry, AuditReader, AuditSource } from '../audit/record.js';
 import type { Changes, ExportItem, ImportItem, ImportOptions, LocateQuery, MaintenanceStore, ObjectMetadata, WrappedBody } from './types.js';
@@ -343,7 +343,7 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
   }
 
   newId(): string {
-    return randomUUID();
+    return timeOrderedUuid();
   }
 
   async load(id: string): Promise<ManagedObject | undefined> {

@@ -462,6 +462,47 @@ describe('SqliteStore (SQLite specifics)', () => {
     expect(await store.stats()).to.deep.equal({ objects: 0 });
   });
 
+  it('commits made while a sync runs share one transaction: fewer WAL frames than the same commits one by one', async () => {
+    store = await openIn(dir, newKek());
+    const s = store;
+    const probe = new Database(join(dir, DB_FILE));
+    const framesOf = async (commit: (objects: ManagedObject[]) => Promise<void>): Promise<number> => {
+      probe.pragma('wal_checkpoint(TRUNCATE)');
+      await commit(Array.from({ length: 40 }, (_, i) => symmetricKey(s.newId(), Buffer.alloc(32, i), `f-${s.newId()}`)));
+      return (probe.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0]?.log ?? 0;
+    };
+    try {
+      const oneByOne = await framesOf(async (objects) => {
+        for (const object of objects) await s.commit({ create: [object] });
+      });
+      const together = await framesOf(async (objects) => {
+        await Promise.all(objects.map((object) => s.commit({ create: [object] })));
+      });
+      expect(together, `${together} frames for 40 concurrent commits, ${oneByOne} one by one`).to.be.below(oneByOne / 2);
+    } finally {
+      probe.close();
+    }
+  });
+
+  it('a WAL past walResetBytes is emptied while commits wait: its size stays bounded, every commit is kept', async () => {
+    const kek = newKek();
+    store = await openSqliteStore({ path: join(dir, DB_FILE), kek, indexKeys: suiteIndexKeys, walResetBytes: 256 * 1024 });
+    const s = store;
+    const objects: ManagedObject[] = [];
+    let largest = 0;
+    for (let round = 0; round < 10; round++) {
+      const group = Array.from({ length: 60 }, (_, i) => symmetricKey(s.newId(), Buffer.alloc(32, i), `w-${round}-${i}`));
+      objects.push(...group);
+      await Promise.all(group.map((object) => s.commit({ create: [object] })));
+      largest = Math.max(largest, (await stat(join(dir, `${DB_FILE}-wal`))).size);
+    }
+    // A reset happens at a checkpoint request (every 100 commits): the WAL may pass the limit by that much.
+    expect(largest, `largest WAL ${largest} bytes`).to.be.below(4 * 1024 * 1024);
+    await s.close();
+    store = await openIn(dir, kek);
+    for (const object of objects) expectBody(await store.load(object.id), object.body);
+  });
+
   it('group commit: concurrent commits each report written before durable, a stale one fails alone, the others survive reopening', async () => {
     const kek = newKek();
     store = await openIn(dir, kek);
