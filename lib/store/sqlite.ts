@@ -1,11 +1,11 @@
 /**
  * The embedded store: one SQLite file through better-sqlite3, WAL with synchronous=FULL so
  * a commit is on disk before its promise resolves (DESIGN.md decision 4). Object commits use
- * group commit: each is its own transaction, written with synchronous=NORMAL, then the WAL
- * is synced off the event loop; commits written while a sync runs share the next one. Key material is
- * written only wrapped under the KEK (decision 3). The store knows nothing of attribute
- * semantics: the attribute module supplies `indexKeys`, which turns attributes into the
- * (name, key) pairs that Locate narrows by.
+ * group commit: written with synchronous=NORMAL, then the WAL is synced off the event loop;
+ * commits that come while a sync runs are written together in one transaction (a savepoint
+ * each, see Batch) and share the next sync. Key material is written only wrapped under the
+ * KEK (decision 3). The store knows nothing of attribute semantics: the attribute module
+ * supplies `indexKeys`, which turns attributes into the (name, key) rows Locate narrows by.
  */
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
