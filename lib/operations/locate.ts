@@ -26,6 +26,13 @@ interface LocateRequest {
 
 const S = Mask.StorageStatusMask;
 const DESTROYED_STATES: ReadonlySet<number> = new Set([Enum.State.Destroyed, Enum.State.DestroyedCompromised]);
+/** Candidates read between two turns of the event loop (about a millisecond of work). */
+const CANDIDATES_PER_TURN = 256;
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** State changes with dates (Activation, Deactivation): it is matched on the current value, not the index. */
 const NOT_INDEXED = new Set(['State']);
 
@@ -62,8 +69,17 @@ export const locate = operation<LocateRequest>({
     const wantsDestroyed =
       (request.storageStatusMask & S.DestroyedStorage) !== 0 ||
       request.filters.some((f) => f.name === 'State' && f.value.type === 'Enumeration' && DESTROYED_STATES.has(f.value.value));
+    const offset = request.offsetItems ?? 0;
+    const limit = Math.min(request.maximumItems ?? ctx.limits.locateMaxItems, ctx.limits.locateMaxItems);
+    const end = request.groupMember === Enum.ObjectGroupMember.GroupMemberDefault ? offset + 1 : offset + limit;
+    // Located Items only when the client pages (no OASIS case expects it otherwise); 1.3 defined it.
+    const counts = (request.maximumItems !== undefined || request.offsetItems !== undefined) && atLeast(ctx.version, '1.3');
     const found: string[] = [];
-    for (const id of candidates) {
+    for (const [index, id] of candidates.entries()) {
+      // Without a count to give, the matches past the page change nothing: stop there.
+      if (!counts && found.length >= end) break;
+      // A Locate that narrows little reads many objects: let other requests in between.
+      if (index > 0 && index % CANDIDATES_PER_TURN === 0) await yieldToEventLoop();
       const meta = await ctx.store.loadMetadata(id);
       if (meta === undefined) continue; // removed since the index was read
       const current = advance(meta, ctx.now);
@@ -71,15 +87,10 @@ export const locate = operation<LocateRequest>({
       if (request.groupMember !== undefined && leafValue(current, 'Fresh', 'Boolean') === false) continue;
       if (filter.matches(current.attributes)) found.push(id);
     }
-    const offset = request.offsetItems ?? 0;
-    const limit = Math.min(request.maximumItems ?? ctx.limits.locateMaxItems, ctx.limits.locateMaxItems);
-    const page = found.slice(offset, request.groupMember === Enum.ObjectGroupMember.GroupMemberDefault ? offset + 1 : offset + limit);
+    const page = found.slice(offset, end);
     if (page[0] !== undefined) ctx.idPlaceholder = page[0];
     const out: TtlvItem[] = [];
-    // Located Items only when the client pages (no OASIS case expects it otherwise); 1.3 defined it.
-    if ((request.maximumItems !== undefined || request.offsetItems !== undefined) && atLeast(ctx.version, '1.3')) {
-      out.push(int(Tag.LocatedItems, found.length));
-    }
+    if (counts) out.push(int(Tag.LocatedItems, found.length));
     for (const id of page) out.push(text(Tag.UniqueIdentifier, id));
     return out;
   },
