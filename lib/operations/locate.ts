@@ -11,7 +11,7 @@ import { KmipError } from '../errors.js';
 import { leafValue } from '../objects/managed.js';
 import { int, text } from '../protocol/build.js';
 import { atLeast, isV2 } from '../protocol/versions.js';
-import type { ObjectMetadata } from '../store/types.js';
+import type { LocateQuery, ObjectMetadata } from '../store/types.js';
 import { principalOf } from '../auth/identity.js';
 import { advance, stateOf } from './common.js';
 import { operation } from './types.js';
@@ -28,6 +28,11 @@ const S = Mask.StorageStatusMask;
 const DESTROYED_STATES: ReadonlySet<number> = new Set([Enum.State.Destroyed, Enum.State.DestroyedCompromised]);
 /** Candidates read between two turns of the event loop (about a millisecond of work). */
 const CANDIDATES_PER_TURN = 256;
+
+/** Candidates asked of the store first for a page ending at `end`. */
+function firstCandidates(end: number): number {
+  return end * 2 + 16;
+}
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -58,13 +63,13 @@ export const locate = operation<LocateRequest>({
   handle: async (ctx, request) => {
     const filter = compileLocateFilter(request.filters);
     const objectType = request.filters.find((f) => f.name === 'Object Type')?.value;
-    const candidates = await ctx.store.locate({
+    const query: LocateQuery = {
       // Only what the caller may use: owned, granted (to it or its groups), or everything for an administrator.
       ...(ctx.identity.admin ? {} : { visibleTo: principalOf(ctx.identity) }),
       ...(objectType?.type === 'Enumeration' ? { objectType: objectType.value } : {}),
       equals: filter.equals.filter((c) => !NOT_INDEXED.has(c.name)),
       has: filter.has.filter((name) => !NOT_INDEXED.has(name)),
-    });
+    };
     // Asking for a destroyed State is asking for destroyed objects (1.x has no Destroyed Storage bit).
     const wantsDestroyed =
       (request.storageStatusMask & S.DestroyedStorage) !== 0 ||
@@ -74,18 +79,35 @@ export const locate = operation<LocateRequest>({
     const end = request.groupMember === Enum.ObjectGroupMember.GroupMemberDefault ? offset + 1 : offset + limit;
     // Located Items only when the client pages (no OASIS case expects it otherwise); 1.3 defined it.
     const counts = (request.maximumItems !== undefined || request.offsetItems !== undefined) && atLeast(ctx.version, '1.3');
-    const found: string[] = [];
-    for (const [index, id] of candidates.entries()) {
-      // Without a count to give, the matches past the page change nothing: stop there.
-      if (!counts && found.length >= end) break;
-      // A Locate that narrows little reads many objects: let other requests in between.
-      if (index > 0 && index % CANDIDATES_PER_TURN === 0) await yieldToEventLoop();
-      const meta = await ctx.store.loadMetadata(id);
-      if (meta === undefined) continue; // removed since the index was read
-      const current = advance(meta, ctx.now);
-      if (!inStorage(current, request.storageStatusMask, wantsDestroyed)) continue;
-      if (request.groupMember !== undefined && leafValue(current, 'Fresh', 'Boolean') === false) continue;
-      if (filter.matches(current.attributes)) found.push(id);
+    const matching = async (candidates: readonly string[], wanted: number): Promise<string[]> => {
+      const found: string[] = [];
+      for (const [index, id] of candidates.entries()) {
+        // Without a count to give, the matches past the page change nothing: stop there.
+        if (found.length >= wanted) break;
+        // A Locate that narrows little reads many objects: let other requests in between.
+        if (index > 0 && index % CANDIDATES_PER_TURN === 0) await yieldToEventLoop();
+        const meta = await ctx.store.loadMetadata(id);
+        if (meta === undefined) continue; // removed since the index was read
+        const current = advance(meta, ctx.now);
+        if (!inStorage(current, request.storageStatusMask, wantsDestroyed)) continue;
+        if (request.groupMember !== undefined && leafValue(current, 'Fresh', 'Boolean') === false) continue;
+        if (filter.matches(current.attributes)) found.push(id);
+      }
+      return found;
+    };
+    let found: string[];
+    if (counts) {
+      found = await matching(await ctx.store.locate(query), Infinity);
+    } else {
+      // A page's worth of candidates first (and some for those that will not match): the
+      // store does not read a million identifiers to answer a page of a thousand.
+      const first = await ctx.store.locate({ ...query, limit: firstCandidates(end) });
+      found = await matching(first, end);
+      if (found.length < end && first.length === firstCandidates(end)) {
+        const seen = new Set(first);
+        const rest = (await ctx.store.locate(query)).filter((id) => !seen.has(id));
+        found = [...found, ...(await matching(rest, end - found.length))];
+      }
     }
     const page = found.slice(offset, end);
     if (page[0] !== undefined) ctx.idPlaceholder = page[0];

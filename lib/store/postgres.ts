@@ -289,7 +289,8 @@ export function locateSql(schema: string, query: LocateQuery): { text: string; v
     where.push(`id IN (SELECT object_id FROM ${s}.attribute_index WHERE name = ${param(utf8(name))})`);
   }
   const filter = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
-  return { text: `SELECT id FROM ${s}.objects${filter} ORDER BY seq`, values };
+  const limit = query.limit === undefined ? '' : ` LIMIT ${param(Math.max(0, Math.trunc(query.limit)))}`;
+  return { text: `SELECT id FROM ${s}.objects${filter} ORDER BY seq${limit}`, values };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -396,7 +396,8 @@ export function locateSql(query: LocateQuery): { sql: string; params: (string | 
     params.push(name);
   }
   const filter = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
-  return { sql: `SELECT id FROM objects${filter} ORDER BY seq`, params };
+  if (query.limit !== undefined) params.push(Math.max(0, Math.trunc(query.limit)));
+  return { sql: `SELECT id FROM objects${filter} ORDER BY seq${query.limit === undefined ? '' : ' LIMIT ?'}`, params };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -354,6 +354,16 @@ export function storeSuite(name: string, open: () => Promise<OpenedStore>): void
         ]);
       });
 
+      it('with a limit: the first in creation order, with the other conditions', async () => {
+        const made = [];
+        for (let i = 0; i < 5; i++) made.push(await create(store, { names: [`limited-${i}`] }));
+        const other = await create(store, { objectType: Enum.ObjectType.SecretData });
+        expect(await store.locate({ limit: 3 })).to.deep.equal(made.slice(0, 3).map((o) => o.id));
+        expect(await store.locate({ has: ['Name'], limit: 2 })).to.deep.equal(made.slice(0, 2).map((o) => o.id));
+        expect(await store.locate({ objectType: Enum.ObjectType.SecretData, limit: 10 })).to.deep.equal([other.id]);
+        expect(await store.locate({ limit: 0 })).to.deep.equal([]);
+      });
+
       it('by equals (name and index key)', async () => {
         const one = await create(store, { names: ['one'] });
         const two = await create(store, { names: ['two'] });

@@ -142,6 +142,8 @@ export interface LocateQuery {
   readonly equals?: readonly { readonly name: string; readonly key: string }[];
   /** Each condition: the object has an instance of `name` (any value). */
   readonly has?: readonly string[];
+  /** At most this many, the first in creation order (the caller asks again without it when they were not enough). */
+  readonly limit?: number;
 }
 
 export class StoreConflictError extends Error {
