@@ -7,24 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { FileKek, KeyMaterial } from './kek.js';
-import type { KeyEncryptionKey } from './kek.js';
 import { CachingKek } from './unwrap-cache.js';
-
-/** Counts the unwraps that reach the file KEK. */
-class CountingKek implements KeyEncryptionKey {
-  unwraps = 0;
-  constructor(readonly inner: KeyEncryptionKey) {}
-  get id(): string {
-    return this.inner.id;
-  }
-  wrap(plain: Buffer): Promise<Buffer> {
-    return this.inner.wrap(plain);
-  }
-  unwrap(wrapped: Buffer): Promise<Buffer> {
-    this.unwraps += 1;
-    return this.inner.unwrap(wrapped);
-  }
-}
+import { CountingKek } from '../../test/support/counting-kek.js';
 
 describe('Unwrap cache in front of a file KEK', () => {
   const file = new FileKek(KeyMaterial.random(32));

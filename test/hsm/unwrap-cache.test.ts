@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { Tag } from '../../ttlv/index.js';
 import { indexKeys } from '../../lib/attributes/index.js';
 import { openPkcs11Kek } from '../../lib/crypto/index.js';
-import type { KeyEncryptionKey, Pkcs11Kek } from '../../lib/crypto/index.js';
+import type { Pkcs11Kek } from '../../lib/crypto/index.js';
 import { CachingKek } from '../../lib/crypto/unwrap-cache.js';
 import { silentLogger } from '../../lib/log.js';
 import { createKmipService } from '../../lib/service.js';
@@ -20,22 +20,7 @@ import { decodeTtlv, encodeTtlv, isConcrete, parseXml } from '../../ttlv/index.j
 import { createSoftHsmToken } from '../support/softhsm.js';
 import type { SoftHsmToken } from '../support/softhsm.js';
 import { findValue, request, results } from '../support/service.js';
-
-/** Counts what reaches the HSM KEK (each call is one round trip to the PKCS#11 worker). */
-class CountingKek implements KeyEncryptionKey {
-  unwraps = 0;
-  constructor(readonly inner: KeyEncryptionKey) {}
-  get id(): string {
-    return this.inner.id;
-  }
-  wrap(plain: Buffer): Promise<Buffer> {
-    return this.inner.wrap(plain);
-  }
-  unwrap(wrapped: Buffer): Promise<Buffer> {
-    this.unwraps += 1;
-    return this.inner.unwrap(wrapped);
-  }
-}
+import { CountingKek } from '../support/counting-kek.js';
 
 describe('Unwrap cache in front of an HSM KEK (SoftHSM2)', function () {
   this.timeout(60_000);
