@@ -17,6 +17,9 @@ import { storeMaintenanceSuite, storeSuite, suiteIndexKeys } from './store-suite
 import type { OpenedMaintenanceStore } from './store-suite.js';
 import type { IndexKeys } from './codec.js';
 import type { LocateQuery } from './types.js';
+import { openSqliteAuditReader, verifyChain } from '../audit/index.js';
+import type { AuditEntry } from '../audit/record.js';
+import { auditEntry } from '../audit/store-audit-suite.js';
 
 const DB_FILE = 'kmipd.db';
 
@@ -481,6 +484,39 @@ describe('SqliteStore (SQLite specifics)', () => {
       expect(together, `${together} frames for 40 concurrent commits, ${oneByOne} one by one`).to.be.below(oneByOne / 2);
     } finally {
       probe.close();
+    }
+  });
+
+  it('records of reads answered in one turn are written in one transaction, in order, before any of them resolves', async () => {
+    store = await openIn(dir, newKek());
+    const s = store;
+    const probe = new Database(join(dir, DB_FILE));
+    const record = (i: number): AuditEntry => auditEntry({ correlation: `read-${i}` });
+    const framesOf = async (write: () => Promise<void>): Promise<number> => {
+      probe.pragma('wal_checkpoint(TRUNCATE)');
+      await write();
+      return (probe.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0]?.log ?? 0;
+    };
+    try {
+      const oneByOne = await framesOf(async () => {
+        for (let i = 0; i < 40; i++) await s.commit({ audit: [record(i)], auditDurability: 'process' });
+      });
+      const resolved: number[] = [];
+      const together = await framesOf(async () => {
+        await Promise.all(Array.from({ length: 40 }, (_, i) => s.commit({ audit: [record(100 + i)], auditDurability: 'process' }).then(() => resolved.push(i))));
+      });
+      expect(together, `${together} frames for 40 reads in one turn, ${oneByOne} one by one`).to.be.below(oneByOne / 4);
+      expect(resolved).to.have.length(40);
+      const rows = probe.prepare<[], string>("SELECT correlation FROM audit_log WHERE correlation LIKE 'read-%' ORDER BY seq").pluck().all();
+      expect(rows).to.deep.equal(Array.from({ length: 40 }, (_, i) => `read-${i}`).concat(Array.from({ length: 40 }, (_, i) => `read-${100 + i}`)));
+    } finally {
+      probe.close();
+    }
+    const reader = openSqliteAuditReader(join(dir, DB_FILE));
+    try {
+      expect(await verifyChain(reader)).to.include({ intact: true, records: 80 });
+    } finally {
+      await reader.close();
     }
   });
 
