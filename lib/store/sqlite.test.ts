@@ -390,6 +390,36 @@ describe('SqliteStore (SQLite specifics)', () => {
     }
   });
 
+  it('two connections batching at once: a batch holding the write lock across its sync makes the other wait on a timer, and every commit of both is kept', async () => {
+    const kek = newKek();
+    const [a, b] = await Promise.all([openIn(dir, kek), openIn(dir, kek)]);
+    const made: ManagedObject[] = [];
+    try {
+      // The event loop must keep turning while the other connection holds the lock: count its turns.
+      let turns = 0;
+      const ticker = setInterval(() => (turns += 1), 1);
+      try {
+        await Promise.all(
+          Array.from({ length: 8 }, async (_, round) => {
+            for (const store of [a, b]) {
+              const group = Array.from({ length: 20 }, (_, i) => symmetricKey(store.newId(), Buffer.alloc(32, i), `both-${round}-${i}-${made.length}`));
+              made.push(...group);
+              await Promise.all(group.map((object) => store.commit({ create: [object] })));
+            }
+          }),
+        );
+      } finally {
+        clearInterval(ticker);
+      }
+      expect(turns).to.be.above(0);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+    store = await openIn(dir, kek);
+    expect(await store.stats()).to.deep.equal({ objects: made.length });
+    for (const object of made) expectBody(await store.load(object.id), object.body);
+  });
+
   it('records which KEK wrapped each body, and NULL when there is none', async () => {
     const kek = newKek();
     store = await openIn(dir, kek);

@@ -485,6 +485,8 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
   });
   readonly #batchCommits: boolean;
   readonly #walResetBytes: number;
+  /** The connection's busy timeout (ms): how long an object commit waits for another process's write lock. */
+  readonly #busyTimeoutMs: number;
   /** While the audit thread truncates the WAL (see WAL_RESET_BYTES). */
   #walReset: Promise<void> | undefined;
   /** The open batch on the connection, if any. */
@@ -501,6 +503,7 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
     this.#db = db;
     this.#batchCommits = writes.batchCommits;
     this.#walResetBytes = writes.walResetBytes;
+    this.#busyTimeoutMs = Number(db.pragma('busy_timeout', { simple: true }));
     this.#kek = kek;
     this.#indexKeys = indexKeys;
     this.#insert = db.prepare(
@@ -952,21 +955,54 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
   async #prepareAndWrite(creates: readonly ManagedObject[], updates: readonly ManagedObject[], audit: readonly AuditEntry[]): Promise<Batch | undefined> {
     const createRows = await Promise.all(creates.map((o) => this.#prepare(o)));
     const updateRows = await Promise.all(updates.map((o) => this.#prepare(o)));
-    if (this.#batchCommits && (this.#walSync.busy || this.#unrequested > 0)) {
-      const batch = this.#openBatch();
-      this.#writeTransaction(createRows, updateRows, audit); // in the open transaction: a savepoint
-      return batch;
+    // Another process may hold the file's write lock: wait for it on a timer, never in
+    // SQLite's busy handler, which would sleep on the event loop (see #tryBegin).
+    const deadline = Date.now() + this.#busyTimeoutMs;
+    for (let wait = 1; ; wait = Math.min(wait * 2, 16)) {
+      if (this.#batch === undefined && this.#batchCommits && (this.#walSync.busy || this.#unrequested > 0)) this.#openBatch();
+      const batch = this.#batch;
+      if (batch !== undefined) {
+        this.#writeTransaction(createRows, updateRows, audit); // in the open transaction: a savepoint
+        return batch;
+      }
+      if (this.#tryBegin()) {
+        // No sync inside the transaction (WAL with NORMAL: the commit is in the WAL, in order);
+        // commit() then waits for a sync of the WAL that started after it.
+        try {
+          this.#writeTransaction(createRows, updateRows, audit);
+          this.#db.exec('COMMIT');
+        } catch (error) {
+          if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+          throw error;
+        } finally {
+          this.#db.pragma('synchronous = FULL');
+        }
+        this.#unrequested += 1; // until commit() asks for its sync, which will commit a batch opened meanwhile
+        return undefined;
+      }
+      if (Date.now() >= deadline) throw new Database.SqliteError(`the database file stayed locked by another process for ${this.#busyTimeoutMs} ms`, 'SQLITE_BUSY');
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
-    // No sync inside the transaction (WAL with NORMAL: the commit is in the WAL, in order);
-    // commit() then waits for a sync of the WAL that started after it.
+  }
+
+  /**
+   * BEGIN IMMEDIATE with synchronous=NORMAL, without waiting: false (and FULL again) when
+   * another connection holds the write lock. The connection's busy timeout stays for every
+   * other statement; only this one must not sleep.
+   */
+  #tryBegin(): boolean {
     this.#db.pragma('synchronous = NORMAL');
+    this.#db.pragma('busy_timeout = 0');
     try {
-      this.#writeTransaction.immediate(createRows, updateRows, audit);
-    } finally {
+      this.#db.exec('BEGIN IMMEDIATE');
+      return true;
+    } catch (error) {
       this.#db.pragma('synchronous = FULL');
+      if (error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY')) return false;
+      throw error;
+    } finally {
+      this.#db.pragma(`busy_timeout = ${this.#busyTimeoutMs}`);
     }
-    this.#unrequested += 1; // until commit() asks for its sync, which will commit a batch opened meanwhile
-    return undefined;
   }
 
   /**
@@ -1023,15 +1059,9 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
     }
   }
 
-  #openBatch(): Batch {
-    if (this.#batch !== undefined) return this.#batch;
-    this.#db.pragma('synchronous = NORMAL');
-    try {
-      this.#db.exec('BEGIN IMMEDIATE');
-    } catch (error) {
-      this.#db.pragma('synchronous = FULL');
-      throw error;
-    }
+  /** Open a batch when the write lock is free at once (#tryBegin); else leave it for the caller to wait. */
+  #openBatch(): void {
+    if (this.#batch !== undefined || !this.#tryBegin()) return;
     const batch = newBatch();
     this.#batch = batch;
     // The next sync to start commits the batch: the one queued after the running one, or
@@ -1043,7 +1073,6 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
         if (this.#batch === batch) this.#walSync.request().catch(() => undefined);
       });
     }
-    return batch;
   }
 
   /**
