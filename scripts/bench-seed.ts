@@ -18,7 +18,7 @@ import { Tag } from '../ttlv/index.js';
 import type { TtlvItem } from '../ttlv/index.js';
 import { silentLogger } from '../lib/log.js';
 import { DUE_INDEX, encodeAttributes } from '../lib/store/codec.js';
-import { rebuildAttributeIndex } from '../lib/store/sqlite.js';
+import { rebuildAttributeIndex, recountObjects } from '../lib/store/sqlite.js';
 import { DUE_INDEX_VERSION } from '../lib/operations/rotation.js';
 import type { ManagedObject } from '../lib/objects/types.js';
 import { configWith } from '../server/config.js';
@@ -135,7 +135,10 @@ async function cloneTemplate(dir: string, config: KmipdConfig, templateId: strin
       if (first > 1 && (first - 1) % 100_000 === 0) say(`  ${(first - 1).toLocaleString('en')} objects`);
     }
     say('  writing the attribute index');
-    db.transaction(() => rebuildAttributeIndex(db, indexKeys))();
+    db.transaction(() => {
+      rebuildAttributeIndex(db, indexKeys);
+      recountObjects(db);
+    })();
     db.exec('ANALYZE');
     db.pragma('wal_checkpoint(TRUNCATE)');
   } finally {

@@ -87,6 +87,11 @@ export function changed(ctx: OperationContext, obj: ManagedObject): ManagedObjec
   return { ...withAttribute(obj, 'Last Change Date', dateTime(Tag.LastChangeDate, ctx.now)), revision: obj.revision + 1 };
 }
 
+/** Let timers, I/O and signals run: awaiting a store call alone only drains microtasks (long loops call it now and then). */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Commit, translating a concurrent change into a KMIP answer the client can retry. */
 export async function commit(ctx: OperationContext, changes: Changes): Promise<void> {
   try {

@@ -13,7 +13,7 @@ import { int, text } from '../protocol/build.js';
 import { atLeast, isV2 } from '../protocol/versions.js';
 import type { LocateQuery, ObjectMetadata } from '../store/types.js';
 import { principalOf } from '../auth/identity.js';
-import { advance, stateOf } from './common.js';
+import { advance, stateOf, yieldToEventLoop } from './common.js';
 import { operation } from './types.js';
 
 interface LocateRequest {
@@ -32,10 +32,6 @@ const CANDIDATES_PER_TURN = 256;
 /** Candidates asked of the store first for a page ending at `end`. */
 function firstCandidates(end: number): number {
   return end * 2 + 16;
-}
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** State changes with dates (Activation, Deactivation): it is matched on the current value, not the index. */

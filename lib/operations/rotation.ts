@@ -35,7 +35,7 @@ import { instances, leafValue } from '../objects/managed.js';
 import type { ManagedObject } from '../objects/types.js';
 import { DUE_INDEX, dueKey } from '../store/codec.js';
 import type { MaintenanceStore } from '../store/types.js';
-import { advance, changed, commit, stateOf } from './common.js';
+import { advance, changed, commit, stateOf, yieldToEventLoop } from './common.js';
 import { AsyncLock } from './lock.js';
 import { replaceSymmetricKey } from './rekey.js';
 import { replaceKeyPair } from './rekey-key-pair.js';
@@ -91,11 +91,6 @@ export const DUE_INDEX_VERSION = 2;
  * (`yieldToEventLoop`), keep handshakes, requests and SIGTERM served while it runs.
  */
 const BACKFILL_PAGE = 100;
-
-/** Let timers, I/O and signals run: awaiting a store call alone only drains microtasks. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /** The due index row of an object, for the store's index (added to the attribute module's index keys). */
 export function dueIndexKeys(attributes: readonly AttributeInstance[]): { name: string; key: string }[] {

@@ -124,7 +124,8 @@ const ATTRIBUTE_INDEX_TABLE = `
 /**
  * Give every stored object its index rows anew, in one pass: the rows are gathered in a
  * temporary table and written in key order, far faster than as many random inserts. For
- * the schema migration, and for a bulk load that writes objects without their rows.
+ * the schema migration, and for a bulk load that writes objects without their rows (which
+ * then recounts object_counts: recountObjects).
  */
 export function rebuildAttributeIndex(db: Database.Database, indexKeys: IndexKeys): number {
   db.exec('DELETE FROM attribute_index; CREATE TEMP TABLE attribute_index_load (name TEXT NOT NULL, key TEXT NOT NULL, object_id TEXT NOT NULL)');
@@ -150,8 +151,6 @@ export function rebuildAttributeIndex(db: Database.Database, indexKeys: IndexKey
       }
     }
     db.exec('INSERT OR IGNORE INTO attribute_index (name, key, object_id) SELECT name, key, object_id FROM attribute_index_load ORDER BY name, key, object_id');
-    // Schema 6 rebuilds the index before object_counts exists (schema 7 counts then).
-    if (db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'object_counts'").get() !== undefined) recountObjects(db);
     return objects;
   } finally {
     db.exec('DROP TABLE temp.attribute_index_load');
