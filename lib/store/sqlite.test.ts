@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,6 +155,7 @@ describe('SqliteStore (SQLite specifics)', () => {
       foreignKeys: true,
       busyTimeoutMs: 1234,
       schemaVersion: SQLITE_SCHEMA_VERSION,
+      tempStore: 0,
     });
   });
 
@@ -515,6 +518,46 @@ describe('SqliteStore (SQLite specifics)', () => {
     } finally {
       probe.close();
     }
+  });
+
+  it("a batch's savepoints journal in memory: no temporary file opens while it is written, and Locate's temporary storage stays the default", async () => {
+    store = await openIn(dir, newKek());
+    const s = store;
+    // SQLite's temporary files are unlinked at once; the process still holds them open.
+    const temporaryFiles = (): string[] =>
+      readdirSync('/proc/self/fd').flatMap((fd) => {
+        try {
+          const target = readlinkSync(`/proc/self/fd/${fd}`);
+          return target.includes('etilqs') ? [target] : [];
+        } catch {
+          return []; // closed meanwhile
+        }
+      });
+    // Enough objects, and commits of several objects under random names, that one commit
+    // changes more pages than SQLite keeps of a journal in memory before it spills to a file
+    // (64 KiB): a server's Create changes as many (its index rows, the audit record).
+    const named = (): ManagedObject => symmetricKey(s.newId(), randomBytes(32), randomBytes(12).toString('hex'));
+    for (let round = 0; round < 30; round++) {
+      await Promise.all(Array.from({ length: 20 }, () => s.commit({ create: Array.from({ length: 10 }, named), audit: [auditEntry({})] })));
+    }
+    // One commit per turn of the event loop, as from clients: they join the batch open while
+    // a sync runs, and the temporary files are looked for between them.
+    const seen = new Set<string>();
+    const commits: Promise<void>[] = [];
+    for (let i = 0; i < 40; i++) {
+      commits.push(s.commit({ create: Array.from({ length: 10 }, named), audit: [auditEntry({ correlation: `j-${i}` })] }));
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const file of temporaryFiles()) seen.add(file);
+    }
+    await Promise.all(commits);
+    expect([...seen], 'temporary files open while the batch was written').to.deep.equal([]);
+    const probe = new Database(join(dir, DB_FILE), { readonly: true });
+    try {
+      expect(probe.prepare('SELECT count(*) FROM objects').pluck().get()).to.equal(6400);
+    } finally {
+      probe.close();
+    }
+    expect(s.settings().tempStore, 'temporary storage after the batch').to.equal(0);
   });
 
   it('records of reads answered in one turn are written in one transaction, in order, before any of them resolves', async () => {
