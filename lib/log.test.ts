@@ -4,7 +4,8 @@
  */
 import { expect } from 'chai';
 import { KeyMaterial } from './crypto/kek.js';
-import { jsonLogger } from './log.js';
+import { spawn } from 'node:child_process';
+import { TurnBufferedSink, jsonLogger } from './log.js';
 import type { Logger } from './log.js';
 
 /** A logger writing into `raw`; `lines()` parses what it wrote. */
@@ -53,5 +54,58 @@ describe('jsonLogger', () => {
     log.child({ x: 1 }).info('i');
     log.warn('w');
     expect(raw.map((line) => (JSON.parse(line) as { msg: string }).msg)).to.deep.equal(['w']);
+  });
+});
+
+describe('TurnBufferedSink', () => {
+  it("writes a turn's lines when the turn ends, in whole-line chunks of at most 4096 bytes (a longer line alone)", async () => {
+    const writes: string[] = [];
+    const log = jsonLogger(new TurnBufferedSink({ write: (chunk: string) => writes.push(chunk) }));
+    for (let i = 0; i < 100; i++) log.info('operation', { i, name: 'é'.repeat(20) });
+    log.info('long', { text: 'x'.repeat(5000) });
+    log.info('after');
+    expect(writes, 'nothing is written within the turn').to.have.length(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes.length).to.be.above(3);
+    const lines = writes.join('').split('\n').slice(0, -1);
+    expect(lines.map((line) => (JSON.parse(line) as { msg: string; i?: number }).i ?? (JSON.parse(line) as { msg: string }).msg)).to.deep.equal([
+      ...Array.from({ length: 100 }, (_, i) => i),
+      'long',
+      'after',
+    ]);
+    for (const chunk of writes) {
+      expect(chunk.endsWith('\n'), 'every chunk ends a line').to.equal(true);
+      if (!chunk.includes('"long"')) expect(Buffer.byteLength(chunk)).to.be.at.most(4096);
+    }
+    expect(writes.filter((chunk) => chunk.includes('"long"')), 'the long line alone').to.have.length(1);
+    expect(writes.find((chunk) => chunk.includes('"long"'))?.split('\n')).to.have.length(2);
+  });
+
+  it('writes at once past 64 KiB held within one turn, and nothing more when the turn ends with nothing held', async () => {
+    const writes: string[] = [];
+    const sink = new TurnBufferedSink({ write: (chunk: string) => writes.push(chunk) });
+    const log = jsonLogger(sink);
+    for (let i = 0; i < 400; i++) log.info('operation', { text: 'y'.repeat(200) });
+    expect(writes.length, 'written before the turn ended').to.be.above(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes.join('').split('\n').slice(0, -1)).to.have.length(400);
+  });
+
+  it("a process's lines held when it exits on an uncaught exception are written to its stdout", async () => {
+    const script = `
+      import { bufferedProcessSink, jsonLogger } from ${JSON.stringify(new URL('./log.ts', import.meta.url).href)};
+      const log = jsonLogger(bufferedProcessSink(process.stdout));
+      log.info('first');
+      setImmediate(() => {
+        for (let i = 0; i < 50; i++) log.info('held', { i });
+        throw new Error('boom');
+      });`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).to.equal(1);
+    const msgs = Buffer.concat(out).toString('utf8').split('\n').slice(0, -1).map((line) => (JSON.parse(line) as { msg: string }).msg);
+    expect(msgs).to.deep.equal(['first', ...Array.from({ length: 50 }, () => 'held')]);
   });
 });

@@ -41,6 +41,77 @@ export function jsonLogger(sink: LogSink, level: LogLevel = 'info', base: LogFie
   };
 }
 
+/** What one write may hold: a pipe takes up to PIPE_BUF bytes (4096 on Linux) in one piece. */
+const ATOMIC_WRITE_BYTES = 4096;
+
+/** Lines held before a write even within one turn of the event loop. */
+const MAX_HELD_BYTES = 64 * 1024;
+
+/**
+ * Lines gathered during one turn of the event loop and written when it ends, in chunks of
+ * whole lines of at most ATOMIC_WRITE_BYTES (a longer line alone): a line per operation
+ * cost a write call each, about a tenth of a Get. A chunk that fits is one write, which a
+ * pipe shared by a cluster's processes never interleaves with another's. What is held is
+ * written at the process's exit (process.exit, an uncaught exception); a SIGKILL loses at
+ * most the current turn's lines, which the audit log does not depend on.
+ */
+export class TurnBufferedSink implements LogSink {
+  readonly #target: LogSink;
+  #lines: string[] = [];
+  #bytes = 0;
+  #scheduled = false;
+
+  constructor(target: LogSink) {
+    this.#target = target;
+  }
+
+  write(line: string): void {
+    this.#lines.push(line);
+    this.#bytes += line.length;
+    if (this.#bytes >= MAX_HELD_BYTES) this.flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Write every held line now. */
+  flush(): void {
+    this.#scheduled = false;
+    const lines = this.#lines;
+    if (lines.length === 0) return;
+    this.#lines = [];
+    this.#bytes = 0;
+    let chunk = '';
+    let chunkBytes = 0;
+    for (const line of lines) {
+      const bytes = Buffer.byteLength(line);
+      if (chunkBytes > 0 && chunkBytes + bytes > ATOMIC_WRITE_BYTES) {
+        this.#target.write(chunk);
+        chunk = '';
+        chunkBytes = 0;
+      }
+      chunk += line;
+      chunkBytes += bytes;
+    }
+    this.#target.write(chunk);
+  }
+}
+
+const processSinks = new Map<LogSink, TurnBufferedSink>();
+
+/** The one buffered sink of a process-wide stream such as process.stdout, flushed at exit. */
+export function bufferedProcessSink(target: LogSink): TurnBufferedSink {
+  let sink = processSinks.get(target);
+  if (sink === undefined) {
+    const created = new TurnBufferedSink(target);
+    process.on('exit', () => created.flush());
+    processSinks.set(target, created);
+    sink = created;
+  }
+  return sink;
+}
+
 /** Every value a string, number, boolean, null or undefined: JSON.stringify writes it as the replacer would. */
 function allPlain(fields: LogFields): boolean {
   for (const key in fields) {

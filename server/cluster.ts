@@ -8,7 +8,7 @@
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
 import { constants } from 'node:os';
-import { jsonLogger } from '../lib/log.js';
+import { bufferedProcessSink, jsonLogger } from '../lib/log.js';
 import type { Logger } from '../lib/log.js';
 import { configWith } from './config.js';
 import type { KmipdConfig } from './config.js';
@@ -162,7 +162,8 @@ export async function runClusterPrimary(config: KmipdConfig, workerCount: number
 /** A worker: serve with the primary's configuration; stop gracefully when told, signalled or orphaned. */
 export async function runClusterWorker(env: Readonly<Record<string, string | undefined>>): Promise<void> {
   const config = configWith(JSON.parse(env[WORKER_CONFIG_ENV] ?? '{}') as Partial<KmipdConfig>);
-  const log = jsonLogger(process.stdout, config.logLevel, { pid: process.pid });
+  const sink = bufferedProcessSink(process.stdout);
+  const log = jsonLogger(sink, config.logLevel, { pid: process.pid });
   let running: RunningServer | undefined;
   let stopRequested = false;
   let stopping = false;
@@ -188,6 +189,7 @@ export async function runClusterWorker(env: Readonly<Record<string, string | und
   process.on('disconnect', stop);
 
   running = await startServer(config, { log, listeningMessage: 'worker listening', underPrimary: true });
+  sink.flush(); // its `worker listening` comes before the primary's `listening`, which this message brings about
   process.send?.({ kmipd: 'ready', host: running.host, port: running.port } satisfies WorkerMessage);
   if (stopRequested) stop();
 }

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import { jsonLogger } from '../lib/log.js';
+import { bufferedProcessSink, jsonLogger } from '../lib/log.js';
 import type { Logger } from '../lib/log.js';
 import { ensureIssuingCa } from '../certs/index.js';
 import { createKmipService } from '../lib/service.js';
@@ -75,7 +75,7 @@ export interface RunningServer {
 export { StartError } from './errors.js';
 
 export async function startServer(config: KmipdConfig, options: StartOptions = {}): Promise<RunningServer> {
-  const log = options.log ?? jsonLogger(process.stdout, config.logLevel);
+  const log = options.log ?? jsonLogger(bufferedProcessSink(process.stdout), config.logLevel);
   const { paths, initialised, warnings } = await prepareDataDir(config.dir, { hostnames: certificateHostnames(config.host) });
   if (initialised) log.info('data folder initialised', { dir: paths.dir });
   for (const warning of warnings) log.warn(warning);

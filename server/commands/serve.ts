@@ -1,6 +1,6 @@
 /** `kmipd serve`: configuration from flags, environment and file; a server; clean stop on SIGTERM/SIGINT. */
 import { availableParallelism, constants } from 'node:os';
-import { jsonLogger } from '../../lib/log.js';
+import { bufferedProcessSink, jsonLogger } from '../../lib/log.js';
 import type { Logger } from '../../lib/log.js';
 import { isClusterWorker, runClusterPrimary, runClusterWorker } from '../cluster.js';
 import { SETTINGS, SETTING_KEYS, loadConfig } from '../config.js';
@@ -27,7 +27,7 @@ export async function runServe(args: Readonly<Record<string, unknown>>, env: Rea
   }
   const configFile = typeof args.config === 'string' ? args.config : undefined;
   const { config, warnings } = await loadConfig({ configFile, env, flags });
-  const log = jsonLogger(process.stdout, config.logLevel);
+  const log = jsonLogger(bufferedProcessSink(process.stdout), config.logLevel);
   for (const warning of warnings) log.warn(warning);
   const workers = config.workers === 0 ? availableParallelism() : config.workers;
   if (workers > 1) return runClusterPrimary(config, workers, log);
