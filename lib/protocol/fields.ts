@@ -11,11 +11,25 @@ function tagName(tag: number): string {
 }
 
 export class Fields {
+  /** Set when given, or once asked for: the path is wanted only by error messages. */
+  #path: string | undefined;
+  /** The structure this one was read from with `struct`, whose path this one's extends. */
+  readonly #parent: Fields | undefined;
+
   constructor(
     readonly item: StructureItem,
-    /** Where this structure sits, for error messages: "RequestPayload". */
-    readonly path: string = tagName(item.tag),
-  ) {}
+    path?: string,
+    parent?: Fields,
+  ) {
+    this.#path = path;
+    this.#parent = parent;
+  }
+
+  /** Where this structure sits, for error messages: "RequestPayload". */
+  get path(): string {
+    this.#path ??= this.#parent === undefined ? tagName(this.item.tag) : this.#parent.#pathTo(this.item.tag);
+    return this.#path;
+  }
 
   static of(item: TtlvItem | undefined, path?: string): Fields {
     if (item === undefined) return new Fields({ tag: 0, type: 'Structure', value: [] }, path ?? 'payload');
@@ -36,29 +50,38 @@ export class Fields {
 
   /** The single child with this tag, or undefined; twice is an error. */
   optional(tag: number): TtlvItem | undefined {
-    const found = this.all(tag);
-    if (found.length > 1) throw new KmipError('InvalidField', `${this.path}/${tagName(tag)} appears ${found.length} times; it may appear once`);
-    return found[0];
+    // Read for every field of every request: one pass, and no list of matches.
+    const children = this.item.value;
+    let found: TtlvItem | undefined;
+    for (let i = 0; i < children.length; i++) {
+      const child = children[i];
+      if (child?.tag !== tag) continue;
+      if (found !== undefined) {
+        throw new KmipError('InvalidField', `${this.#pathTo(tag)} appears ${this.all(tag).length} times; it may appear once`);
+      }
+      found = child;
+    }
+    return found;
   }
 
   required(tag: number): TtlvItem {
     const item = this.optional(tag);
-    if (item === undefined) throw new KmipError('InvalidField', `${this.path}/${tagName(tag)} is required`);
+    if (item === undefined) throw new KmipError('InvalidField', `${this.#pathTo(tag)} is required`);
     return item;
   }
 
   optionalValue<K extends LeafTypeName>(tag: number, type: K): ValueOf[K] | undefined {
     const item = this.optional(tag);
-    return item === undefined ? undefined : valueOf(item, type, `${this.path}/${tagName(tag)}`);
+    return item === undefined ? undefined : this.#valueOf(item, type);
   }
 
   value<K extends LeafTypeName>(tag: number, type: K): ValueOf[K] {
-    return valueOf(this.required(tag), type, `${this.path}/${tagName(tag)}`);
+    return this.#valueOf(this.required(tag), type);
   }
 
   /** All values of a repeated leaf field. */
   values<K extends LeafTypeName>(tag: number, type: K): ValueOf[K][] {
-    return this.all(tag).map((item) => valueOf(item, type, `${this.path}/${tagName(tag)}`));
+    return this.all(tag).map((item) => this.#valueOf(item, type));
   }
 
   text(tag: number): string {
@@ -81,17 +104,26 @@ export class Fields {
   }
 
   struct(tag: number): Fields {
-    return Fields.of(this.required(tag), `${this.path}/${tagName(tag)}`);
+    return this.#child(this.required(tag));
   }
   optionalStruct(tag: number): Fields | undefined {
     const item = this.optional(tag);
-    return item === undefined ? undefined : Fields.of(item, `${this.path}/${tagName(tag)}`);
+    return item === undefined ? undefined : this.#child(item);
   }
-}
 
-function valueOf<K extends LeafTypeName>(item: TtlvItem, type: K, path: string): ValueOf[K] {
-  if (item.type !== type) throw new KmipError('InvalidField', `${path} must be ${type}, not ${item.type}`);
-  // A concrete TtlvItem never holds a Placeholder; the check keeps the types honest.
-  if (item.value instanceof Placeholder) throw new KmipError('InvalidField', `${path} holds a placeholder`);
-  return item.value as ValueOf[K];
+  #child(item: TtlvItem): Fields {
+    if (item.type !== 'Structure') throw new KmipError('InvalidField', `${this.#pathTo(item.tag)} must be a Structure, not ${item.type}`);
+    return new Fields(item, undefined, this);
+  }
+
+  #pathTo(tag: number): string {
+    return `${this.path}/${tagName(tag)}`;
+  }
+
+  #valueOf<K extends LeafTypeName>(item: TtlvItem, type: K): ValueOf[K] {
+    if (item.type !== type) throw new KmipError('InvalidField', `${this.#pathTo(item.tag)} must be ${type}, not ${item.type}`);
+    // A concrete TtlvItem never holds a Placeholder; the check keeps the types honest.
+    if (item.value instanceof Placeholder) throw new KmipError('InvalidField', `${this.#pathTo(item.tag)} holds a placeholder`);
+    return item.value as ValueOf[K];
+  }
 }
