@@ -1,5 +1,5 @@
 /**
- * `npm run crash-test -- [--cycles 20] [--writers 8] [--min-ms 200] [--max-ms 2000] [--tsx] [--keep]`
+ * `npm run crash-test -- [--cycles 20] [--writers 8] [--min-ms 200] [--max-ms 2000] [--workers 1] [--tsx] [--keep]`
  *
  * Kills a loaded kmipd with SIGKILL `cycles` times and checks after every restart that each
  * acknowledged Create and Register survived with its key material (scripts/crash.ts).
@@ -15,6 +15,7 @@ async function main(): Promise<void> {
       writers: { type: 'string', default: '8' },
       'min-ms': { type: 'string', default: '200' },
       'max-ms': { type: 'string', default: '2000' },
+      workers: { type: 'string', default: '1' },
       tsx: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
     },
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     writers: Number(values.writers),
     minLoadMs: Number(values['min-ms']),
     maxLoadMs: Number(values['max-ms']),
+    workers: Number(values.workers),
     tsx: values.tsx,
     keep: values.keep,
     say: (line) => console.log(line),

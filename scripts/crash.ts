@@ -27,6 +27,8 @@ export interface CrashOptions {
   readonly maxLoadMs: number;
   /** Run kmipd from the sources (tsx) rather than dist/. */
   readonly tsx: boolean;
+  /** kmipd processes (cluster workers share the SQLite file); default 1. */
+  readonly workers?: number;
   readonly say?: (line: string) => void;
   /** Keep the data folder (for a look after a failure). */
   readonly keep?: boolean;
@@ -64,7 +66,7 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
   const changed: string[] = [];
   let inFlightAtKill = 0;
   let verifiedUpTo = 0;
-  const start = (): Promise<ServerProcess> => startKmipd({ dir, workers: 1, logLevel: 'warn', tsx: options.tsx, logFile: join(work, 'kmipd.log') });
+  const start = (): Promise<ServerProcess> => startKmipd({ dir, workers: options.workers ?? 1, logLevel: 'warn', tsx: options.tsx, logFile: join(work, 'kmipd.log') });
 
   try {
     for (let cycle = 1; cycle <= options.cycles; cycle++) {

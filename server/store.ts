@@ -8,7 +8,7 @@ import { dueIndexKeys } from '../lib/operations/rotation.js';
 import type { KeyEncryptionKey } from '../lib/crypto/index.js';
 import type { Logger } from '../lib/log.js';
 import { openPostgresStore, openSqliteStore } from '../lib/store/index.js';
-import type { SqliteStore, Store } from '../lib/store/index.js';
+import type { CommitGrouping, SqliteStore, Store } from '../lib/store/index.js';
 import type { KmipdConfig } from './config.js';
 
 /** Locate's index keys, and the due date the scheduler finds objects by (lib/operations/rotation.ts). */
@@ -16,9 +16,9 @@ export function indexKeys(attributes: readonly AttributeInstance[]): { name: str
   return [...attributeIndexKeys(attributes), ...dueIndexKeys(attributes)];
 }
 
-/** `batchCommits`: see SqliteStoreOptions; off when several processes write the file. */
-export function openStore(path: string, kek: KeyEncryptionKey, batchCommits = true): Promise<SqliteStore> {
-  return openSqliteStore({ path, kek, indexKeys, batchCommits });
+/** `commitGrouping`: see CommitGrouping; 'deferred' when several processes write the file. */
+export function openStore(path: string, kek: KeyEncryptionKey, commitGrouping: CommitGrouping = 'open'): Promise<SqliteStore> {
+  return openSqliteStore({ path, kek, indexKeys, commitGrouping });
 }
 
 /** The store `config` asks for; `databasePath` is the data folder's SQLite file. */
@@ -29,5 +29,5 @@ export async function openConfiguredStore(config: KmipdConfig, databasePath: str
     return store;
   }
   // Cluster workers (and their primary) share the file: no batch holds the write lock across a sync.
-  return openStore(databasePath, kek, config.workers <= 1);
+  return openStore(databasePath, kek, config.workers <= 1 ? 'open' : 'deferred');
 }

@@ -4,7 +4,7 @@ export type { AuditDurability, Changes, LocateQuery, ObjectMetadata, Store } fro
 export { OverlayStore } from './overlay.js';
 export { SqliteStore, openSqliteStore, SCHEMA_VERSION as SQLITE_SCHEMA_VERSION } from './sqlite.js';
 export { decodeAttributes, encodeAttributes } from './codec.js';
-export type { IndexKeys, SqliteSettings, SqliteStoreOptions, StoreStats } from './sqlite.js';
+export type { CommitGrouping, IndexKeys, SqliteSettings, SqliteStoreOptions, StoreStats } from './sqlite.js';
 export { PostgresStore, openPostgresStore, SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION, type Migration, type PostgresConnection, type PostgresSettings, type PostgresStoreOptions } from './postgres.js';
 export { isMaintenanceStore } from './types.js';
 export type { ExportItem, ImportItem, ImportOptions, MaintenanceStore, StoredRow, WrappedBody } from './types.js';

@@ -13,7 +13,7 @@ import { FileKek, KekError, KeyMaterial, loadKekFile } from '../crypto/index.js'
 import type { KeyEncryptionKey } from '../crypto/index.js';
 import type { ManagedObject } from '../objects/types.js';
 import { SQLITE_SCHEMA_VERSION, StoreConflictError, openSqliteStore } from './index.js';
-import type { SqliteStore } from './index.js';
+import type { CommitGrouping, SqliteStore } from './index.js';
 import { locateSql } from './sqlite.js';
 import { storeMaintenanceSuite, storeSuite, suiteIndexKeys } from './store-suite.js';
 import type { OpenedMaintenanceStore } from './store-suite.js';
@@ -31,8 +31,8 @@ async function tempDir(): Promise<string> {
 
 const newKek = (): FileKek => new FileKek(KeyMaterial.random(32));
 
-async function openIn(dir: string, kek: KeyEncryptionKey, indexKeys: IndexKeys = suiteIndexKeys): Promise<SqliteStore> {
-  return openSqliteStore({ path: join(dir, DB_FILE), kek, indexKeys });
+async function openIn(dir: string, kek: KeyEncryptionKey, indexKeys: IndexKeys = suiteIndexKeys, commitGrouping?: CommitGrouping): Promise<SqliteStore> {
+  return openSqliteStore({ path: join(dir, DB_FILE), kek, indexKeys, ...(commitGrouping === undefined ? {} : { commitGrouping }) });
 }
 
 storeSuite('SQLite', async () => {
@@ -423,6 +423,57 @@ describe('SqliteStore (SQLite specifics)', () => {
     for (const object of made) expectBody(await store.load(object.id), object.body);
   });
 
+  for (const grouping of ['open', 'deferred'] as const) {
+    it(`two connections, ${grouping} grouping: every commit of both is kept; ${grouping === 'open' ? 'a batch holds the write lock across its sync' : 'the write lock is never held across a sync'}`, async () => {
+      const kek = newKek();
+      const [a, b] = await Promise.all([openIn(dir, kek, suiteIndexKeys, grouping), openIn(dir, kek, suiteIndexKeys, grouping)]);
+      const probe = new Database(join(dir, DB_FILE));
+      probe.pragma('busy_timeout = 0');
+      const made: ManagedObject[] = [];
+      let tries = 0;
+      let locked = 0;
+      let writing = true;
+      // Between turns of the event loop: is the file's write lock free?
+      const probing = (async () => {
+        while (writing) {
+          tries++;
+          try {
+            probe.exec('BEGIN IMMEDIATE');
+            probe.exec('ROLLBACK');
+          } catch (error) {
+            if (!(error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY'))) throw error;
+            locked++;
+          }
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      })();
+      try {
+        // A commit on each connection every turn, as from clients: they come while syncs run.
+        const commits: Promise<void>[] = [];
+        for (let i = 0; i < 100; i++) {
+          for (const s of [a, b]) {
+            const object = symmetricKey(s.newId(), Buffer.alloc(32, i), `two-${i}-${s.newId()}`);
+            made.push(object);
+            commits.push(s.commit({ create: [object] }));
+          }
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        await Promise.all(commits);
+      } finally {
+        writing = false;
+        await probing;
+        probe.close();
+        await Promise.all([a.close(), b.close()]);
+      }
+      expect(tries).to.be.above(10);
+      if (grouping === 'deferred') expect(locked, `the write lock was held across ${locked} of ${tries} turns`).to.equal(0);
+      else expect(locked, `the write lock was held across ${locked} of ${tries} turns`).to.be.above(0);
+      store = await openIn(dir, kek);
+      expect(await store.stats()).to.deep.equal({ objects: made.length });
+      for (const object of made) expectBody(await store.load(object.id), object.body);
+    });
+  }
+
   it('records which KEK wrapped each body, and NULL when there is none', async () => {
     const kek = newKek();
     store = await openIn(dir, kek);
@@ -498,8 +549,9 @@ describe('SqliteStore (SQLite specifics)', () => {
     expect(await store.stats()).to.deep.equal({ objects: 0 });
   });
 
-  it('commits made while a sync runs share one transaction: fewer WAL frames than the same commits one by one', async () => {
-    store = await openIn(dir, newKek());
+  for (const grouping of ['open', 'deferred'] as const) {
+  it(`commits made while a sync runs share one transaction (${grouping} grouping): fewer WAL frames than the same commits one by one`, async () => {
+    store = await openIn(dir, newKek(), suiteIndexKeys, grouping);
     const s = store;
     const probe = new Database(join(dir, DB_FILE));
     const framesOf = async (commit: (objects: ManagedObject[]) => Promise<void>): Promise<number> => {
@@ -515,6 +567,23 @@ describe('SqliteStore (SQLite specifics)', () => {
         await Promise.all(objects.map((object) => s.commit({ create: [object] })));
       });
       expect(together, `${together} frames for 40 concurrent commits, ${oneByOne} one by one`).to.be.below(oneByOne / 2);
+    } finally {
+      probe.close();
+    }
+  });
+  }
+
+  it("'none' grouping: concurrent commits each write their own transaction", async () => {
+    store = await openIn(dir, newKek(), suiteIndexKeys, 'none');
+    const s = store;
+    const probe = new Database(join(dir, DB_FILE));
+    try {
+      probe.pragma('wal_checkpoint(TRUNCATE)');
+      const objects = Array.from({ length: 20 }, (_, i) => symmetricKey(s.newId(), Buffer.alloc(32, i), `n-${s.newId()}`));
+      await Promise.all(objects.map((object) => s.commit({ create: [object] })));
+      // Every transaction ends with a commit frame; each of these changed the objects table's last page.
+      const frames = (probe.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0]?.log ?? 0;
+      expect(frames, `${frames} frames for 20 commits`).to.be.at.least(20 * 2);
     } finally {
       probe.close();
     }
@@ -612,9 +681,10 @@ describe('SqliteStore (SQLite specifics)', () => {
     for (const object of objects) expectBody(await store.load(object.id), object.body);
   });
 
-  it('group commit: concurrent commits each report written before durable, a stale one fails alone, the others survive reopening', async () => {
+  for (const grouping of ['open', 'deferred'] as const) {
+  it(`group commit (${grouping}): concurrent commits each report written before durable, a stale one fails alone, the others survive reopening`, async () => {
     const kek = newKek();
-    store = await openIn(dir, kek);
+    store = await openIn(dir, kek, suiteIndexKeys, grouping);
     const s = store;
     const base = symmetricKey(s.newId(), Buffer.alloc(32, 2), 'base');
     await s.commit({ create: [base] });
@@ -644,4 +714,5 @@ describe('SqliteStore (SQLite specifics)', () => {
     }
     expect((await store.load(base.id))?.revision).to.equal(2);
   });
+  }
 });

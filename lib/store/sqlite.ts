@@ -3,7 +3,8 @@
  * a commit is on disk before its promise resolves (DESIGN.md decision 4). Object commits use
  * group commit: written with synchronous=NORMAL, then the WAL is synced off the event loop;
  * commits that come while a sync runs are written together in one transaction (a savepoint
- * each, see Batch) and share the next sync. Key material is written only wrapped under the
+ * each) and share the next sync, either at once into an open transaction or, when cluster
+ * workers share the file, after the running sync (see CommitGrouping). Key material is written only wrapped under the
  * KEK (decision 3). The store knows nothing of attribute semantics: the attribute module
  * supplies `indexKeys`, which turns attributes into the (name, key) rows Locate narrows by.
  */
@@ -45,15 +46,23 @@ export interface SqliteStoreOptions {
   readonly indexKeys: IndexKeys;
   /** How long a write waits for another connection's transaction (ms); default 5000. */
   readonly busyTimeoutMs?: number;
-  /**
-   * Write the commits that come while a WAL sync runs in one transaction (see Batch);
-   * default true. Off when other processes write the file too (cluster workers): the batch
-   * holds the write lock for as long as a sync, and their writes would wait that long.
-   */
-  readonly batchCommits?: boolean;
+  /** How object commits that come while a WAL sync runs are grouped (see CommitGrouping); default 'open'. */
+  readonly commitGrouping?: CommitGrouping;
   /** The WAL size (bytes) past which it is checkpointed whole and truncated; default WAL_RESET_BYTES. */
   readonly walResetBytes?: number;
 }
+
+/**
+ * Object commits that come while a sync of the WAL runs share a transaction and the next sync.
+ * - 'open': each is written at once into one open transaction (see Batch), which the next
+ *   sync commits: the write lock is held across the running sync. For one process alone.
+ * - 'deferred': they wait in memory until the running sync ends, then are written together
+ *   in one transaction (a savepoint each, see DeferredGroup) and synced: the write lock is
+ *   held only while they are written. For processes that share the file (cluster workers):
+ *   an open batch would make the others wait for its sync.
+ * - 'none': each commit in a transaction of its own.
+ */
+export type CommitGrouping = 'open' | 'deferred' | 'none';
 
 /**
  * Commits written while a sync of the WAL runs, in one open transaction, each in a savepoint
@@ -66,6 +75,22 @@ interface Batch {
   /** Resolves once the batch is committed and synced; rejects when it could not be (none of its commits was kept). */
   readonly durable: Promise<void>;
   settle(error?: Error): void;
+}
+
+/** A commit waiting in a DeferredGroup: its rows, and whether its savepoint was written. */
+interface DeferredCommit {
+  readonly creates: readonly PreparedRow[];
+  readonly updates: readonly PreparedRow[];
+  readonly audit: readonly AuditEntry[];
+  /** Resolves once written in the group's transaction (committed, not synced); rejects when it was not kept. */
+  readonly written: Promise<void>;
+  settle(error?: Error): void;
+}
+
+/** Commits that came while a sync ran ('deferred' grouping), written together when it ends. */
+interface DeferredGroup {
+  readonly commits: DeferredCommit[];
+  readonly batch: Batch;
 }
 
 /** Records of reads waiting for the end of this turn of the event loop (SqliteStore.#queueReadRecords). */
@@ -331,7 +356,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     throw error;
   }
   const store = new SqliteStore(db, options.kek, options.indexKeys, {
-    batchCommits: options.batchCommits ?? true,
+    grouping: options.commitGrouping ?? 'open',
     walResetBytes: options.walResetBytes ?? WAL_RESET_BYTES,
   });
   try {
@@ -475,7 +500,7 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
   #readAudit: SqliteReadAuditWriter | undefined;
   /** Group commit: one WAL sync for every object commit written since the last one started. */
   readonly #walSync = new GroupSync(async () => {
-    const batch = this.#commitBatch();
+    const batch = this.#commitBatch() ?? (await this.#writeDeferred());
     try {
       await this.#syncWal();
     } catch (error) {
@@ -484,14 +509,16 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
     }
     batch?.settle();
   });
-  readonly #batchCommits: boolean;
+  readonly #grouping: CommitGrouping;
   readonly #walResetBytes: number;
   /** The connection's busy timeout (ms): how long an object commit waits for another process's write lock. */
   readonly #busyTimeoutMs: number;
   /** While the audit thread truncates the WAL (see WAL_RESET_BYTES). */
   #walReset: Promise<void> | undefined;
-  /** The open batch on the connection, if any. */
+  /** The open batch on the connection, if any ('open' grouping). */
   #batch: Batch | undefined;
+  /** Commits waiting for the running sync to end ('deferred' grouping). */
+  #deferred: DeferredGroup | undefined;
   /** Commits written in a transaction of their own that have not asked for their sync yet. */
   #unrequested = 0;
   /** Records of reads (auditReadDurability `process`) gathered for one transaction at the end of this turn. */
@@ -500,9 +527,9 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
   /** Set when a sync of the WAL failed: what was written since may be lost, so no commit is acknowledged any more. */
   #syncFailure: Error | undefined;
 
-  constructor(db: Database.Database, kek: KeyEncryptionKey, indexKeys: IndexKeys, writes: { batchCommits: boolean; walResetBytes: number }) {
+  constructor(db: Database.Database, kek: KeyEncryptionKey, indexKeys: IndexKeys, writes: { grouping: CommitGrouping; walResetBytes: number }) {
     this.#db = db;
-    this.#batchCommits = writes.batchCommits;
+    this.#grouping = writes.grouping;
     this.#walResetBytes = writes.walResetBytes;
     this.#busyTimeoutMs = Number(db.pragma('busy_timeout', { simple: true }));
     this.#kek = kek;
@@ -959,9 +986,11 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
     const updateRows = await Promise.all(updates.map((o) => this.#prepare(o)));
     // Another process may hold the file's write lock: wait for it on a timer, never in
     // SQLite's busy handler, which would sleep on the event loop (see #tryBegin).
+    // A commit written on its own that has not asked for its sync yet will: wait for that one too.
+    if (this.#grouping === 'deferred' && (this.#walSync.busy || this.#deferred !== undefined || this.#unrequested > 0)) return this.#defer(createRows, updateRows, audit);
     const deadline = Date.now() + this.#busyTimeoutMs;
     for (let wait = 1; ; wait = Math.min(wait * 2, 16)) {
-      if (this.#batch === undefined && this.#batchCommits && (this.#walSync.busy || this.#unrequested > 0)) this.#openBatch();
+      if (this.#batch === undefined && this.#grouping === 'open' && (this.#walSync.busy || this.#unrequested > 0)) this.#openBatch();
       const batch = this.#batch;
       if (batch !== undefined) {
         this.#writeTransaction(createRows, updateRows, audit); // in the open transaction: a savepoint
@@ -985,6 +1014,79 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
       if (Date.now() >= deadline) throw new Database.SqliteError(`the database file stayed locked by another process for ${this.#busyTimeoutMs} ms`, 'SQLITE_BUSY');
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
+  }
+
+  /**
+   * Hold a commit until the running sync ends ('deferred' grouping): the next sync writes it
+   * with the others that came meanwhile (#writeDeferred). Resolves once it is written, with
+   * the batch whose sync makes it durable.
+   */
+  async #defer(creates: readonly PreparedRow[], updates: readonly PreparedRow[], audit: readonly AuditEntry[]): Promise<Batch> {
+    const { promise, settle } = deferred();
+    const commit = { creates, updates, audit, written: promise, settle };
+    let group = this.#deferred;
+    if (group === undefined) {
+      group = { commits: [commit], batch: newBatch() };
+      this.#deferred = group;
+      // The next sync to start writes the group first (it may start at once); its result settles the batch.
+      this.#walSync.request().catch(() => undefined);
+    } else group.commits.push(commit);
+    await promise;
+    return group.batch;
+  }
+
+  /**
+   * Write the deferred group in one transaction, each commit in a savepoint (a failing one is
+   * undone alone and only its caller hears of it), waiting for another process's write lock
+   * on a timer. Returns the batch to settle after the sync; undefined when there was no group
+   * or none of it was kept (every member already told).
+   */
+  async #writeDeferred(): Promise<Batch | undefined> {
+    const group = this.#deferred;
+    if (group === undefined) return undefined;
+    this.#deferred = undefined; // commits from now on wait for the sync after this one
+    const fail = (commits: readonly DeferredCommit[], error: unknown): undefined => {
+      const reason = error instanceof Error ? error : new Error(String(error));
+      for (const commit of commits) commit.settle(reason);
+      group.batch.settle(reason);
+      return undefined;
+    };
+    try {
+      while (this.#walReset !== undefined) await this.#walReset;
+      const deadline = Date.now() + this.#busyTimeoutMs;
+      for (let wait = 1; !this.#tryBegin(); wait = Math.min(wait * 2, 16)) {
+        if (Date.now() >= deadline) throw new Database.SqliteError(`the database file stayed locked by another process for ${this.#busyTimeoutMs} ms`, 'SQLITE_BUSY');
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    } catch (error) {
+      return fail(group.commits, error);
+    }
+    const kept: DeferredCommit[] = [];
+    try {
+      for (const commit of group.commits) {
+        // An I/O or full-disk error makes SQLite roll back the whole transaction by itself.
+        if (!this.#db.inTransaction) throw new Error('SQLite rolled back a group of commits after an error: none of them was kept');
+        try {
+          this.#writeTransaction(commit.creates, commit.updates, commit.audit); // in the open transaction: a savepoint
+          kept.push(commit);
+        } catch (error) {
+          commit.settle(error instanceof Error ? error : new Error(String(error)));
+        }
+      }
+      if (!this.#db.inTransaction) throw new Error('SQLite rolled back a group of commits after an error: none of them was kept');
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      return fail(group.commits, error); // those already refused stay refused: a promise settles once
+    } finally {
+      this.#db.pragma('synchronous = FULL');
+    }
+    for (const commit of kept) commit.settle();
+    if (kept.length === 0) {
+      group.batch.settle();
+      return undefined;
+    }
+    return group.batch;
   }
 
   /**
