@@ -509,7 +509,8 @@ function customDef(name: string, vendor: string): AttributeDef {
  * or of a custom/vendor attribute ("x-ID"); undefined for any other name.
  */
 export function attributeByName(name: string): AttributeDef | undefined {
-  const def = byName.get(nameKey(name));
+  // Names come as the spec writes them nearly always: look them up before collapsing white space.
+  const def = byName.get(name) ?? byName.get(nameKey(name));
   if (def !== undefined) return def;
   const custom = splitCustomName(name);
   return custom === undefined ? undefined : customDef(name, custom.vendor);
