@@ -6,7 +6,8 @@
  * Several kmipd nodes write to one database: the append locks the head row (SELECT ... FOR
  * UPDATE) before numbering its records, so appends from every node queue on that one row and
  * the chain stays a single sequence. The lock is taken last in the transaction, after the
- * object writes, and held only until COMMIT.
+ * object writes, and held only until COMMIT; a node's commits that arrive meanwhile share its
+ * next transaction and one append (lib/store/postgres-commits.ts).
  */
 import { Pool, escapeIdentifier } from 'pg';
 import type { PoolClient } from 'pg';

@@ -13,10 +13,14 @@ import type { ManagedObject } from '../objects/types.js';
 import { POSTGRES_SCHEMA_VERSION, StoreConflictError, openPostgresStore } from './index.js';
 import type { PostgresStore } from './index.js';
 import { locateSql } from './postgres.js';
+import { MAX_GROUP_COMMITS } from './postgres-commits.js';
+import { auditEntry, readTrail } from '../audit/store-audit-suite.js';
+import { verifyChain } from '../audit/verify.js';
 import { storeMaintenanceSuite, storeSuite, suiteIndexKeys } from './store-suite.js';
 import type { OpenedMaintenanceStore } from './store-suite.js';
 import type { IndexKeys } from './codec.js';
 import type { LocateQuery } from './types.js';
+import type { AuditEntry } from '../audit/record.js';
 
 const newKek = (): FileKek => new FileKek(KeyMaterial.random(32));
 
@@ -445,6 +449,209 @@ describe('PostgresStore against a throwaway PostgreSQL cluster', function () {
       while ((await connections()) > 0 && Date.now() < deadline) await delay(10);
       expect(await connections()).to.equal(0);
       await rejection(store.locate({}));
+    });
+
+    describe('group commit (lib/store/postgres-commits.ts)', () => {
+      /** Transactions that wrote objects: now() is the transaction's start, shared by its savepoints. */
+      const transactionsOf = async (ids: readonly string[]): Promise<number> =>
+        (await db().query<{ n: number }>(`SELECT count(DISTINCT created)::int AS n FROM ${schema}.objects WHERE id = ANY($1::text[])`, [ids])).rows[0]?.n ?? -1;
+
+      it('commits that arrive while a transaction runs share the next one: 40 concurrent creates in far fewer transactions', async () => {
+        const store = await open(newKek());
+        const objects = Array.from({ length: 40 }, (_, i) => symmetricKey(store.newId(), Buffer.alloc(32, i), `grouped-${i}`));
+        await Promise.all(objects.map((o, i) => store.commit({ create: [o], audit: [auditEntry({ operation: 'Create', item: i + 1, objects: [o.id] })] })));
+        const transactions = await transactionsOf(objects.map((o) => o.id));
+        expect(transactions).to.be.within(1, 10);
+        expect(store.groupCommitStats()).to.deep.equal({ transactions, commits: 40 });
+        expect(await store.stats()).to.deep.equal({ objects: 40 });
+        const { records } = await readTrail(store);
+        expect(records.map((r) => r.seq)).to.deep.equal(Array.from({ length: 40 }, (_, i) => i + 1));
+        const reader = await store.auditReader();
+        try {
+          expect(await verifyChain(reader)).to.deep.include({ intact: true, records: 40 });
+        } finally {
+          await reader.close();
+        }
+      });
+
+      it('a failing commit of a group is rolled back to its savepoint alone: only its caller gets the error, the others are kept', async () => {
+        const kek = newKek();
+        const store = await open(kek);
+        const [a, b, c] = [1, 2, 3].map((n) => symmetricKey(store.newId(), Buffer.alloc(32, n), `before-${n}`)) as [ManagedObject, ManagedObject, ManagedObject];
+        await store.commit({ create: [a, b, c] });
+        const d = symmetricKey(store.newId(), Buffer.alloc(32, 4), 'new-d');
+        const e = symmetricKey(store.newId(), Buffer.alloc(32, 5), 'new-e');
+        const record = (operation: string, object: ManagedObject): AuditEntry[] => [auditEntry({ operation, objects: [object.id], message: `${operation} ${object.id}` })];
+        const results = await Promise.allSettled([
+          store.commit({ update: [renamed(a, 'a-2')], audit: record('Modify', a) }),
+          // Writes e, then finds b stale: e must go with it.
+          store.commit({ create: [e], update: [{ ...renamed(b, 'b-stale'), revision: 3 }], audit: record('Stale', b) }),
+          store.commit({ create: [d], audit: record('Create', d) }),
+          // An identifier already stored: the primary key refuses it.
+          store.commit({ create: [{ ...symmetricKey(c.id, Buffer.alloc(32, 6), 'duplicate') }], audit: record('Duplicate', c) }),
+          store.commit({ update: [renamed(c, 'c-2')], audit: record('Modify', c) }),
+          // The same revision of c again: the update before it in the group changed it.
+          store.commit({ update: [renamed(c, 'c-again')], audit: record('Again', c) }),
+        ]);
+        expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled', 'rejected']);
+        const reasons = results.map((r) => (r.status === 'rejected' ? (r.reason as Error) : undefined));
+        expect(reasons[1]).to.be.instanceOf(StoreConflictError);
+        expect(reasons[1]?.message).to.include(`object ${b.id} is at revision 1, the update expected revision 2`);
+        expect(reasons[3]?.message).to.equal(`object ${c.id} already exists`);
+        expect(reasons[5]?.message).to.include(`object ${c.id} is at revision 2, the update expected revision 1`);
+        // The kept commits were one transaction.
+        const { rows } = await db().query<{ n: number }>(`SELECT count(DISTINCT updated)::int AS n FROM ${schema}.objects WHERE id = ANY($1::text[])`, [[a.id, c.id, d.id]]);
+        expect(rows[0]?.n).to.equal(1);
+
+        // As another node sees it, after this one is closed.
+        await store.close();
+        const other = await open(kek);
+        expect((await other.load(a.id))?.revision).to.equal(2);
+        expect((await other.load(b.id))?.revision).to.equal(1);
+        expect(await other.locate({ equals: [{ name: 'Name', key: 'b-stale' }] })).to.deep.equal([]);
+        expect(await other.load(e.id)).to.equal(undefined);
+        expectBody(await other.load(c.id), c.body);
+        expect(await other.locate({ equals: [{ name: 'Name', key: 'c-2' }] })).to.deep.equal([c.id]);
+        expect(await other.locate({ equals: [{ name: 'Name', key: 'duplicate' }] })).to.deep.equal([]);
+        expectBody(await other.load(d.id), d.body);
+        const { records } = await readTrail(other);
+        expect(records.map((r) => r.message).sort()).to.deep.equal([`Create ${d.id}`, `Modify ${a.id}`, `Modify ${c.id}`].sort());
+        const reader = await other.auditReader();
+        try {
+          expect(await verifyChain(reader)).to.deep.include({ intact: true, records: 3 });
+        } finally {
+          await reader.close();
+        }
+      });
+
+      it("two nodes whose groups update the same two objects, given in opposite orders, do not deadlock: one node's group wins both", async () => {
+        const kek = newKek();
+        const [a, b] = [await open(kek), await open(kek)];
+        const x = symmetricKey(a.newId(), Buffer.alloc(32, 1), 'x');
+        const y = symmetricKey(a.newId(), Buffer.alloc(32, 2), 'y');
+        await a.commit({ create: [x, y] });
+        const holder = await db().connect();
+        let results: PromiseSettledResult<void>[];
+        try {
+          await holder.query('BEGIN');
+          await holder.query(`SELECT 1 FROM ${schema}.objects WHERE id IN ($1, $2) FOR UPDATE`, [x.id, y.id]);
+          // One group per node, each of two commits of one object: node b's arrive y first.
+          const racing = Promise.allSettled([
+            a.commit({ update: [renamed(x, 'x-a')] }),
+            a.commit({ update: [renamed(y, 'y-a')] }),
+            b.commit({ update: [renamed(y, 'y-b')] }),
+            b.commit({ update: [renamed(x, 'x-b')] }),
+          ]);
+          await lockWaiters(2);
+          await holder.query('ROLLBACK');
+          results = await racing;
+        } finally {
+          holder.release();
+        }
+        const won = results.map((r) => r.status === 'fulfilled');
+        expect([won, [!won[0], !won[1], !won[2], !won[3]]]).to.deep.include([true, true, false, false]);
+        for (const lost of results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')) {
+          expect(lost.reason).to.be.instanceOf(StoreConflictError);
+          // A deadlock would end as a conflict too, but after deadlock_timeout (1 s) and with another message.
+          expect((lost.reason as Error).message).to.include('is at revision 2, the update expected revision 1');
+        }
+        const suffix = won[0] === true ? 'a' : 'b';
+        expect(await b.locate({ equals: [{ name: 'Name', key: `x-${suffix}` }] })).to.deep.equal([x.id]);
+        expect(await b.locate({ equals: [{ name: 'Name', key: `y-${suffix}` }] })).to.deep.equal([y.id]);
+      });
+
+      it('a COMMIT that fails fails every commit of its group, and none of them is kept', async () => {
+        const store = await open(newKek());
+        await store.commit({ audit: [auditEntry({ operation: 'Before' })] });
+        // Checked at COMMIT: a deferred constraint trigger that refuses one owner.
+        await db().query(`
+          CREATE FUNCTION ${schema}.refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            IF convert_from(NEW.owner, 'UTF8') = 'refused' THEN RAISE EXCEPTION 'refused at commit'; END IF;
+            RETURN NULL;
+          END $$;
+          CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON ${schema}.objects DEFERRABLE INITIALLY DEFERRED
+            FOR EACH ROW EXECUTE FUNCTION ${schema}.refuse_at_commit();`);
+        const good = [1, 2].map((n) => symmetricKey(store.newId(), Buffer.alloc(32, n), `good-${n}`));
+        const refused = { ...symmetricKey(store.newId(), Buffer.alloc(32, 3), 'refused'), owner: 'refused' };
+        const results = await Promise.allSettled([
+          store.commit({ create: [good[0] as ManagedObject], audit: [auditEntry({ operation: 'Create' })] }),
+          store.commit({ create: [refused], audit: [auditEntry({ operation: 'Create' })] }),
+          store.commit({ audit: [auditEntry({ operation: 'Get' })] }),
+          store.commit({ create: [good[1] as ManagedObject] }),
+        ]);
+        for (const result of results) {
+          expect(result.status).to.equal('rejected');
+          expect(((result as PromiseRejectedResult).reason as Error).message).to.equal('refused at commit');
+        }
+        expect(await store.stats()).to.deep.equal({ objects: 0 });
+        expect((await readTrail(store)).records.map((r) => r.operation)).to.deep.equal(['Before']);
+        // The connection was given back in order: the next group commits.
+        await store.commit({ create: [good[0] as ManagedObject], audit: [auditEntry({ operation: 'After' })] });
+        expect((await readTrail(store)).records.map((r) => r.operation)).to.deep.equal(['Before', 'After']);
+      });
+
+      it(`a group holds at most ${MAX_GROUP_COMMITS} commits`, async () => {
+        const store = await open(newKek());
+        const count = MAX_GROUP_COMMITS * 2 + 10;
+        const objects = Array.from({ length: count }, (_, i) => ({ ...symmetricKey(store.newId(), Buffer.alloc(32, i & 0xff), `bounded-${i}`), attributes: [] }));
+        await Promise.all(objects.map((o) => store.commit({ create: [o] })));
+        const { rows } = await db().query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.objects GROUP BY created ORDER BY n DESC LIMIT 1`);
+        expect(rows[0]?.n).to.equal(MAX_GROUP_COMMITS);
+        expect(store.groupCommitStats().transactions).to.be.at.least(3);
+      });
+
+      it('two nodes, 8 writers each, creating and updating at once: every commit kept, each writer\'s records in its order, one intact chain', async () => {
+        const kek = newKek();
+        const nodes = [await open(kek), await open(kek)];
+        const perWriter = 15;
+        await Promise.all(
+          nodes.flatMap((node, n) =>
+            Array.from({ length: 8 }, async (_, w) => {
+              let last: ManagedObject | undefined;
+              for (let i = 0; i < perWriter; i++) {
+                const writer = `node${n}-writer${w}`;
+                const entry = auditEntry({ identity: writer, item: i + 1 });
+                if (last !== undefined && i % 3 === 2) {
+                  const next = renamed(last, `${writer}-${i}`);
+                  await node.commit({ update: [next], audit: [{ ...entry, operation: 'Modify', objects: [next.id] }] });
+                  last = next;
+                } else if (i % 5 === 4) {
+                  await node.commit({ audit: [entry] });
+                } else {
+                  last = symmetricKey(node.newId(), Buffer.alloc(32, i), `${writer}-${i}`);
+                  await node.commit({ create: [last], audit: [{ ...entry, operation: 'Create', objects: [last.id] }] });
+                }
+              }
+            }),
+          ),
+        );
+        const total = 2 * 8 * perWriter;
+        const { records, head } = await readTrail(nodes[0] as PostgresStore);
+        expect(records.map((r) => r.seq)).to.deep.equal(Array.from({ length: total }, (_, i) => i + 1));
+        expect(head?.seq).to.equal(total);
+        const byWriter = new Map<string, number[]>();
+        for (const r of records) byWriter.set(r.identity, [...(byWriter.get(r.identity) ?? []), r.item ?? 0]);
+        expect(byWriter.size).to.equal(16);
+        for (const items of byWriter.values()) expect(items).to.deep.equal(Array.from({ length: perWriter }, (_, i) => i + 1));
+        const creates = records.filter((r) => r.operation === 'Create').length;
+        expect(await nodes[1]?.stats()).to.deep.equal({ objects: creates });
+        for (const r of records.filter((record) => record.operation === 'Modify')) {
+          const id = (JSON.parse(r.objectsJson) as string[])[0] ?? '';
+          expect((await nodes[1]?.loadMetadata(id))?.revision, `${r.identity} item ${r.item}`).to.be.at.least(2);
+        }
+        for (const node of nodes) {
+          const stats = node.groupCommitStats();
+          expect(stats.commits).to.equal(8 * perWriter);
+          expect(stats.transactions).to.be.below(stats.commits);
+        }
+        const reader = await (nodes[1] as PostgresStore).auditReader();
+        try {
+          expect(await verifyChain(reader)).to.deep.include({ intact: true, records: total });
+        } finally {
+          await reader.close();
+        }
+      });
     });
   });
 });

@@ -2,8 +2,10 @@
  * The shared store: one PostgreSQL database through pg.Pool, for several kmipd nodes behind
  * a load balancer (DESIGN.md decision 6). The model is the SQLite store's: bodies only
  * wrapped under the KEK (decision 3), attributes as TTLV, an attribute index for Locate, and
- * a commit that is one transaction, acknowledged only once PostgreSQL reports it committed
- * with synchronous_commit on (decision 4).
+ * a commit that is all or nothing, acknowledged only once PostgreSQL reports it committed
+ * with synchronous_commit on (decision 4). The commits that arrive while one runs share the
+ * next transaction, a savepoint each (lib/store/postgres-commits.ts): one chain-head update
+ * and one WAL flush for all of them.
  *
  * Text a client chooses (owner names from certificates, attribute names, index keys) is
  * stored as bytea holding its UTF-8: PostgreSQL TEXT cannot hold U+0000, and KMIP Text
@@ -24,6 +26,7 @@ import type { StoreStats } from './sqlite.js';
 import { StoreConflictError } from './types.js';
 import { timeOrderedUuid } from './ids.js';
 import { appendPostgresAudit, openPostgresAuditReader, postgresAuditSchema } from '../audit/postgres.js';
+import { CommitGroups } from './postgres-commits.js';
 import type { AuditEntry, AuditReader, AuditSource } from '../audit/record.js';
 import type { Changes, ExportItem, ImportItem, ImportOptions, LocateQuery, MaintenanceStore, ObjectMetadata, WrappedBody } from './types.js';
 import { AUDIT_COLUMNS, auditRecordFromRow, auditRowValues, importedHead, indexTask, parseIndexProgress } from './audit-rows.js';
@@ -319,6 +322,12 @@ interface PreparedRow {
   readonly indexKeys: (Buffer | null)[];
 }
 
+/** One commit's objects, ready to be written; updates in identifier order. */
+interface PreparedWrite {
+  readonly creates: readonly PreparedRow[];
+  readonly updates: readonly PreparedRow[];
+}
+
 /** SQLSTATEs meaning "another transaction changed this meanwhile": the caller may retry. */
 const CONCURRENCY_FAILURES = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 
@@ -332,6 +341,8 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
   readonly #settings: PostgresSettings;
   readonly migration: Migration;
   readonly #sql: ReturnType<typeof statements>;
+  /** Synced commits of this node, written a group per transaction (lib/store/postgres-commits.ts). */
+  readonly #commits: CommitGroups<PreparedWrite>;
   #closed = false;
 
   constructor(pool: Pool, settings: PostgresSettings, migration: Migration, kek: KeyEncryptionKey, indexKeys: IndexKeys) {
@@ -341,6 +352,12 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
     this.#kek = kek;
     this.#indexKeys = indexKeys;
     this.#sql = statements(escapeIdentifier(settings.schema));
+    this.#commits = new CommitGroups({
+      pool,
+      lock: (client, ids) => client.query({ name: 'kmipd-lock-updated', text: this.#sql.lockRows, values: [ids] }).then(() => undefined),
+      write: (client, rows) => this.#write(client, rows),
+      appendAudit: (client, entries) => appendPostgresAudit(client, escapeIdentifier(settings.schema), entries),
+    });
   }
 
   newId(): string {
@@ -377,17 +394,21 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
       }
       if (object.id.includes('\u0000')) throw new StoreConflictError(`object ${JSON.stringify(object.id)} does not exist`);
     }
-    // Wrapping may be asynchronous (an HSM worker): finish it before the transaction opens,
-    // so the transaction holds its locks only for the writes.
-    if (creates.length === 0 && updates.length === 0 && changes.auditDurability === 'process') {
-      // Records of reads and failures only: committed without waiting for the WAL flush
-      // (Changes.auditDurability); the next synchronous commit flushes them, in order.
-      await transaction(this.#pool, async (client) => {
-        await client.query('SET LOCAL synchronous_commit = off');
-        await appendPostgresAudit(client, escapeIdentifier(this.#settings.schema), audit);
-      });
+    if (creates.length === 0 && updates.length === 0) {
+      if (changes.auditDurability === 'process') {
+        // Records of reads and failures only: committed without waiting for the WAL flush
+        // (Changes.auditDurability); the next synchronous commit flushes them, in order.
+        await transaction(this.#pool, async (client) => {
+          await client.query('SET LOCAL synchronous_commit = off');
+          await appendPostgresAudit(client, escapeIdentifier(this.#settings.schema), audit);
+        });
+      } else {
+        await this.#commits.commit({ rows: undefined, audit, bytes: 0, updates: [] });
+      }
       return;
     }
+    // Wrapping may be asynchronous (an HSM worker): finish it before the commit joins a
+    // group, so the transaction holds its locks only for the writes.
     try {
       try {
         await this.#prepareAndWrite(creates, updates, audit);
@@ -801,9 +822,15 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
     return openPostgresAuditReader(this.#pool, this.#settings.schema, false);
   }
 
+  /** Synced commits written so far and the transactions that held them (for tests and benchmarks). */
+  groupCommitStats(): { readonly transactions: number; readonly commits: number } {
+    return { ...this.#commits.stats };
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#commits.settled();
     await this.#pool.end();
   }
 
@@ -854,14 +881,16 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
 
   async #prepareAndWrite(creates: readonly ManagedObject[], updates: readonly ManagedObject[], audit: readonly AuditEntry[]): Promise<void> {
     const createRows = await Promise.all(creates.map((o) => this.#prepare(o)));
-    // Rows are locked in identifier order, so two nodes updating the same objects never deadlock.
+    // Rows are locked in identifier order, so two nodes updating the same objects never
+    // deadlock (a group of commits locks all of its rows first, in that order).
     const updateRows = (await Promise.all(updates.map((o) => this.#prepare(o)))).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    await transaction(this.#pool, async (client) => {
-      for (const row of createRows) await this.#insert(client, row);
-      for (const row of updateRows) await this.#update(client, row);
-      // Last: the head row lock is held only from here to COMMIT.
-      await appendPostgresAudit(client, escapeIdentifier(this.#settings.schema), audit);
-    });
+    const bytes = [...createRows, ...updateRows].reduce((sum, row) => sum + rowBytes(row), 0);
+    await this.#commits.commit({ rows: { creates: createRows, updates: updateRows }, audit, bytes, updates: updateRows.map((row) => row.id) });
+  }
+
+  async #write(client: PoolClient, rows: PreparedWrite): Promise<void> {
+    for (const row of rows.creates) await this.#insert(client, row);
+    for (const row of rows.updates) await this.#update(client, row);
   }
 
   async #prepare(object: ManagedObject): Promise<PreparedRow> {
@@ -888,11 +917,20 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
 
 }
 
+/** What a row holds in memory until its group is written (MAX_GROUP_BYTES). */
+function rowBytes(row: PreparedRow): number {
+  const index = row.indexNames.reduce((sum, name) => sum + name.length, 0) + row.indexKeys.reduce((sum, key) => sum + (key?.length ?? 0), 0);
+  return row.attributes.length + (row.body?.length ?? 0) + index;
+}
+
 /** The fixed statements, for one quoted schema name. */
 function statements(s: string) {
   return {
     select: `SELECT object_type, owner, revision, attributes, body, kek_id FROM ${s}.objects WHERE id = $1`,
     selectRevision: `SELECT revision FROM ${s}.objects WHERE id = $1`,
+    // Rows are locked as they come out of the sort, in the byte order of their identifiers
+    // (for the ASCII of the store's UUIDs, the order in which a lone commit updates them).
+    lockRows: `SELECT 1 FROM ${s}.objects WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR UPDATE`,
     count: `SELECT count(*) AS objects FROM ${s}.objects`,
     insert: `INSERT INTO ${s}.objects (id, object_type, owner, revision, attributes, body, kek_id, created, updated)
              VALUES ($1, $2, $3, $4, $5, $6, $7, now(), now())`,
