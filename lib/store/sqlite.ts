@@ -606,13 +606,13 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
     // so the transaction itself is synchronous and holds the write lock only briefly.
     let batch: Batch | undefined;
     try {
-      batch = await this.#prepareAndWrite(creates, updates, audit);
+      batch = await this.#prepareAndWrite(creates, updates, audit, changes.written === undefined);
     } catch (error) {
       if (!isKekRefusal(error)) throw error;
       // A KEK rotation began since this process last looked: wrap again under the new KEK.
       if (!(this.#kek instanceof KekRing)) throw kekRetired(this.#kek.id, error);
       await this.#kek.refresh();
-      batch = await this.#prepareAndWrite(creates, updates, audit);
+      batch = await this.#prepareAndWrite(creates, updates, audit, changes.written === undefined);
     }
     // From here to request() below nothing awaits: no other commit runs in between.
     if (batch === undefined) this.#unrequested -= 1;
@@ -981,13 +981,16 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
   }
 
   /** Returns the batch the commit joined, or undefined when it was committed on its own. */
-  async #prepareAndWrite(creates: readonly ManagedObject[], updates: readonly ManagedObject[], audit: readonly AuditEntry[]): Promise<Batch | undefined> {
+  async #prepareAndWrite(creates: readonly ManagedObject[], updates: readonly ManagedObject[], audit: readonly AuditEntry[], mayDefer: boolean): Promise<Batch | undefined> {
     const createRows = await Promise.all(creates.map((o) => this.#prepare(o)));
     const updateRows = await Promise.all(updates.map((o) => this.#prepare(o)));
     // Another process may hold the file's write lock: wait for it on a timer, never in
     // SQLite's busy handler, which would sleep on the event loop (see #tryBegin).
-    // A commit written on its own that has not asked for its sync yet will: wait for that one too.
-    if (this.#grouping === 'deferred' && (this.#walSync.busy || this.#deferred !== undefined || this.#unrequested > 0)) return this.#defer(createRows, updateRows, audit);
+    // A commit written on its own that has not asked for its sync yet will: wait for that one
+    // too. A commit whose caller waits to see it written (Changes.written) is written at once.
+    if (this.#grouping === 'deferred' && mayDefer && (this.#walSync.busy || this.#deferred !== undefined || this.#unrequested > 0)) {
+      return this.#defer(createRows, updateRows, audit);
+    }
     const deadline = Date.now() + this.#busyTimeoutMs;
     for (let wait = 1; ; wait = Math.min(wait * 2, 16)) {
       if (this.#batch === undefined && this.#grouping === 'open' && (this.#walSync.busy || this.#unrequested > 0)) this.#openBatch();

@@ -108,7 +108,9 @@ export interface Changes {
    * (lib/operations/common.ts `commit`) releases it there, so that the next commits join the
    * same sync (group commit). The commit's promise still resolves only once the changes are
    * durable, and rejects if they are not. A store that writes and syncs in one step calls
-   * nothing; the caller then waits for the promise.
+   * nothing; the caller then waits for the promise. A store may write a commit that passes
+   * this at once instead of grouping it with later ones (SQLite's 'deferred' grouping holds
+   * commits back until the running sync ends): pass it only when something waits on it.
    */
   readonly written?: () => void;
 }
