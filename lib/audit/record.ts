@@ -7,7 +7,7 @@
  * Records hold identifiers and results only, never a field of a request or response
  * payload: no key material, password or other secret can reach the audit trail.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
 /** What the service records for one batch item, or for one request it could not read. */
 export interface AuditEntry {
@@ -71,35 +71,35 @@ export const MAX_OBJECTS = 1000;
  * enters as its stored JSON text, so the verifier hashes exactly what the database holds.
  */
 export function canonicalBytes(record: Omit<AuditRecord, 'hash' | 'objects'> & { readonly objectsJson: string }): Buffer {
-  return canonicalBytesOf(record, record.seq, record.prevHash, record.objectsJson);
+  return Buffer.from(canonicalText(record, record.seq, record.prevHash, record.objectsJson), 'utf8');
 }
 
-/** canonicalBytes of `fields` numbered `seq` after `prevHash`, without first copying them into one object. */
-function canonicalBytesOf(fields: Omit<AuditEntry, 'objects'>, seq: number, prevHash: string, objects: string): Buffer {
-  return Buffer.from(
-    JSON.stringify([
-      FORMAT,
-      seq,
-      prevHash,
-      fields.time,
-      fields.identity,
-      fields.peer,
-      fields.correlation,
-      fields.clientCorrelation,
-      fields.item,
-      fields.operation,
-      objects,
-      fields.status,
-      fields.reason,
-      fields.message,
-    ]),
-    'utf8',
-  );
+/** What canonicalBytes encodes in UTF-8, for `fields` numbered `seq` after `prevHash`, without first copying them into one object. */
+function canonicalText(fields: Omit<AuditEntry, 'objects'>, seq: number, prevHash: string, objects: string): string {
+  return JSON.stringify([
+    FORMAT,
+    seq,
+    prevHash,
+    fields.time,
+    fields.identity,
+    fields.peer,
+    fields.correlation,
+    fields.clientCorrelation,
+    fields.item,
+    fields.operation,
+    objects,
+    fields.status,
+    fields.reason,
+    fields.message,
+  ]);
 }
 
-export function sha256Hex(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
+/**
+ * SHA-256 (hex) of `text` in UTF-8. The one-shot crypto.hash (Node 20.12 and later) makes
+ * no Hash object and no Buffer: about 0.6 us a record instead of 2 us, paid once per operation.
+ */
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex') : (text) => crypto.createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** The stored form of `objects`. */
 export function objectsJson(objects: readonly string[]): string {
@@ -128,7 +128,7 @@ export function chainEntries(head: ChainHead, entries: readonly AuditEntry[]): {
  * microseconds a record, which made the chain ~6 % of a Get's CPU.
  */
 function chainedRecord(entry: AuditEntry, seq: number, prevHash: string): AuditRecord {
-  const hash = sha256Hex(canonicalBytesOf(entry, seq, prevHash, objectsJson(entry.objects)));
+  const hash = sha256Hex(canonicalText(entry, seq, prevHash, objectsJson(entry.objects)));
   return {
     time: entry.time,
     identity: entry.identity,
@@ -185,7 +185,7 @@ export interface StoredRecord extends Omit<AuditRecord, 'objects'> {
 
 /** The hash `row` should have if it were record number `seq` (its own number by default). */
 export function recordHash(row: StoredRecord, seq: number = row.seq): string {
-  return sha256Hex(canonicalBytesOf(row, seq, row.prevHash, row.objectsJson));
+  return sha256Hex(canonicalText(row, seq, row.prevHash, row.objectsJson));
 }
 
 /** The identifiers of a stored record; text that is not a JSON list of strings is given as it is. */
