@@ -124,6 +124,26 @@ describe('9.1 binary TTLV', () => {
     expect(encodeTtlv({ tag: 0x420020, type: 'ByteString', value: new Uint8Array() }).toString('hex')).to.equal(header(0x420020, 8, 0));
   });
 
+  it('an item after a nested structure is read from where that structure ends, and a 3-byte extension tag whole', () => {
+    const hex =
+      header(0x420001, 1, 40) +
+      header(0x420002, 1, 16) +
+      header(0x420003, 2, 4) +
+      '0000000100000000' +
+      header(0x54ffff, 2, 4) +
+      '0000000200000000';
+    expect(decodeTtlv(Buffer.from(hex, 'hex'))).to.deep.equal({
+      tag: 0x420001,
+      type: 'Structure',
+      value: [
+        { tag: 0x420002, type: 'Structure', value: [{ tag: 0x420003, type: 'Integer', value: 1 }] },
+        { tag: 0x54ffff, type: 'Integer', value: 2 },
+      ],
+    });
+    // The same bytes with the outer length one item short: the last Integer is left over.
+    expect(refused(header(0x420001, 1, 24) + hex.slice(16), 'TRAILING').offset).to.equal(32);
+  });
+
   describe('untrusted input is refused with a typed error that says where', () => {
     it('a header cut short', () => {
       refused('420020', 'TRUNCATED');

@@ -41,11 +41,11 @@ export function padded(length: number): number {
 export function decodeTtlv(bytes: Uint8Array, options: DecodeOptions = {}): TtlvItem {
   const buf = asBuffer(bytes);
   const reader = new Reader(buf, options.maxDepth ?? DEFAULT_MAX_DEPTH);
-  const item = reader.item(0, buf.length, 1);
-  if (item.end !== buf.length) {
-    throw new TtlvError('TRAILING', `${buf.length - item.end} bytes follow the message`, { offset: item.end });
+  const item = reader.item(buf.length, 1);
+  if (reader.at !== buf.length) {
+    throw new TtlvError('TRAILING', `${buf.length - reader.at} bytes follow the message`, { offset: reader.at });
   }
-  return item.item;
+  return item;
 }
 
 /** Read only the header at `offset`: what the framer needs to know how long a message is. */
@@ -64,18 +64,31 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/**
+ * One pass over a buffer with a cursor: every item of every request and of every stored
+ * object comes through here, so an item costs its own object and nothing more (no
+ * result-and-offset pair, no header object, no closure).
+ */
 class Reader {
+  /** Where the next item starts. */
+  at = 0;
+
   constructor(
     private readonly buf: Buffer,
     private readonly maxDepth: number,
   ) {}
 
-  /** The item at `offset`, which must end by `limit`. */
-  item(offset: number, limit: number, depth: number): { item: TtlvItem; end: number } {
+  /** The item at the cursor, which must end by `limit`; the cursor moves past it. */
+  item(limit: number, depth: number): TtlvItem {
+    const buf = this.buf;
+    const offset = this.at;
     if (limit - offset < HEADER_SIZE) {
       throw new TtlvError('TRUNCATED', `an item header needs 8 bytes, ${limit - offset} left`, { offset });
     }
-    const { tag, type, length } = readHeader(this.buf, offset);
+    // Fixed-size reads: readUIntBE's any-width path costs more than the rest of a header.
+    const tag = buf.readUInt16BE(offset) * 0x100 + buf.readUInt8(offset + 2);
+    const type = buf.readUInt8(offset + 3);
+    const length = buf.readUInt32BE(offset + 4);
     const typeName = itemTypeName(type);
     if (typeName === undefined) {
       throw new TtlvError('BAD_TYPE', `unknown item type 0x${type.toString(16).padStart(2, '0')}`, { offset, tag });
@@ -95,44 +108,39 @@ class Reader {
         throw new TtlvError('TOO_DEEP', `structures nested deeper than ${this.maxDepth}`, { offset, tag });
       }
       const children: TtlvItem[] = [];
-      let at = start;
-      while (at < end) {
-        const child = this.item(at, end, depth + 1);
-        children.push(child.item);
-        at = child.end;
-      }
-      return { item: { tag, type: 'Structure', value: children }, end };
+      this.at = start;
+      // Each child moves the cursor to its end, which is at most `end`.
+      while (this.at < end) children.push(this.item(end, depth + 1));
+      return { tag, type: 'Structure', value: children };
     }
     this.checkPadding(start + length, end, tag);
-    return { item: this.leaf(tag, typeName, start, length, offset), end };
+    this.at = end;
+    return this.leaf(tag, typeName, start, length, offset);
   }
 
   private leaf(tag: number, type: Exclude<keyof typeof ItemType, 'Structure'>, at: number, length: number, offset: number): LeafItem {
     const buf = this.buf;
-    const expect = (n: number): void => {
-      if (length !== n) throw new TtlvError('BAD_LENGTH', `${type} length must be ${n}, not ${length}`, { offset, tag });
-    };
     switch (type) {
       case 'Integer':
-        expect(4);
+        this.expectLength(type, length, 4, offset, tag);
         return { tag, type, value: buf.readInt32BE(at) };
       case 'Enumeration':
-        expect(4);
+        this.expectLength(type, length, 4, offset, tag);
         return { tag, type, value: buf.readUInt32BE(at) };
       case 'Interval':
-        expect(4);
+        this.expectLength(type, length, 4, offset, tag);
         return { tag, type, value: buf.readUInt32BE(at) };
       case 'LongInteger':
-        expect(8);
+        this.expectLength(type, length, 8, offset, tag);
         return { tag, type, value: buf.readBigInt64BE(at) };
       case 'DateTime':
-        expect(8);
+        this.expectLength(type, length, 8, offset, tag);
         return { tag, type, value: buf.readBigInt64BE(at) };
       case 'DateTimeExtended':
-        expect(8);
+        this.expectLength(type, length, 8, offset, tag);
         return { tag, type, value: buf.readBigInt64BE(at) };
       case 'Boolean': {
-        expect(8);
+        this.expectLength(type, length, 8, offset, tag);
         const value = buf.readBigUInt64BE(at);
         if (value > 1n) throw new TtlvError('BAD_VALUE', `Boolean must be 0 or 1, not ${value}`, { offset, tag });
         return { tag, type, value: value === 1n };
@@ -148,6 +156,10 @@ class Reader {
       case 'ByteString':
         return { tag, type, value: buf.subarray(at, at + length) };
     }
+  }
+
+  private expectLength(type: string, length: number, wanted: number, offset: number, tag: number): void {
+    if (length !== wanted) throw new TtlvError('BAD_LENGTH', `${type} length must be ${wanted}, not ${length}`, { offset, tag });
   }
 
   /**
