@@ -14,6 +14,7 @@ import { Enum } from '../ttlv/index.js';
 import type { LogFields, Logger } from '../lib/log.js';
 import type { OperationEvent } from '../lib/service.js';
 import type { CredentialEvent } from './users.js';
+import { storeMember } from '../lib/store/index.js';
 import type { ObjectCount, Store } from '../lib/store/index.js';
 import { PRODUCT } from '../lib/product.js';
 import type { BudgetView } from './budget.js';
@@ -276,9 +277,8 @@ export class KmipdMetrics {
             }
           };
         }
-        const value: unknown = Reflect.get(target, property, target);
         // Methods run on the store itself: its private fields are not reachable through a proxy.
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        return storeMember(target, property);
       },
     });
   }

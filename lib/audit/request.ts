@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Tag } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
 import type { Changes, GrantFilter, GrantRecord, Store } from '../store/types.js';
+import { storeMember } from '../store/members.js';
 import type { AuditEntry } from './record.js';
 
 /** Who sent the request and how the server names it. */
@@ -152,8 +153,7 @@ export function auditCommits(store: Store, audit: RequestAudit): Store {
   return new Proxy(store, {
     get(target, property) {
       if (property in wrapped) return wrapped[property];
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
+      return storeMember(target, property);
     },
   });
 }
