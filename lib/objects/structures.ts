@@ -126,7 +126,11 @@ export function symmetricKey(algorithm: number, bits: number, material: Uint8Arr
 
 /** The object's raw key bytes when its Key Block holds them in clear as a Byte String. */
 export function rawKeyBytes(body: TtlvItem): Uint8Array | undefined {
-  const view = keyBlockOf(body);
+  return rawKeyBytesOf(keyBlockOf(body));
+}
+
+/** rawKeyBytes of a Key Block already read (keyBlockOf). */
+export function rawKeyBytesOf(view: KeyBlockView | undefined): Uint8Array | undefined {
   if (view === undefined || view.wrapped) return undefined;
   if (view.material?.type === 'ByteString') return view.material.value;
   // Transparent Symmetric Key: the bytes sit in its Key field.
