@@ -13,7 +13,6 @@ import { readCredential } from './auth/credential.js';
 import type { AuthenticationOutcome, Authenticator } from './auth/credential.js';
 import { StreamTable } from './crypto/streams.js';
 import type { HsmContext } from './operations/types.js';
-import { AsyncLock } from './operations/lock.js';
 import { KmipError } from './errors.js';
 import type { Logger } from './log.js';
 import { Fields } from './protocol/fields.js';
@@ -71,8 +70,6 @@ export interface ServiceOptions {
   readonly interopTesting?: boolean;
   /** Told of every batch item once it has run (metrics); must not throw. */
   readonly observe?: (event: OperationEvent) => void;
-  /** The lock commits take (common.ts `commit`), when something beside the service commits too (the scheduler). */
-  readonly commitLock?: AsyncLock;
   /** The CA Certify and Re-certify sign with by default (see OperationContext.issuer). */
   readonly issuer?: CertificateIssuer;
   /** The configured HSM, for keys held in it and the PKCS#11 operation (see OperationContext.hsm). */
@@ -115,7 +112,6 @@ export function createKmipService(options: ServiceOptions): KmipService {
   const clock = options.clock ?? ((): bigint => BigInt(Math.floor(Date.now() / 1000)));
   const log = options.log;
   const streams = new StreamTable();
-  const commitLock = options.commitLock ?? new AsyncLock();
   const auditing = options.audit !== false;
   // Records of requests that change nothing share transactions (group commit).
   const auditDurability = options.auditReadDurability ?? 'process';
@@ -240,7 +236,6 @@ export function createKmipService(options: ServiceOptions): KmipService {
       limits,
       testing: options.interopTesting === true,
       streams,
-      commitLock,
       ...(options.issuer === undefined ? {} : { issuer: options.issuer }),
       ...(options.hsm === undefined ? {} : { hsm: options.hsm }),
       idPlaceholder: undefined,

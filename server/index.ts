@@ -29,7 +29,6 @@ import type { AdminServer } from './admin.js';
 import { KmipdMetrics, offerToClusterPrimary } from './metrics.js';
 import { lockDataDir } from './datadir.js';
 import type { DataDirLock } from './datadir.js';
-import { AsyncLock } from '../lib/operations/lock.js';
 import { Scheduler } from '../lib/operations/rotation.js';
 import { isMaintenanceStore } from '../lib/store/index.js';
 import type { Store } from '../lib/store/index.js';
@@ -107,8 +106,7 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
     await closeKek();
     throw error;
   });
-  const commitLock = new AsyncLock();
-  const scheduler = options.underPrimary === true ? undefined : startScheduler(config, store, log, commitLock, options.clock);
+  const scheduler = options.underPrimary === true ? undefined : startScheduler(config, store, log, options.clock);
   let released: Promise<void> | undefined;
   const release = (): Promise<void> =>
     (released ??= (async () => {
@@ -148,7 +146,6 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
       observe: metrics.observeOperation,
       limits: { maxDepth: config.maxDepth, maxBatchItems: config.maxBatchItems, locateMaxItems: config.locateMaxItems, leaseTimeSeconds: config.leaseTimeSeconds },
       interopTesting: config.interopTesting,
-      commitLock,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       issuer,
       ...(hsm === undefined ? {} : { hsm }),
@@ -306,7 +303,7 @@ async function readTls(config: KmipdConfig, paths: DataPaths): Promise<ListenerT
 }
 
 /** The scheduler (lib/operations/rotation.ts), unless turned off (schedulerIntervalSeconds 0). */
-export function startScheduler(config: KmipdConfig, store: Store, log: Logger, commitLock?: AsyncLock, clock?: () => bigint): Scheduler | undefined {
+export function startScheduler(config: KmipdConfig, store: Store, log: Logger, clock?: () => bigint): Scheduler | undefined {
   if (config.schedulerIntervalSeconds === 0 || !isMaintenanceStore(store)) return undefined;
   const scheduler = new Scheduler({
     store,
@@ -315,7 +312,6 @@ export function startScheduler(config: KmipdConfig, store: Store, log: Logger, c
     retireOld: config.rotationRetireOld,
     audit: config.audit,
     limits: { locateMaxItems: config.locateMaxItems, leaseTimeSeconds: config.leaseTimeSeconds },
-    ...(commitLock === undefined ? {} : { commitLock }),
     ...(clock === undefined ? {} : { clock }),
   });
   scheduler.start();

@@ -12,7 +12,8 @@ import { attributeByName } from '../attributes/index.js';
 import type { AttributeInstance } from '../attributes/index.js';
 import { dateTime, enumeration, int, interval } from '../protocol/build.js';
 import type { Fields } from '../protocol/fields.js';
-import type { Changes } from '../store/types.js';
+import { UniqueValueError } from '../store/types.js';
+import type { Changes, UniqueClaim } from '../store/types.js';
 import { generatedBy } from './server-rng.js';
 import type { OperationContext } from './types.js';
 
@@ -95,27 +96,20 @@ export function yieldToEventLoop(): Promise<void> {
 /** Commit, translating a concurrent change into a KMIP answer the client can retry. */
 export async function commit(ctx: OperationContext, changes: Changes): Promise<void> {
   try {
-    // A change that gives no object a unique value cannot break another's check: it needs
-    // neither the lock nor to be visible at once, so the store may group it with later ones.
-    if (!givesUniqueValues(changes)) {
+    const unique = uniqueClaims(changes);
+    if (unique.length === 0) {
       await ctx.store.commit(changes);
       return;
     }
-    // Under the lock, unique values are checked again against the store as it is now:
-    // two requests giving the same Name at the same moment cannot both commit. The lock is
-    // released once the change is written and visible to the next check (`written`), not
-    // once it is synced: commits that queued meanwhile write theirs and share the next sync
-    // (group commit). Each answer still waits for its own change to be durable.
-    let durable: Promise<void> | undefined;
-    await ctx.commitLock.run(async () => {
-      await checkUniqueInCommit(ctx, changes);
-      await new Promise<void>((written, failed) => {
-        durable = ctx.store.commit({ ...changes, written });
-        durable.then(written, failed);
-      });
-    });
-    await durable;
+    // Checked here first for a clear answer (and values held twice within the request);
+    // then by the store inside its write transaction, where no other request, process or
+    // node commits meanwhile: of two requests giving the same Name at once, one commits.
+    await checkUniqueInCommit(ctx, changes);
+    await ctx.store.commit({ ...changes, unique });
   } catch (error) {
+    if (error instanceof UniqueValueError) {
+      throw nonUnique(error.claim.name, error.claim.key, 'another of your objects has it');
+    }
     if (error instanceof Error && error.name === 'StoreConflictError') {
       throw new KmipError('GeneralFailure', 'the object was changed by another request at the same time; retry');
     }
@@ -180,16 +174,18 @@ export async function checkUniqueValues(ctx: OperationContext, object: Pick<Mana
   }
 }
 
-/** Whether an object the commit writes with key material (one that holds its values) has a value that must be unique. */
-function givesUniqueValues(changes: Changes): boolean {
+/** The values objects of the commit with key material (those that hold theirs) take and must hold alone. */
+function uniqueClaims(changes: Changes): UniqueClaim[] {
+  const claims: UniqueClaim[] = [];
   for (const object of [...(changes.create ?? []), ...(changes.update ?? [])]) {
     if (object.body === undefined) continue;
     for (const instance of object.attributes) {
       const def = attributeByName(instance.name);
-      if (def?.unique === true && def.indexKey(instance.value) !== undefined) return true;
+      const key = def?.unique === true ? def.indexKey(instance.value) : undefined;
+      if (def !== undefined && key !== undefined) claims.push({ owner: object.owner, name: def.name, key });
     }
   }
-  return false;
+  return claims;
 }
 
 /**

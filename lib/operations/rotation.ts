@@ -36,7 +36,6 @@ import type { ManagedObject } from '../objects/types.js';
 import { DUE_INDEX, dueKey } from '../store/codec.js';
 import type { MaintenanceStore } from '../store/types.js';
 import { advance, changed, commit, stateOf, yieldToEventLoop } from './common.js';
-import { AsyncLock } from './lock.js';
 import { replaceSymmetricKey } from './rekey.js';
 import { replaceKeyPair } from './rekey-key-pair.js';
 import type { OperationContext, OperationLimits } from './types.js';
@@ -111,8 +110,6 @@ export interface SchedulerOptions {
   readonly intervalSeconds: number;
   readonly retireOld: RetireOldPolicy;
   readonly limits: OperationLimits;
-  /** The service's commit lock, so the scheduler's commits and the clients' check unique names in turn. */
-  readonly commitLock?: AsyncLock;
   /** Objects taken from the index at once. */
   readonly batchSize?: number;
   /** Record the scheduler's changes in the audit trail (the `audit` setting); default true. */
@@ -135,7 +132,6 @@ export const SCHEDULER_IDENTITY = { name: 'kmipd:scheduler', admin: true } as co
 export class Scheduler {
   readonly #options: SchedulerOptions;
   readonly #clock: () => bigint;
-  readonly #commitLock: AsyncLock;
   readonly #streams = new StreamTable();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<SweepResult> | undefined;
@@ -146,7 +142,6 @@ export class Scheduler {
   constructor(options: SchedulerOptions) {
     this.#options = options;
     this.#clock = options.clock ?? ((): bigint => BigInt(Math.floor(Date.now() / 1000)));
-    this.#commitLock = options.commitLock ?? new AsyncLock();
   }
 
   /** Sweep now, then every interval; the timer never keeps the process alive. */
@@ -276,7 +271,6 @@ export class Scheduler {
       log: this.#options.log,
       limits: this.#options.limits,
       testing: false,
-      commitLock: this.#commitLock,
       streams: this.#streams,
       idPlaceholder: undefined,
     };

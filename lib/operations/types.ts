@@ -4,7 +4,6 @@ import type { Logger } from '../log.js';
 import type { Fields } from '../protocol/fields.js';
 import type { StreamTable } from '../crypto/streams.js';
 import type { HsmKeys } from '../crypto/pkcs11/resident.js';
-import type { AsyncLock } from './lock.js';
 import type { CertificateIssuer } from '../crypto/x509.js';
 import type { Store } from '../store/types.js';
 
@@ -27,8 +26,6 @@ export interface OperationContext {
   readonly limits: OperationLimits;
   /** The service runs for interoperability testing: `testing` operations (Interop) are offered. */
   readonly testing: boolean;
-  /** Held by every commit (see `commit` in common.ts). */
-  readonly commitLock: AsyncLock;
   /** Multi-part cryptographic operations in progress (Correlation Values). */
   readonly streams: StreamTable;
   /**

@@ -1,6 +1,6 @@
 /** The key store: the Store interface and its back ends. */
-export { StoreConflictError } from './types.js';
-export type { AuditDurability, Changes, LocateQuery, ObjectMetadata, Store } from './types.js';
+export { StoreConflictError, UniqueValueError } from './types.js';
+export type { AuditDurability, Changes, LocateQuery, ObjectMetadata, Store, UniqueClaim } from './types.js';
 export { OverlayStore } from './overlay.js';
 export { SqliteStore, openSqliteStore, SCHEMA_VERSION as SQLITE_SCHEMA_VERSION } from './sqlite.js';
 export { decodeAttributes, encodeAttributes } from './codec.js';

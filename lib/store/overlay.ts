@@ -8,7 +8,7 @@
 import type { AuditEntry } from '../audit/record.js';
 import type { ManagedObject } from '../objects/types.js';
 import { StoreConflictError } from './types.js';
-import type { Changes, GrantFilter, GrantRecord, LocateQuery, ObjectMetadata, Store } from './types.js';
+import type { Changes, GrantFilter, GrantRecord, LocateQuery, ObjectMetadata, Store, UniqueClaim } from './types.js';
 
 export class OverlayStore implements Store {
   /** Objects created in the batch, latest version. */
@@ -17,6 +17,8 @@ export class OverlayStore implements Store {
   readonly #updated = new Map<string, { object: ManagedObject; baseRevision: number }>();
   /** Audit entries committed in the batch, written with its changes or dropped with them. */
   readonly #audit: AuditEntry[] = [];
+  /** Unique values claimed in the batch, checked by the underlying store when it is written. */
+  readonly #claims: UniqueClaim[] = [];
 
   constructor(private readonly base: Store) {}
 
@@ -45,6 +47,7 @@ export class OverlayStore implements Store {
       else this.#updated.set(object.id, { object, baseRevision: this.#updated.get(object.id)?.baseRevision ?? current.revision });
     }
     this.#audit.push(...(changes.audit ?? []));
+    this.#claims.push(...(changes.unique ?? []));
   }
 
   /**
@@ -92,8 +95,9 @@ export class OverlayStore implements Store {
     const create = [...this.#created.values()].map((object) => ({ ...object, revision: 1 }));
     const update = [...this.#updated.values()].map(({ object, baseRevision }) => ({ ...object, revision: baseRevision + 1 }));
     const entries = [...this.#audit, ...audit];
+    const unique = [...this.#claims];
     this.discard();
-    await this.base.commit({ create, update, audit: entries });
+    await this.base.commit({ create, update, audit: entries, ...(unique.length === 0 ? {} : { unique }) });
   }
 
   /** Forget every held change. */
@@ -101,6 +105,7 @@ export class OverlayStore implements Store {
     this.#created.clear();
     this.#updated.clear();
     this.#audit.length = 0;
+    this.#claims.length = 0;
   }
 
   #pending(id: string): ManagedObject | undefined {

@@ -30,6 +30,8 @@ export interface GroupedCommit<R> {
   readonly bytes: number;
   /** Identifiers of the objects it updates (their rows are locked first, see `lock`). */
   readonly updates: readonly string[];
+  /** Keys of the unique values it claims (locked first of all, see `lockClaims`). */
+  readonly claims: readonly string[];
 }
 
 export interface CommitGroupsOptions<R> {
@@ -40,6 +42,12 @@ export interface CommitGroupsOptions<R> {
    * same objects in different orders would otherwise deadlock.
    */
   readonly lock: (client: PoolClient, ids: readonly string[]) => Promise<void>;
+  /**
+   * Takes the transaction's locks on the unique values a group claims, in one order for
+   * every node, before its row locks: a node checking a claim then sees whatever another
+   * node that claimed it committed (the check runs in `write`).
+   */
+  readonly lockClaims: (client: PoolClient, keys: readonly string[]) => Promise<void>;
   /** Writes one commit's rows in the open transaction; throws to refuse it (a conflict...). */
   readonly write: (client: PoolClient, rows: R) => Promise<void>;
   /** Appends the group's records to the chain in the open transaction, last (the head row lock). */
@@ -113,6 +121,8 @@ export class CommitGroups<R> {
       const group = this.#take();
       taken = true;
       for (const waiting of group) open.add(waiting);
+      const claims = [...new Set(group.flatMap((waiting) => waiting.commit.claims))];
+      if (claims.length > 0) await this.#options.lockClaims(client, claims);
       // A lone commit needs neither: its failure is the transaction's, and it updates its rows in order.
       const savepoints = group.length > 1;
       if (savepoints) {

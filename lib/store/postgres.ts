@@ -12,6 +12,7 @@
  * Strings can. Object identifiers stay TEXT: the store makes them (UUIDs), and an
  * identifier holding U+0000 is simply never found.
  */
+import { createHash } from 'node:crypto';
 import { DatabaseError, Pool, escapeIdentifier } from 'pg';
 import type { PoolClient, PoolConfig } from 'pg';
 import type { TtlvItem } from '../../ttlv/index.js';
@@ -23,12 +24,12 @@ import type { ManagedObject } from '../objects/types.js';
 import { decodeAttributes, encodeAttributes, indexRows, unwrapBody, wrapBody } from './codec.js';
 import type { IndexKeys, IndexRow } from './codec.js';
 import type { StoreStats } from './sqlite.js';
-import { StoreConflictError } from './types.js';
+import { StoreConflictError, UniqueValueError } from './types.js';
 import { timeOrderedUuid } from './ids.js';
 import { appendPostgresAudit, openPostgresAuditReader, postgresAuditSchema } from '../audit/postgres.js';
 import { CommitGroups } from './postgres-commits.js';
 import type { AuditEntry, AuditReader, AuditSource } from '../audit/record.js';
-import type { Changes, ExportItem, ImportItem, ImportOptions, LocateQuery, MaintenanceStore, ObjectMetadata, WrappedBody } from './types.js';
+import type { Changes, ExportItem, ImportItem, ImportOptions, LocateQuery, MaintenanceStore, ObjectMetadata, UniqueClaim, WrappedBody } from './types.js';
 import { AUDIT_COLUMNS, auditRecordFromRow, auditRowValues, importedHead, indexTask, parseIndexProgress } from './audit-rows.js';
 import type { AuditRow, IndexProgress } from './audit-rows.js';
 import type { ChainHead, StoredRecord } from '../audit/record.js';
@@ -326,6 +327,7 @@ interface PreparedRow {
 interface PreparedWrite {
   readonly creates: readonly PreparedRow[];
   readonly updates: readonly PreparedRow[];
+  readonly claims: readonly UniqueClaim[];
 }
 
 /** SQLSTATEs meaning "another transaction changed this meanwhile": the caller may retry. */
@@ -355,6 +357,7 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
     this.#commits = new CommitGroups({
       pool,
       lock: (client, ids) => client.query({ name: 'kmipd-lock-updated', text: this.#sql.lockRows, values: [ids] }).then(() => undefined),
+      lockClaims: (client, keys) => client.query({ name: 'kmipd-lock-claims', text: this.#sql.lockClaims, values: [keys] }).then(() => undefined),
       write: (client, rows) => this.#write(client, rows),
       appendAudit: (client, entries) => appendPostgresAudit(client, escapeIdentifier(settings.schema), entries),
     });
@@ -403,7 +406,7 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
           await appendPostgresAudit(client, escapeIdentifier(this.#settings.schema), audit);
         });
       } else {
-        await this.#commits.commit({ rows: undefined, audit, bytes: 0, updates: [] });
+        await this.#commits.commit({ rows: undefined, audit, bytes: 0, updates: [], claims: [] });
       }
       return;
     }
@@ -411,13 +414,13 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
     // group, so the transaction holds its locks only for the writes.
     try {
       try {
-        await this.#prepareAndWrite(creates, updates, audit);
+        await this.#prepareAndWrite(creates, updates, audit, changes.unique ?? []);
       } catch (error) {
         if (!(error instanceof DatabaseError && error.code === KEK_NOT_ACTIVE_SQLSTATE)) throw error;
         // A KEK rotation began since this process last looked: wrap again under the new KEK.
         if (!(this.#kek instanceof KekRing)) throw kekRetired(this.#kek.id, error);
         await this.#kek.refresh();
-        await this.#prepareAndWrite(creates, updates, audit);
+        await this.#prepareAndWrite(creates, updates, audit, changes.unique ?? []);
       }
     } catch (error) {
       if (error instanceof DatabaseError && error.code !== undefined && CONCURRENCY_FAILURES.has(error.code)) {
@@ -879,16 +882,27 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
     await client.query({ name: 'kmipd-rewrite-index', text: this.#sql.rewriteIndex, values: [row.id, row.indexNames, row.indexKeys] });
   }
 
-  async #prepareAndWrite(creates: readonly ManagedObject[], updates: readonly ManagedObject[], audit: readonly AuditEntry[]): Promise<void> {
+  async #prepareAndWrite(creates: readonly ManagedObject[], updates: readonly ManagedObject[], audit: readonly AuditEntry[], claims: readonly UniqueClaim[]): Promise<void> {
     const createRows = await Promise.all(creates.map((o) => this.#prepare(o)));
     // Rows are locked in identifier order, so two nodes updating the same objects never
     // deadlock (a group of commits locks all of its rows first, in that order).
     const updateRows = (await Promise.all(updates.map((o) => this.#prepare(o)))).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const bytes = [...createRows, ...updateRows].reduce((sum, row) => sum + rowBytes(row), 0);
-    await this.#commits.commit({ rows: { creates: createRows, updates: updateRows }, audit, bytes, updates: updateRows.map((row) => row.id) });
+    const claimKeys = claims.map((claim) => `kmipd unique ${this.#settings.schema} ${createHash('sha256').update(JSON.stringify([claim.owner, claim.name, claim.key])).digest('hex')}`);
+    await this.#commits.commit({ rows: { creates: createRows, updates: updateRows, claims }, audit, bytes, updates: updateRows.map((row) => row.id), claims: claimKeys });
   }
 
   async #write(client: PoolClient, rows: PreparedWrite): Promise<void> {
+    // The group holds the locks of these claims (CommitGroups): a statement from here sees
+    // every commit of another node that claimed one of them before.
+    if (rows.claims.length > 0) {
+      const own = new Set([...rows.creates, ...rows.updates].map((row) => row.id));
+      for (const claim of rows.claims) {
+        const { rows: holders } = await client.query<{ id: string }>({ name: 'kmipd-claim-holders', text: this.#sql.claimHolders, values: [utf8(claim.name), utf8(claim.key), utf8(claim.owner)] });
+        const holder = holders.find((row) => !own.has(row.id));
+        if (holder !== undefined) throw new UniqueValueError(claim, holder.id);
+      }
+    }
     for (const row of rows.creates) await this.#insert(client, row);
     for (const row of rows.updates) await this.#update(client, row);
   }
@@ -931,6 +945,9 @@ function statements(s: string) {
     // Rows are locked as they come out of the sort, in the byte order of their identifiers
     // (for the ASCII of the store's UUIDs, the order in which a lone commit updates them).
     lockRows: `SELECT 1 FROM ${s}.objects WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR UPDATE`,
+    // Volatile functions of the select list run after the sort: the locks are taken in hash order.
+    lockClaims: `SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k) AS claims ORDER BY h`,
+    claimHolders: `SELECT o.id FROM ${s}.attribute_index a JOIN ${s}.objects o ON o.id = a.object_id WHERE a.name = $1 AND a.key = $2 AND o.owner = $3 AND o.body IS NOT NULL`,
     count: `SELECT count(*) AS objects FROM ${s}.objects`,
     insert: `INSERT INTO ${s}.objects (id, object_type, owner, revision, attributes, body, kek_id, created, updated)
              VALUES ($1, $2, $3, $4, $5, $6, $7, now(), now())`,

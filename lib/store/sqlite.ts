@@ -17,12 +17,12 @@ import type { TtlvItem } from '../../ttlv/index.js';
 import type { AttributeInstance } from '../attributes/types.js';
 import type { KeyEncryptionKey } from '../crypto/index.js';
 import type { ManagedObject } from '../objects/types.js';
-import { StoreConflictError } from './types.js';
+import { StoreConflictError, UniqueValueError } from './types.js';
 import { timeOrderedUuid } from './ids.js';
 import { SQLITE_AUDIT_SCHEMA, SqliteAuditAppender, SqliteReadAuditWriter, openSqliteAuditReader } from '../audit/sqlite.js';
 import { SqliteAuditThread } from '../audit/sqlite-thread.js';
 import type { AuditEntry, AuditReader, AuditSource } from '../audit/record.js';
-import type { Changes, ExportItem, ImportItem, ImportOptions, LocateQuery, MaintenanceStore, ObjectMetadata, WrappedBody } from './types.js';
+import type { Changes, ExportItem, ImportItem, ImportOptions, LocateQuery, MaintenanceStore, ObjectMetadata, UniqueClaim, WrappedBody } from './types.js';
 import type { ChainHead } from '../audit/record.js';
 import { AUDIT_COLUMNS, auditRecordFromRow, auditRowValues, importedHead, indexTask, parseIndexProgress } from './audit-rows.js';
 import type { AuditRow, AuditRowValues, IndexProgress } from './audit-rows.js';
@@ -82,6 +82,7 @@ interface DeferredCommit {
   readonly creates: readonly PreparedRow[];
   readonly updates: readonly PreparedRow[];
   readonly audit: readonly AuditEntry[];
+  readonly claims: readonly UniqueClaim[];
   /** Resolves once written in the group's transaction (committed, not synced); rejects when it was not kept. */
   readonly written: Promise<void>;
   settle(error?: Error): void;
@@ -492,7 +493,9 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
   readonly #selectObjectType: Database.Statement<[id: string], number>;
   #writtenSinceOptimize = 0;
   #commitsSinceCheckpoint = 0;
-  readonly #writeTransaction: Database.Transaction<(creates: readonly PreparedRow[], updates: readonly PreparedRow[], audit: readonly AuditEntry[]) => void>;
+  /** Objects of an owner with key material that hold a value (Changes.unique). */
+  readonly #claimHolders: Database.Statement<[string, string, string], string>;
+  readonly #writeTransaction: Database.Transaction<(creates: readonly PreparedRow[], updates: readonly PreparedRow[], audit: readonly AuditEntry[], claims: readonly UniqueClaim[]) => void>;
   readonly #audit: SqliteAuditAppender;
   /** Audit-only commits (records of reads and failures), synced off the event loop. */
   readonly #auditThread: SqliteAuditThread;
@@ -555,9 +558,14 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
     this.#countByState = db.prepare('SELECT object_type, state, n FROM object_counts WHERE n > 0');
     this.#addCount = db.prepare('INSERT INTO object_counts (object_type, state, n) VALUES (?, ?, ?) ON CONFLICT (object_type, state) DO UPDATE SET n = n + excluded.n');
     this.#selectObjectType = db.prepare<[string], number>('SELECT object_type FROM objects WHERE id = ?').pluck();
+    this.#claimHolders = db
+      .prepare<[string, string, string], string>('SELECT o.id FROM attribute_index a JOIN objects o ON o.id = a.object_id WHERE a.name = ? AND a.key = ? AND o.owner = ? AND o.body IS NOT NULL')
+      .pluck();
     this.#audit = new SqliteAuditAppender(db);
     this.#auditThread = new SqliteAuditThread({ path: db.name, busyTimeoutMs: Number(db.pragma('busy_timeout', { simple: true })) });
-    this.#writeTransaction = db.transaction((creates: readonly PreparedRow[], updates: readonly PreparedRow[], audit: readonly AuditEntry[]) => this.#write(creates, updates, audit));
+    this.#writeTransaction = db.transaction((creates: readonly PreparedRow[], updates: readonly PreparedRow[], audit: readonly AuditEntry[], claims: readonly UniqueClaim[]) =>
+      this.#write(creates, updates, audit, claims),
+    );
   }
 
   newId(): string {
@@ -606,13 +614,13 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
     // so the transaction itself is synchronous and holds the write lock only briefly.
     let batch: Batch | undefined;
     try {
-      batch = await this.#prepareAndWrite(creates, updates, audit, changes.written === undefined);
+      batch = await this.#prepareAndWrite(creates, updates, audit, changes.unique ?? [], changes.written === undefined);
     } catch (error) {
       if (!isKekRefusal(error)) throw error;
       // A KEK rotation began since this process last looked: wrap again under the new KEK.
       if (!(this.#kek instanceof KekRing)) throw kekRetired(this.#kek.id, error);
       await this.#kek.refresh();
-      batch = await this.#prepareAndWrite(creates, updates, audit, changes.written === undefined);
+      batch = await this.#prepareAndWrite(creates, updates, audit, changes.unique ?? [], changes.written === undefined);
     }
     // From here to request() below nothing awaits: no other commit runs in between.
     if (batch === undefined) this.#unrequested -= 1;
@@ -981,7 +989,13 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
   }
 
   /** Returns the batch the commit joined, or undefined when it was committed on its own. */
-  async #prepareAndWrite(creates: readonly ManagedObject[], updates: readonly ManagedObject[], audit: readonly AuditEntry[], mayDefer: boolean): Promise<Batch | undefined> {
+  async #prepareAndWrite(
+    creates: readonly ManagedObject[],
+    updates: readonly ManagedObject[],
+    audit: readonly AuditEntry[],
+    claims: readonly UniqueClaim[],
+    mayDefer: boolean,
+  ): Promise<Batch | undefined> {
     const createRows = await Promise.all(creates.map((o) => this.#prepare(o)));
     const updateRows = await Promise.all(updates.map((o) => this.#prepare(o)));
     // Another process may hold the file's write lock: wait for it on a timer, never in
@@ -989,21 +1003,21 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
     // A commit written on its own that has not asked for its sync yet will: wait for that one
     // too. A commit whose caller waits to see it written (Changes.written) is written at once.
     if (this.#grouping === 'deferred' && mayDefer && (this.#walSync.busy || this.#deferred !== undefined || this.#unrequested > 0)) {
-      return this.#defer(createRows, updateRows, audit);
+      return this.#defer(createRows, updateRows, audit, claims);
     }
     const deadline = Date.now() + this.#busyTimeoutMs;
     for (let wait = 1; ; wait = Math.min(wait * 2, 16)) {
       if (this.#batch === undefined && this.#grouping === 'open' && (this.#walSync.busy || this.#unrequested > 0)) this.#openBatch();
       const batch = this.#batch;
       if (batch !== undefined) {
-        this.#writeTransaction(createRows, updateRows, audit); // in the open transaction: a savepoint
+        this.#writeTransaction(createRows, updateRows, audit, claims); // in the open transaction: a savepoint
         return batch;
       }
       if (this.#tryBegin()) {
         // No sync inside the transaction (WAL with NORMAL: the commit is in the WAL, in order);
         // commit() then waits for a sync of the WAL that started after it.
         try {
-          this.#writeTransaction(createRows, updateRows, audit);
+          this.#writeTransaction(createRows, updateRows, audit, claims);
           this.#db.exec('COMMIT');
         } catch (error) {
           if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
@@ -1024,9 +1038,9 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
    * with the others that came meanwhile (#writeDeferred). Resolves once it is written, with
    * the batch whose sync makes it durable.
    */
-  async #defer(creates: readonly PreparedRow[], updates: readonly PreparedRow[], audit: readonly AuditEntry[]): Promise<Batch> {
+  async #defer(creates: readonly PreparedRow[], updates: readonly PreparedRow[], audit: readonly AuditEntry[], claims: readonly UniqueClaim[]): Promise<Batch> {
     const { promise, settle } = deferred();
-    const commit = { creates, updates, audit, written: promise, settle };
+    const commit = { creates, updates, audit, claims, written: promise, settle };
     let group = this.#deferred;
     if (group === undefined) {
       group = { commits: [commit], batch: newBatch() };
@@ -1070,7 +1084,7 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
         // An I/O or full-disk error makes SQLite roll back the whole transaction by itself.
         if (!this.#db.inTransaction) throw new Error('SQLite rolled back a group of commits after an error: none of them was kept');
         try {
-          this.#writeTransaction(commit.creates, commit.updates, commit.audit); // in the open transaction: a savepoint
+          this.#writeTransaction(commit.creates, commit.updates, commit.audit, commit.claims); // in the open transaction: a savepoint
           kept.push(commit);
         } catch (error) {
           commit.settle(error instanceof Error ? error : new Error(String(error)));
@@ -1256,7 +1270,15 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
 
 
   /** Runs inside the transaction; a throw rolls everything back. */
-  #write(creates: readonly PreparedRow[], updates: readonly PreparedRow[], audit: readonly AuditEntry[]): void {
+  #write(creates: readonly PreparedRow[], updates: readonly PreparedRow[], audit: readonly AuditEntry[], claims: readonly UniqueClaim[]): void {
+    // First, in the transaction: no other connection commits before this one ends.
+    if (claims.length > 0) {
+      const own = new Set([...creates, ...updates].map((row) => row.id));
+      for (const claim of claims) {
+        const holder = this.#claimHolders.all(claim.name, claim.key, claim.owner).find((id) => !own.has(id));
+        if (holder !== undefined) throw new UniqueValueError(claim, holder);
+      }
+    }
     const now = Date.now();
     for (const row of creates) {
       try {

@@ -8,11 +8,12 @@ import { Enum, Tag, formatItem, itemsEqual, leaf, structure } from '../../ttlv/i
 import type { TtlvItem } from '../../ttlv/index.js';
 import type { AttributeInstance } from '../attributes/types.js';
 import type { ManagedObject } from '../objects/types.js';
-import { StoreConflictError } from './types.js';
+import { StoreConflictError, UniqueValueError } from './types.js';
+import type { UniqueClaim } from './types.js';
 import { auditStoreTests } from '../audit/store-audit-suite.js';
 import type { GrantRecord, Store } from './types.js';
 import type { MaintenanceStore } from './types.js';
-import { auditEntry } from '../audit/store-audit-suite.js';
+import { auditEntry, readTrail } from '../audit/store-audit-suite.js';
 import { verifyChain } from '../audit/verify.js';
 import type { AuditSource } from '../audit/record.js';
 import type { IndexKeys } from './codec.js';
@@ -316,6 +317,50 @@ export function storeSuite(name: string, open: () => Promise<OpenedStore>): void
       });
     });
 
+    describe('unique values (Changes.unique)', () => {
+      const claim = (value: string, owner = 'alice'): UniqueClaim => ({ owner, name: 'Name', key: value });
+
+      it("a commit claiming a value another of the owner's objects with key material holds is refused whole: UniqueValueError, nothing written", async () => {
+        const holder = await create(store, { names: ['payroll'] });
+        const audited = (await readTrail(store)).records.length;
+        const taker = newObject(store, { names: ['payroll'] });
+        const other = newObject(store, { names: ['other'] });
+        const error = await store.commit({ create: [taker, other], unique: [claim('other'), claim('payroll')], audit: [auditEntry({ correlation: 'refused' })] }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).to.be.instanceOf(UniqueValueError);
+        expect(error).to.deep.include({ holder: holder.id, claim: claim('payroll') });
+        expect(await store.load(taker.id)).to.equal(undefined);
+        expect(await store.load(other.id)).to.equal(undefined);
+        expect((await readTrail(store)).records.length).to.equal(audited);
+      });
+
+      it('not refused: a holder of another owner, a holder without key material, and objects of the commit itself giving the value up or taking it', async () => {
+        await create(store, { names: ['shared'], owner: 'bob' });
+        await create(store, { names: ['destroyed'], body: undefined });
+        const first = await create(store, { names: ['handed-on'] });
+        const taker = newObject(store, { names: ['shared'] });
+        await store.commit({ create: [taker], unique: [claim('shared')] });
+        const second = newObject(store, { names: ['destroyed'] });
+        await store.commit({ create: [second], unique: [claim('destroyed')] });
+        // Re-key: the replacement takes the name in the commit that renames the old object.
+        const replacement = newObject(store, { names: ['handed-on'] });
+        await store.commit({ create: [replacement], update: [renamed(first, 'retired')], unique: [claim('handed-on')] });
+        expect((await store.load(replacement.id))?.revision).to.equal(1);
+        // The holder is the commit's own object: an update keeping its name.
+        await store.commit({ update: [renamed(replacement, 'handed-on')], unique: [claim('handed-on')] });
+        expect((await store.load(replacement.id))?.revision).to.equal(2);
+      });
+
+      it('ten concurrent commits claiming one value: exactly one is kept', async () => {
+        const objects = Array.from({ length: 10 }, () => newObject(store, { names: ['raced'] }));
+        const outcomes = await Promise.all(objects.map((object) => store.commit({ create: [object], unique: [claim('raced')] }).then(() => 'kept', (e: unknown) => (e instanceof UniqueValueError ? 'refused' : String(e)))));
+        expect(outcomes.filter((o) => o === 'kept')).to.have.length(1);
+        expect(outcomes.filter((o) => o === 'refused')).to.have.length(9);
+      });
+    });
+
     describe('locate', () => {
       it('by owner: objects of another owner are excluded; no owner means all', async () => {
         const a1 = await create(store, { owner: 'alice' });
@@ -584,6 +629,29 @@ export function storeMaintenanceSuite(
     };
     afterEach(async () => {
       for (const handle of opened.splice(0).reverse()) await handle.cleanup();
+    });
+
+    it('two connections (processes or nodes) racing to claim one unique value: exactly one commit is kept', async () => {
+      const kek = new FileKek(KeyMaterial.random(32));
+      const a = await open(kek);
+      opened.push(a);
+      const b = await open(kek, a);
+      opened.push(b);
+      for (let round = 0; round < 5; round++) {
+        const value = `raced-${round}`;
+        const commits = Array.from({ length: 12 }, (_, i) => {
+          const store = i % 2 === 0 ? a.store : b.store;
+          const object = newObject(store, { names: [value] });
+          return store.commit({ create: [object], unique: [{ owner: 'alice', name: 'Name', key: value }] }).then(
+            () => 'kept',
+            (e: unknown) => (e instanceof UniqueValueError ? 'refused' : String(e)),
+          );
+        });
+        const outcomes = await Promise.all(commits);
+        expect(outcomes.filter((o) => o === 'kept'), outcomes.join(', ')).to.have.length(1);
+        expect(outcomes.filter((o) => o === 'refused')).to.have.length(11);
+        expect(await a.store.locate({ equals: [{ name: 'Name', key: value }] })).to.have.length(1);
+      }
     });
 
     it('a KEK ring lists its KEK at open, active, and a plain KEK lists nothing', async () => {

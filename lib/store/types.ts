@@ -113,6 +113,22 @@ export interface Changes {
    * commits back until the running sync ends): pass it only when something waits on it.
    */
   readonly written?: () => void;
+  /**
+   * Values that objects of this commit take and that must be unique among their owner's
+   * objects with key material (a Name: KMIP 2.1 section 4.32). The store checks them inside
+   * its write transaction, where no other connection, process or node can commit meanwhile,
+   * and refuses the whole commit with a UniqueValueError when another such object holds one
+   * (objects of the commit itself do not count: they give up or take values together).
+   */
+  readonly unique?: readonly UniqueClaim[];
+}
+
+/** A value an object is to hold alone among its owner's objects: an attribute's index row (see IndexKeys). */
+export interface UniqueClaim {
+  readonly owner: string;
+  /** The attribute name, as its index rows are named. */
+  readonly name: string;
+  readonly key: string;
 }
 
 /**
@@ -150,6 +166,18 @@ export interface LocateQuery {
 
 export class StoreConflictError extends Error {
   override readonly name = 'StoreConflictError';
+}
+
+/** A commit refused because another object holds a value it claims (Changes.unique). */
+export class UniqueValueError extends Error {
+  override readonly name = 'UniqueValueError';
+
+  constructor(
+    readonly claim: UniqueClaim,
+    readonly holder: string,
+  ) {
+    super(`${claim.name} ${JSON.stringify(claim.key)} is held by object ${holder} of the same owner`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------

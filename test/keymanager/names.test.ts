@@ -41,6 +41,21 @@ describe('4.32 Name: unique within the server', () => {
     expect(answers.filter((a) => a?.reason === 'NonUniqueNameAttribute')).to.have.length(19);
   });
 
+  it('twenty requests racing for one name over two processes sharing the file (cluster workers): exactly one gets it', async () => {
+    const first = await openTestService({ commitGrouping: 'deferred' });
+    const second = await openTestService({ commitGrouping: 'deferred', sharing: first });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => results(await (i % 2 === 0 ? first : second).send(request('2.1', register(name('raced-workers'))), 'alice'))[0]),
+      );
+      expect(answers.filter((a) => a?.status === 'Success')).to.have.length(1);
+      expect(answers.filter((a) => a?.reason === 'NonUniqueNameAttribute')).to.have.length(19);
+    } finally {
+      await second.close();
+      await first.close();
+    }
+  });
+
   it('an object may not hold one name twice: adding the name it has fails (OASIS BL-M-8)', async () => {
     const id = idOf((await send('alice', register(name('twice'))))[0]);
     const [refused] = await send('alice', onId('AddAttribute', id, `<NewAttribute>${name('twice')}</NewAttribute>`));

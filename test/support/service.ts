@@ -14,11 +14,13 @@ import { createKmipService } from '../../lib/service.js';
 import type { KmipService, ServiceLimits } from '../../lib/service.js';
 import type { CertificateIssuer } from '../../lib/crypto/x509.js';
 import { openSqliteStore } from '../../lib/store/index.js';
-import type { Store } from '../../lib/store/index.js';
+import type { CommitGrouping, Store } from '../../lib/store/index.js';
 
 export interface TestService {
   readonly service: KmipService;
   readonly store: Store;
+  /** The data folder (the SQLite file and the KEK file). */
+  readonly dir: string;
   /** Every log line the service wrote, parsed. */
   readonly logs: Record<string, unknown>[];
   /** Send one request (XML) as `identity`; the response as a tree. */
@@ -35,13 +37,19 @@ export interface TestServiceOptions {
   readonly interopTesting?: boolean;
   /** The CA Certify and Re-certify sign with by default. */
   readonly issuer?: CertificateIssuer;
+  /**
+   * Serve from another service's data folder, over a connection of its own, as a second
+   * cluster worker does (both should then use the 'deferred' grouping of cluster workers).
+   */
+  readonly sharing?: TestService;
+  readonly commitGrouping?: CommitGrouping;
 }
 
 export async function openTestService(options: TestServiceOptions = {}): Promise<TestService> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'kmipd-service-'));
-  await createKekFile(path.join(dir, 'kek.key'));
+  const dir = options.sharing?.dir ?? mkdtempSync(path.join(tmpdir(), 'kmipd-service-'));
+  if (options.sharing === undefined) await createKekFile(path.join(dir, 'kek.key'));
   const kek = await loadKekFile(path.join(dir, 'kek.key'));
-  const store = await openSqliteStore({ path: path.join(dir, 'kmipd.db'), kek, indexKeys });
+  const store = await openSqliteStore({ path: path.join(dir, 'kmipd.db'), kek, indexKeys, ...(options.commitGrouping === undefined ? {} : { commitGrouping: options.commitGrouping }) });
   let now: bigint | undefined;
   const logs: Record<string, unknown>[] = [];
   const log = jsonLogger({ write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) }, 'debug');
@@ -57,6 +65,7 @@ export async function openTestService(options: TestServiceOptions = {}): Promise
   return {
     service,
     store,
+    dir,
     logs,
     send: async (xml, identity = 'alice') => {
       const [message] = parseXml(xml);
@@ -69,7 +78,8 @@ export async function openTestService(options: TestServiceOptions = {}): Promise
     },
     close: async () => {
       await store.close();
-      rmSync(dir, { recursive: true, force: true });
+      // The folder belongs to the service that made it.
+      if (options.sharing === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
