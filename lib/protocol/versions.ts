@@ -10,9 +10,16 @@ import type { ResultReasonName } from '../errors.js';
 /** Newest first, as Discover Versions answers. */
 export const SUPPORTED_VERSIONS: readonly KmipVersion[] = ['2.1', '2.0', '1.4', '1.3', '1.2', '1.1', '1.0'];
 
-export function parseVersion(version: KmipVersion): { major: number; minor: number } {
-  const [major, minor] = version.split('.').map(Number);
-  return { major: major ?? 1, minor: minor ?? 0 };
+/** Every response header states its version: the numbers are read once per version, not per response. */
+const VERSION_NUMBERS: ReadonlyMap<KmipVersion, { readonly major: number; readonly minor: number }> = new Map(
+  registry.KMIP_VERSIONS.map((version) => {
+    const [major, minor] = version.split('.').map(Number);
+    return [version, { major: major ?? 1, minor: minor ?? 0 }];
+  }),
+);
+
+export function parseVersion(version: KmipVersion): { readonly major: number; readonly minor: number } {
+  return VERSION_NUMBERS.get(version) ?? { major: 1, minor: 0 };
 }
 
 /**
@@ -94,7 +101,15 @@ export interface Dropped {
  * reported so the bug gets fixed.
  */
 export function fitToVersion(item: TtlvItem, version: KmipVersion, dropped: Dropped[] = []): TtlvItem | undefined {
-  return fit(item, version, dropped, undefined);
+  return fit(item, { version, bit: registry.versionBit(version), dropped }, undefined);
+}
+
+/** What every level of one fitting shares. */
+interface Fitting {
+  readonly version: KmipVersion;
+  /** The version's bit in a VersionSet, found once per response rather than once per item. */
+  readonly bit: number;
+  readonly dropped: Dropped[];
 }
 
 /** Where an item sits: its parents' tags, turned into a path only when something is dropped. */
@@ -110,22 +125,25 @@ function pathOf(position: TreePosition | undefined): string {
 }
 
 /** Every response goes through here: a tree that fits (nearly all) is walked without building anything. */
-function fit(item: TtlvItem, version: KmipVersion, dropped: Dropped[], parent: TreePosition | undefined): TtlvItem | undefined {
+function fit(item: TtlvItem, fitting: Fitting, parent: TreePosition | undefined): TtlvItem | undefined {
+  const { version, dropped } = fitting;
   const tag = registry.tagByValue(item.tag);
   // Extension tags (0x540000 to 0x54FFFF) are the vendor's business; the KMIP range must be known.
-  if (item.tag >>> 16 === 0x42 && (!tag || !registry.definedIn(tag, version))) {
+  if (item.tag >>> 16 === 0x42 && (!tag || (tag.versions & fitting.bit) === 0)) {
     dropped.push({ path: pathOf({ tag: item.tag, parent }), why: `tag not defined in KMIP ${version}` });
     return undefined;
   }
   if (item.type === 'Structure') {
     const here: TreePosition = { tag: item.tag, parent };
+    const children = item.value;
     // A copy of the children only from the first one that changed (dropped, or a grandchild dropped).
     let value: TtlvItem[] | undefined;
-    item.value.forEach((child, index) => {
-      const fitted = fit(child, version, dropped, here);
-      if (fitted !== child && value === undefined) value = item.value.slice(0, index);
+    for (let index = 0; index < children.length; index++) {
+      const child = children[index] as TtlvItem;
+      const fitted = fit(child, fitting, here);
+      if (fitted !== child && value === undefined) value = children.slice(0, index);
       if (value !== undefined && fitted !== undefined) value.push(fitted);
-    });
+    }
     return value === undefined ? item : { ...item, value };
   }
   if (item.type === 'Enumeration') {
