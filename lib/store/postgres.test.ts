@@ -152,6 +152,32 @@ describe('PostgresStore against a throwaway PostgreSQL cluster', function () {
       return store;
     };
 
+    /**
+     * Two nodes and objects x and y; the updates `race` starts are held back by a third
+     * connection holding both rows until all `waiters` wait for the locks, then let go.
+     */
+    const raceOnHeldPair = async (
+      waiters: number,
+      race: (nodes: { a: PostgresStore; b: PostgresStore; x: ManagedObject; y: ManagedObject }) => Promise<void>[],
+    ): Promise<{ a: PostgresStore; b: PostgresStore; x: ManagedObject; y: ManagedObject; results: PromiseSettledResult<void>[] }> => {
+      const kek = newKek();
+      const [a, b] = [await open(kek), await open(kek)];
+      const x = symmetricKey(a.newId(), Buffer.alloc(32, 1), 'x');
+      const y = symmetricKey(a.newId(), Buffer.alloc(32, 2), 'y');
+      await a.commit({ create: [x, y] });
+      const holder = await db().connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query(`SELECT 1 FROM ${schema}.objects WHERE id IN ($1, $2) FOR UPDATE`, [x.id, y.id]);
+        const racing = Promise.allSettled(race({ a, b, x, y }));
+        await lockWaiters(waiters);
+        await holder.query('ROLLBACK');
+        return { a, b, x, y, results: await racing };
+      } finally {
+        holder.release();
+      }
+    };
+
     beforeEach(() => {
       schema = freshSchema();
     });
@@ -233,26 +259,10 @@ describe('PostgresStore against a throwaway PostgreSQL cluster', function () {
     });
 
     it('two nodes updating the same two objects in opposite order do not deadlock: one wins, the other sees a revision conflict', async () => {
-      const kek = newKek();
-      const [a, b] = [await open(kek), await open(kek)];
-      const x = symmetricKey(a.newId(), Buffer.alloc(32, 1), 'x');
-      const y = symmetricKey(a.newId(), Buffer.alloc(32, 2), 'y');
-      await a.commit({ create: [x, y] });
-      const holder = await db().connect();
-      let results: PromiseSettledResult<void>[];
-      try {
-        await holder.query('BEGIN');
-        await holder.query(`SELECT 1 FROM ${schema}.objects WHERE id IN ($1, $2) FOR UPDATE`, [x.id, y.id]);
-        const racing = Promise.allSettled([
-          a.commit({ update: [renamed(x, 'x-a'), renamed(y, 'y-a')] }),
-          b.commit({ update: [renamed(y, 'y-b'), renamed(x, 'x-b')] }),
-        ]);
-        await lockWaiters(2);
-        await holder.query('ROLLBACK');
-        results = await racing;
-      } finally {
-        holder.release();
-      }
+      const { a, x, y, results } = await raceOnHeldPair(2, ({ a, b, x, y }) => [
+        a.commit({ update: [renamed(x, 'x-a'), renamed(y, 'y-a')] }),
+        b.commit({ update: [renamed(y, 'y-b'), renamed(x, 'x-b')] }),
+      ]);
       const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       expect(lost).to.have.length(1);
       expect(lost[0]?.reason).to.be.instanceOf(StoreConflictError);
@@ -525,29 +535,13 @@ describe('PostgresStore against a throwaway PostgreSQL cluster', function () {
       });
 
       it("two nodes whose groups update the same two objects, given in opposite orders, do not deadlock: one node's group wins both", async () => {
-        const kek = newKek();
-        const [a, b] = [await open(kek), await open(kek)];
-        const x = symmetricKey(a.newId(), Buffer.alloc(32, 1), 'x');
-        const y = symmetricKey(a.newId(), Buffer.alloc(32, 2), 'y');
-        await a.commit({ create: [x, y] });
-        const holder = await db().connect();
-        let results: PromiseSettledResult<void>[];
-        try {
-          await holder.query('BEGIN');
-          await holder.query(`SELECT 1 FROM ${schema}.objects WHERE id IN ($1, $2) FOR UPDATE`, [x.id, y.id]);
-          // One group per node, each of two commits of one object: node b's arrive y first.
-          const racing = Promise.allSettled([
-            a.commit({ update: [renamed(x, 'x-a')] }),
-            a.commit({ update: [renamed(y, 'y-a')] }),
-            b.commit({ update: [renamed(y, 'y-b')] }),
-            b.commit({ update: [renamed(x, 'x-b')] }),
-          ]);
-          await lockWaiters(2);
-          await holder.query('ROLLBACK');
-          results = await racing;
-        } finally {
-          holder.release();
-        }
+        // One group per node, each of two commits of one object: node b's arrive y first.
+        const { b, x, y, results } = await raceOnHeldPair(2, ({ a, b, x, y }) => [
+          a.commit({ update: [renamed(x, 'x-a')] }),
+          a.commit({ update: [renamed(y, 'y-a')] }),
+          b.commit({ update: [renamed(y, 'y-b')] }),
+          b.commit({ update: [renamed(x, 'x-b')] }),
+        ]);
         const won = results.map((r) => r.status === 'fulfilled');
         expect([won, [!won[0], !won[1], !won[2], !won[3]]]).to.deep.include([true, true, false, false]);
         for (const lost of results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')) {
