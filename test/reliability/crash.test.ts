@@ -20,3 +20,15 @@ describe('reliability: SIGKILL under write load loses nothing acknowledged', fun
     expect(report.inFlightAtKill).to.be.at.least(5);
   });
 });
+
+describe('reliability: SIGKILL of a cluster (--workers 2, commits grouped after each sync) loses nothing acknowledged', function () {
+  this.timeout(120_000);
+
+  it('5 kill-and-restart cycles of the primary and its workers: every acknowledged object exists and Get returns the same key material', async function () {
+    const report = await runCrashTest({ cycles: 5, writers: 6, minLoadMs: 300, maxLoadMs: 900, tsx: true, workers: 2 });
+    expect(report.lost, 'acknowledged objects missing after a restart').to.deep.equal([]);
+    expect(report.changed, 'objects whose key material changed').to.deep.equal([]);
+    expect(report.acknowledged).to.be.at.least(100);
+    expect(report.inFlightAtKill).to.be.at.least(3);
+  });
+});
