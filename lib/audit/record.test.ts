@@ -45,6 +45,15 @@ describe('audit record hashing', () => {
     expect(records[0]).to.include({ identity: 'a\uFFFDb', message: 'x\uFFFDy' });
     expect(records[0]?.objects).to.deep.equal(['k1', 'k2']);
   });
+
+  it('keeps an identifier named twice once, also when two differ only before being made storable', () => {
+    const objectsOf = (objects: string[]): readonly string[] | undefined => chainEntries({ seq: 0, hash: GENESIS_HASH }, [{ ...entry, objects }]).records[0]?.objects;
+    expect(objectsOf([])).to.deep.equal([]);
+    expect(objectsOf(['k\u0000'])).to.deep.equal(['k\uFFFD']);
+    expect(objectsOf(['k1', 'k1'])).to.deep.equal(['k1']);
+    expect(objectsOf(['k1', 'k2'])).to.deep.equal(['k1', 'k2']);
+    expect(objectsOf(['k\u0000', 'k\uFFFD'])).to.deep.equal(['k\uFFFD']);
+  });
 });
 
 describe('audit export --since', () => {

@@ -171,11 +171,24 @@ export function normalizeEntry(entry: AuditEntry): AuditEntry {
     clientCorrelation: text(entry.clientCorrelation),
     item: entry.item,
     operation: text(entry.operation),
-    objects: [...new Set(entry.objects.map(storableText))].slice(0, MAX_OBJECTS),
+    objects: storableObjects(entry.objects),
     status: storableText(entry.status),
     reason: text(entry.reason),
     message,
   };
+}
+
+/** The identifiers made storable, each kept once, at most MAX_OBJECTS of them. */
+function storableObjects(objects: readonly string[]): string[] {
+  // Nearly every record names one object, often twice (asked for and answered): a list that
+  // short is checked in place, without the Set and the three lists of the general case.
+  if (objects.length <= 2) {
+    const first = objects[0];
+    const second = objects[1];
+    if (first === undefined) return [];
+    if (second === undefined || second === first) return [storableText(first)];
+  }
+  return [...new Set(objects.map(storableText))].slice(0, MAX_OBJECTS);
 }
 
 /** A record as read back from the database: `objects` still as its stored JSON text. */

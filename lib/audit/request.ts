@@ -123,7 +123,13 @@ export class RequestAudit {
       peer: this.#request.peer,
       correlation: this.#request.correlation,
       clientCorrelation: this.#request.clientCorrelation ?? null,
-      ...what,
+      // Field by field: an object spread after other properties takes V8's slow path, once per operation.
+      item: what.item,
+      operation: what.operation,
+      objects: what.objects,
+      status: what.status,
+      reason: what.reason,
+      message: what.message,
     };
   }
 }
