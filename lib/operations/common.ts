@@ -96,25 +96,82 @@ export function yieldToEventLoop(): Promise<void> {
 /** Commit, translating a concurrent change into a KMIP answer the client can retry. */
 export async function commit(ctx: OperationContext, changes: Changes): Promise<void> {
   try {
-    const unique = uniqueClaims(changes);
-    if (unique.length === 0) {
-      await ctx.store.commit(changes);
-      return;
-    }
-    // Checked here first for a clear answer (and values held twice within the request);
-    // then by the store inside its write transaction, where no other request, process or
-    // node commits meanwhile: of two requests giving the same Name at once, one commits.
-    await checkUniqueInCommit(ctx, changes);
-    await ctx.store.commit({ ...changes, unique });
+    await commitChanges(ctx, changes);
   } catch (error) {
-    if (error instanceof UniqueValueError) {
-      throw nonUnique(error.claim.name, error.claim.key, 'another of your objects has it');
-    }
-    if (error instanceof Error && error.name === 'StoreConflictError') {
-      throw new KmipError('GeneralFailure', 'the object was changed by another request at the same time; retry');
-    }
-    throw error;
+    throw kmipCommitError(error);
   }
+}
+
+/**
+ * Commit an update of `obj` that the server makes on its own account (Fresh turning False,
+ * Usage Limits counted down): when another request changed the object meanwhile, the update
+ * is made again from the object as stored now instead of failing the client's request.
+ * Updaters of one object in this process take turns, so only another process or node can
+ * make one conflict; `next` gives the updated object, or undefined when there is nothing
+ * (any more) to change, and may throw (a limit reached).
+ */
+export function updateFromStored(ctx: OperationContext, obj: ManagedObject, next: (current: ManagedObject) => ManagedObject | undefined): Promise<ManagedObject> {
+  return inTurn(obj.id, async (waited) => {
+    let current = waited ? ((await ctx.store.load(obj.id)) ?? obj) : obj;
+    for (let attempt = 1; ; attempt++) {
+      const updated = next(current);
+      if (updated === undefined) return current;
+      try {
+        await commitChanges(ctx, { update: [updated] });
+        return updated;
+      } catch (error) {
+        if (!isStoreConflict(error) || attempt >= MAX_UPDATE_ATTEMPTS) throw kmipCommitError(error);
+        const stored = await ctx.store.load(obj.id);
+        if (stored === undefined) throw kmipCommitError(error);
+        current = stored;
+      }
+    }
+  });
+}
+
+/** Tries of updateFromStored against other processes' or nodes' changes of the same object. */
+const MAX_UPDATE_ATTEMPTS = 10;
+
+/** The last updateFromStored of each object in this process, which the next one waits for. */
+const objectTurns = new Map<string, Promise<void>>();
+
+/** Run `work` after the work queued before it for `id`; `waited` says whether there was any. */
+async function inTurn<T>(id: string, work: (waited: boolean) => Promise<T>): Promise<T> {
+  const before = objectTurns.get(id);
+  const run = before === undefined ? work(false) : before.then(() => work(true));
+  const done = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  objectTurns.set(id, done);
+  try {
+    return await run;
+  } finally {
+    if (objectTurns.get(id) === done) objectTurns.delete(id);
+  }
+}
+
+async function commitChanges(ctx: OperationContext, changes: Changes): Promise<void> {
+  const unique = uniqueClaims(changes);
+  if (unique.length === 0) {
+    await ctx.store.commit(changes);
+    return;
+  }
+  // Checked here first for a clear answer (and values held twice within the request);
+  // then by the store inside its write transaction, where no other request, process or
+  // node commits meanwhile: of two requests giving the same Name at once, one commits.
+  await checkUniqueInCommit(ctx, changes);
+  await ctx.store.commit({ ...changes, unique });
+}
+
+function isStoreConflict(error: unknown): boolean {
+  return error instanceof Error && error.name === 'StoreConflictError';
+}
+
+function kmipCommitError(error: unknown): unknown {
+  if (error instanceof UniqueValueError) return nonUnique(error.claim.name, error.claim.key, 'another of your objects has it');
+  if (isStoreConflict(error)) return new KmipError('GeneralFailure', 'the object was changed by another request at the same time; retry');
+  return error;
 }
 
 /** Where kmipd keeps objects: in software, wrapped under the KEK in its database (2.1 section 12.2). */

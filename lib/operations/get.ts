@@ -14,7 +14,7 @@ import { bool, bytes, enumeration, struct, text } from '../protocol/build.js';
 import type { Fields } from '../protocol/fields.js';
 import { atLeast } from '../protocol/versions.js';
 import { requireOnline } from './archive.js';
-import { changed, commit, loadObject, optionalRequestId } from './common.js';
+import { changed, loadObject, optionalRequestId, updateFromStored } from './common.js';
 import { decodeWrappingSpec, encrypts, unwrapObject, wrapObject } from './key-wrapping.js';
 import type { WrappingSpec } from './key-wrapping.js';
 import { operation } from './types.js';
@@ -69,10 +69,8 @@ export async function serveObject(ctx: OperationContext, obj: ManagedObject, req
 
 /** 1.4 section 3.34: Fresh turns False once the object has been served to a client. */
 export async function markServed(ctx: OperationContext, obj: ManagedObject): Promise<ManagedObject> {
-  if (leafValue(obj, 'Fresh', 'Boolean') !== true) return obj;
-  const updated = changed(ctx, withAttribute(obj, 'Fresh', bool(Tag.Fresh, false)));
-  await commit(ctx, { update: [updated] });
-  return updated;
+  // Concurrent first Gets all see it Fresh: one marks it, the others find it marked.
+  return updateFromStored(ctx, obj, (current) => (leafValue(current, 'Fresh', 'Boolean') === true ? changed(ctx, withAttribute(current, 'Fresh', bool(Tag.Fresh, false))) : undefined));
 }
 
 /**

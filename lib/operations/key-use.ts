@@ -14,7 +14,7 @@ import type { ManagedObject } from '../objects/types.js';
 import { keyBlockOf, rawKeyBytesOf } from '../objects/structures.js';
 import { Fields } from '../protocol/fields.js';
 import { requireOnline } from './archive.js';
-import { changed, commit, loadObject, stateOf } from './common.js';
+import { changed, loadObject, stateOf, updateFromStored } from './common.js';
 import { usageNeed } from '../auth/permissions.js';
 import type { OperationContext } from './types.js';
 
@@ -97,8 +97,11 @@ function checkDates(obj: ManagedObject, protecting: boolean, now: bigint): void 
  * remaining count goes down, durably, before the protected data is returned.
  */
 export async function chargeUsage(ctx: OperationContext, use: Pick<ObjectInUse, 'obj'>, dataBytes: number): Promise<void> {
-  const charged = usageCharged(use.obj, dataBytes);
-  if (charged !== undefined) await commit(ctx, { update: [changed(ctx, charged)] });
+  // Concurrent uses charge the count stored by the one before: a conflict charges again from it.
+  await updateFromStored(ctx, use.obj, (current) => {
+    const charged = usageCharged(current, dataBytes);
+    return charged === undefined ? undefined : changed(ctx, charged);
+  });
 }
 
 /**

@@ -150,6 +150,15 @@ describe('cryptographic services', () => {
       expect(refused?.reason).to.equal('UsageLimitExceeded');
     });
 
+    it('Usage Limits under concurrent use: of twelve Encrypts of 16 bytes against 128, exactly eight succeed and the rest are refused', async () => {
+      const limits = attr('Usage Limits', '<AttributeValue><UsageLimitsTotal type="LongInteger" value="128"/><UsageLimitsUnit type="Enumeration" value="Byte"/></AttributeValue>');
+      const id = await registered('Encrypt Decrypt', limits);
+      const ecb = '<CryptographicParameters><BlockCipherMode type="Enumeration" value="ECB"/></CryptographicParameters>';
+      const answers = await Promise.all(Array.from({ length: 12 }, async () => (await send('2.1', op('Encrypt', id, `${ecb}<Data type="ByteString" value="${'00'.repeat(16)}"/>`)))[0]));
+      expect(answers.filter((a) => a?.status === 'Success'), answers.map((a) => a?.message).join('; ')).to.have.length(8);
+      expect(answers.filter((a) => a?.reason === 'UsageLimitExceeded'), answers.map((a) => `${a?.reason} ${a?.message}`).join('; ')).to.have.length(4);
+    });
+
     it('another identity cannot use it at all', async () => {
       const id = await registered('Encrypt Decrypt');
       const [r] = results(await kms.send(request('1.4', op('Encrypt', id, `${cbc}<Data type="ByteString" value="00"/>`)), 'mallory'));

@@ -124,6 +124,16 @@ describe('objects and attributes', () => {
       expect(attributeValue(after?.payload, 'Fresh')).to.deep.include({ value: false });
     });
 
+    it('sixteen concurrent first Gets of a Fresh key all succeed, and Fresh is then False', async () => {
+      for (const name of [undefined, 'fresh-raced']) {
+        const id = idOf((await send('1.4', register(symmetric(), 'SymmetricKey', ...(name === undefined ? [] : [v1Name(name)]))))[0]);
+        const answers = await Promise.all(Array.from({ length: 16 }, async () => (await send('1.4', onId('Get', id)))[0]));
+        expect(answers.map((a) => a?.status), answers.map((a) => a?.message).join('; ')).to.deep.equal(Array.from({ length: 16 }, () => 'Success'));
+        const [after] = await send('1.4', onId('GetAttributes', id, '<AttributeName type="TextString" value="Fresh"/>'));
+        expect(attributeValue(after?.payload, 'Fresh')).to.deep.include({ value: false });
+      }
+    });
+
     it('KMIP 1.0 gets no attribute that 1.0 does not define (Fresh arrived in 1.1)', async () => {
       const id = idOf((await send('1.0', register(symmetric(), 'SymmetricKey')))[0]);
       const [attrs] = await send('1.0', onId('GetAttributes', id));
