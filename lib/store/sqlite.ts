@@ -4,8 +4,8 @@
  * group commit: written with synchronous=NORMAL, then the WAL is synced off the event loop;
  * commits that come while a sync runs are written together in one transaction (a savepoint
  * each) and share the next sync, either at once into an open transaction or, when cluster
- * workers share the file, after the running sync (see CommitGrouping). Key material is written only wrapped under the
- * KEK (decision 3). The store knows nothing of attribute semantics: the attribute module
+ * workers share the file, after the running sync (see CommitGrouping). Key material is
+ * written only wrapped under the KEK (decision 3). The store knows nothing of attribute semantics: the attribute module
  * supplies `indexKeys`, which turns attributes into the (name, key) rows Locate narrows by.
  */
 import Database from 'better-sqlite3';
@@ -77,7 +77,7 @@ interface Batch {
   settle(error?: Error): void;
 }
 
-/** A commit waiting in a DeferredGroup: its rows, and whether its savepoint was written. */
+/** A commit waiting in a DeferredGroup: its rows and claims, and whether its savepoint was written. */
 interface DeferredCommit {
   readonly creates: readonly PreparedRow[];
   readonly updates: readonly PreparedRow[];
@@ -998,13 +998,14 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
   ): Promise<Batch | undefined> {
     const createRows = await Promise.all(creates.map((o) => this.#prepare(o)));
     const updateRows = await Promise.all(updates.map((o) => this.#prepare(o)));
-    // Another process may hold the file's write lock: wait for it on a timer, never in
-    // SQLite's busy handler, which would sleep on the event loop (see #tryBegin).
-    // A commit written on its own that has not asked for its sync yet will: wait for that one
-    // too. A commit whose caller waits to see it written (Changes.written) is written at once.
+    // 'deferred': wait for the running sync, or for the one that a commit written on its own
+    // is about to ask for. A commit whose caller waits to see it written (Changes.written) is
+    // written at once.
     if (this.#grouping === 'deferred' && mayDefer && (this.#walSync.busy || this.#deferred !== undefined || this.#unrequested > 0)) {
       return this.#defer(createRows, updateRows, audit, claims);
     }
+    // Another process may hold the file's write lock: wait for it on a timer, never in
+    // SQLite's busy handler, which would sleep on the event loop (see #tryBegin).
     const deadline = Date.now() + this.#busyTimeoutMs;
     for (let wait = 1; ; wait = Math.min(wait * 2, 16)) {
       if (this.#batch === undefined && this.#grouping === 'open' && (this.#walSync.busy || this.#unrequested > 0)) this.#openBatch();
