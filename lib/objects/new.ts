@@ -67,9 +67,22 @@ export function newManagedObject(spec: NewObject): ManagedObject {
       : []),
   ].filter((a) => !given.has(a.name) || a.name === 'State');
   const serverNames = new Set(server.map((a) => a.name));
-  const client = spec.clientAttributes.filter((a) => !serverNames.has(a.name));
+  const client = spec.clientAttributes.filter((a) => !serverNames.has(a.name)).map(usageLimitsAtStart);
   const attributes = [...server, ...client, ...defaults];
   return { id: spec.id, objectType: spec.objectType, owner: spec.owner, attributes: fixSensitivity(attributes), body: spec.body, revision: 1 };
+}
+
+/**
+ * 1.4 section 3.21: when Usage Limits is set on a new object its count starts at the total,
+ * and "the server SHALL ignore the Usage Limits Count value" the client gave.
+ */
+function usageLimitsAtStart(attribute: AttributeInstance): AttributeInstance {
+  if (attribute.name !== 'Usage Limits' || attribute.value.type !== 'Structure') return attribute;
+  const fields = attribute.value.value;
+  const total = fields.find((field) => field.tag === Tag.UsageLimitsTotal);
+  if (total === undefined) return attribute;
+  const others = fields.filter((field) => field.tag !== Tag.UsageLimitsTotal && field.tag !== Tag.UsageLimitsCount);
+  return { ...attribute, value: { ...attribute.value, value: [total, { ...total, tag: Tag.UsageLimitsCount }, ...others] } };
 }
 
 /** 2.1 section 4.56: "SHOULD be generated as a SHA-256 hash of the Unique Identifier". */

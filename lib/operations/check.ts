@@ -38,7 +38,9 @@ export const check = operation<CheckRequest>({
     }
     if (request.usageCount !== undefined) {
       const limits = first(obj, 'Usage Limits');
-      const remaining = limits === undefined ? undefined : Fields.of(limits).optionalValue(Tag.UsageLimitsCount, 'LongInteger');
+      // An object stored before its count was set at creation has the total left.
+      const fields = limits === undefined ? undefined : Fields.of(limits);
+      const remaining = fields?.optionalValue(Tag.UsageLimitsCount, 'LongInteger') ?? fields?.optionalValue(Tag.UsageLimitsTotal, 'LongInteger');
       if (remaining !== undefined && remaining < request.usageCount) {
         throw new KmipError('UsageLimitExceeded', `object ${obj.id} has ${remaining} uses left`);
       }

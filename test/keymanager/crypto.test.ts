@@ -150,6 +150,16 @@ describe('cryptographic services', () => {
       expect(refused?.reason).to.equal('UsageLimitExceeded');
     });
 
+    it('Usage Limits on a new object start with the count at the total, whatever count the client gave (1.4 section 3.21); Check compares with it', async () => {
+      const limits = attr('Usage Limits', '<AttributeValue><UsageLimitsTotal type="LongInteger" value="10"/><UsageLimitsCount type="LongInteger" value="3"/><UsageLimitsUnit type="Enumeration" value="Object"/></AttributeValue>');
+      const id = await registered('Encrypt Decrypt', limits);
+      const [got] = await send('1.4', op('GetAttributes', id, '<AttributeName type="TextString" value="Usage Limits"/>'));
+      const count = findValue(got?.payload, Tag.UsageLimitsCount);
+      expect(count).to.deep.include({ type: 'LongInteger', value: 10n });
+      expect((await send('1.4', op('Check', id, '<UsageLimitsCount type="LongInteger" value="10"/>')))[0]?.status).to.equal('Success');
+      expect((await send('2.1', op('Check', id, '<UsageLimitsCount type="LongInteger" value="11"/>')))[0]?.reason).to.equal('UsageLimitExceeded');
+    });
+
     it('Usage Limits under concurrent use: of twelve Encrypts of 16 bytes against 128, exactly eight succeed and the rest are refused', async () => {
       const limits = attr('Usage Limits', '<AttributeValue><UsageLimitsTotal type="LongInteger" value="128"/><UsageLimitsUnit type="Enumeration" value="Byte"/></AttributeValue>');
       const id = await registered('Encrypt Decrypt', limits);
