@@ -135,7 +135,7 @@ const MAX_UPDATE_ATTEMPTS = 10;
 /** The last updateFromStored of each object in this process, which the next one waits for. */
 const objectTurns = new Map<string, Promise<void>>();
 
-/** Run `work` after the work queued before it for `id`; `waited` says whether there was any. */
+/** Run `work` after the work queued before it for `id`; `waited` says whether some was. */
 async function inTurn<T>(id: string, work: (waited: boolean) => Promise<T>): Promise<T> {
   const before = objectTurns.get(id);
   const run = before === undefined ? work(false) : before.then(() => work(true));
