@@ -31,7 +31,7 @@ const RESTART_WINDOW_MS = 60_000;
 const FIRST_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 10_000;
 
-type WorkerMessage = { readonly kmipd: 'ready'; readonly host: string; readonly port: number } | { readonly kmipd: 'stop' };
+type WorkerMessage = { readonly kmipd: 'ready'; readonly host: string; readonly port: number; readonly httpsPort?: number } | { readonly kmipd: 'stop' };
 
 function isMessage(value: unknown): value is WorkerMessage {
   return typeof value === 'object' && value !== null && 'kmipd' in value && (value.kmipd === 'ready' || value.kmipd === 'stop');
@@ -69,7 +69,9 @@ export async function runClusterPrimary(config: KmipdConfig, workerCount: number
         log.info('worker restarted', { pid: worker.process.pid });
       } else if (ready.size === workerCount) {
         announced = true;
-        log.info('listening', { host: message.host, port: message.port, dir: paths.dir, ...(admin === undefined ? {} : { adminPort: admin.port }) });
+        // As one process says it: the HTTPS port the workers share (port 0 picks it), then the admin port.
+        const httpsPort = message.httpsPort === undefined ? {} : { httpsPort: message.httpsPort };
+        log.info('listening', { host: message.host, port: message.port, dir: paths.dir, ...httpsPort, ...(admin === undefined ? {} : { adminPort: admin.port }) });
       }
     });
   };
@@ -190,7 +192,7 @@ export async function runClusterWorker(env: Readonly<Record<string, string | und
 
   running = await startServer(config, { log, listeningMessage: 'worker listening', underPrimary: true });
   sink.flush(); // its `worker listening` comes before the primary's `listening`, which this message brings about
-  process.send?.({ kmipd: 'ready', host: running.host, port: running.port } satisfies WorkerMessage);
+  process.send?.({ kmipd: 'ready', host: running.host, port: running.port, ...(running.https === undefined ? {} : { httpsPort: running.https.port }) } satisfies WorkerMessage);
   if (stopRequested) stop();
 }
 

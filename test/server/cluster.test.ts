@@ -3,6 +3,8 @@
  * of the built kmipd, each with its own connection to the data folder's SQLite store.
  */
 import { expect } from 'chai';
+import { readFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { Enum, encodeTtlv, isConcrete, parseXml } from '../../ttlv/index.js';
 import { builtProcessFixture } from './built.js';
@@ -57,5 +59,30 @@ describe('server: kmipd serve --workers (node:cluster)', function () {
     // Each worker closes its store, then the primary says it has stopped.
     expect(stopped).to.have.length(3);
     expect(stopped.at(-1)?.pid).to.equal(undefined);
+  });
+  it('with --https on port 0 the primary says which HTTPS port the workers share, and KMIP over HTTPS answers there', async function () {
+    const dir = join(fixture.parent, 'data-https');
+    const served = await fixture.serve(['--dir', dir, '--port', '0', '--workers', '2', '--https', 'true', '--https-port', '0']);
+    const listening = await served.line('listening');
+    const httpsPort = listening.httpsPort;
+    expect(httpsPort, JSON.stringify(listening)).to.be.a('number').above(0);
+    expect(Object.keys(listening)).to.deep.equal(['time', 'level', 'msg', 'host', 'port', 'dir', 'httpsPort']);
+    const files = pkiFiles(dir);
+    const tls = { ca: await readFile(files.ca), cert: await readFile(files.cert), key: await readFile(files.key) };
+    const xml = '<RequestMessage><RequestHeader><ProtocolVersion><ProtocolVersionMajor type="Integer" value="2"/><ProtocolVersionMinor type="Integer" value="1"/></ProtocolVersion><BatchCount type="Integer" value="1"/></RequestHeader><BatchItem><Operation type="Enumeration" value="DiscoverVersions"/><RequestPayload/></BatchItem></RequestMessage>';
+    const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: Number(httpsPort), path: '/kmip', method: 'POST', headers: { 'Content-Type': 'text/xml' }, ...tls }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(xml);
+    });
+    expect(reply.status).to.equal(200);
+    expect(reply.body).to.include('<ResponseMessage>').and.include('value="Success"');
+    served.child.kill('SIGTERM');
+    expect(await served.exited).to.deep.equal({ code: 0, signal: null });
   });
 });
