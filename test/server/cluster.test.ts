@@ -4,6 +4,7 @@
  */
 import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
+import { get as httpGet } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { Enum, encodeTtlv, isConcrete, parseXml } from '../../ttlv/index.js';
@@ -82,6 +83,35 @@ describe('server: kmipd serve --workers (node:cluster)', function () {
     });
     expect(reply.status).to.equal(200);
     expect(reply.body).to.include('<ResponseMessage>').and.include('value="Success"');
+    served.child.kill('SIGTERM');
+    expect(await served.exited).to.deep.equal({ code: 0, signal: null });
+  });
+  it('with --admin the primary serves /readyz once both workers serve, and /metrics adds up both workers', async function () {
+    const dir = join(fixture.parent, 'data-admin');
+    const served = await fixture.serve(['--dir', dir, '--port', '0', '--workers', '2', '--admin', 'true', '--admin-port', '0']);
+    const listening = await served.line('listening');
+    const adminPort = Number(listening.adminPort);
+    expect(adminPort, JSON.stringify(listening)).to.be.above(0);
+    const get = (path: string): Promise<{ status: number; body: string }> =>
+      new Promise((resolve, reject) => {
+        httpGet({ host: '127.0.0.1', port: adminPort, path }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        }).on('error', reject);
+      });
+    expect((await get('/readyz')).status).to.equal(200);
+    // Ten connections of one Create each, handed to the workers in turn.
+    const clients = await Promise.all(Array.from({ length: 10 }, () => TestClient.connect(served.port, pkiFiles(dir))));
+    const statuses = await Promise.all(clients.map(async (client, i) => answer(await client.call(createAes(`admin-${i}`))).status));
+    expect(statuses).to.deep.equal(Array.from({ length: 10 }, () => Enum.ResultStatus.Success));
+    for (const client of clients) client.close();
+    const opened = served.lines.filter((l) => l.msg === 'connection opened');
+    expect(new Set(opened.map((l) => l.pid)).size, 'both workers served').to.equal(2);
+    const metrics = (await get('/metrics')).body;
+    const creates = [...metrics.matchAll(/^kmipd_operations_total\{[^}]*operation="Create"[^}]*status="Success"[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    expect(creates, metrics.split('\n').filter((l) => l.startsWith('kmipd_operations_total')).join('\n')).to.equal(10);
     served.child.kill('SIGTERM');
     expect(await served.exited).to.deep.equal({ code: 0, signal: null });
   });
