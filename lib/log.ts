@@ -44,7 +44,7 @@ export function jsonLogger(sink: LogSink, level: LogLevel = 'info', base: LogFie
 /** What one write may hold: a pipe takes up to PIPE_BUF bytes (4096 on Linux) in one piece. */
 const ATOMIC_WRITE_BYTES = 4096;
 
-/** Lines held before a write even within one turn of the event loop. */
+/** Lines held before a write even within one turn of the event loop (counted in characters: a JSON line is nearly all ASCII). */
 const MAX_HELD_BYTES = 64 * 1024;
 
 /**

@@ -1029,9 +1029,14 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
         this.#unrequested += 1; // until commit() asks for its sync, which will commit a batch opened meanwhile
         return undefined;
       }
-      if (Date.now() >= deadline) throw new Database.SqliteError(`the database file stayed locked by another process for ${this.#busyTimeoutMs} ms`, 'SQLITE_BUSY');
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      await this.#waitForLock(deadline, wait);
     }
+  }
+
+  /** Wait `wait` ms before trying another process's write lock again; SQLITE_BUSY past the deadline. */
+  async #waitForLock(deadline: number, wait: number): Promise<void> {
+    if (Date.now() >= deadline) throw new Database.SqliteError(`the database file stayed locked by another process for ${this.#busyTimeoutMs} ms`, 'SQLITE_BUSY');
+    await new Promise((resolve) => setTimeout(resolve, wait));
   }
 
   /**
@@ -1063,21 +1068,19 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
     const group = this.#deferred;
     if (group === undefined) return undefined;
     this.#deferred = undefined; // commits from now on wait for the sync after this one
-    const fail = (commits: readonly DeferredCommit[], error: unknown): undefined => {
+    // Those already refused on their own stay refused: a promise settles once.
+    const fail = (error: unknown): undefined => {
       const reason = error instanceof Error ? error : new Error(String(error));
-      for (const commit of commits) commit.settle(reason);
+      for (const commit of group.commits) commit.settle(reason);
       group.batch.settle(reason);
       return undefined;
     };
     try {
       while (this.#walReset !== undefined) await this.#walReset;
       const deadline = Date.now() + this.#busyTimeoutMs;
-      for (let wait = 1; !this.#tryBegin(); wait = Math.min(wait * 2, 16)) {
-        if (Date.now() >= deadline) throw new Database.SqliteError(`the database file stayed locked by another process for ${this.#busyTimeoutMs} ms`, 'SQLITE_BUSY');
-        await new Promise((resolve) => setTimeout(resolve, wait));
-      }
+      for (let wait = 1; !this.#tryBegin(); wait = Math.min(wait * 2, 16)) await this.#waitForLock(deadline, wait);
     } catch (error) {
-      return fail(group.commits, error);
+      return fail(error);
     }
     const kept: DeferredCommit[] = [];
     try {
@@ -1095,7 +1098,7 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
       this.#db.exec('COMMIT');
     } catch (error) {
       if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
-      return fail(group.commits, error); // those already refused stay refused: a promise settles once
+      return fail(error);
     } finally {
       this.#db.pragma('synchronous = FULL');
     }
