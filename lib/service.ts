@@ -54,6 +54,8 @@ export const DEFAULT_SERVICE_LIMITS: ServiceLimits = {
   maxDepth: 32,
   maxBatchItems: 64,
   locateMaxItems: 1000,
+  locateMaxScan: 100_000,
+  locateMaxCount: 10_000,
   leaseTimeSeconds: 3600,
 };
 

@@ -545,6 +545,24 @@ export const SETTINGS = {
     max: 1_000_000,
     describe: 'Objects a Locate returns when the request sets no Maximum Items.',
   }),
+  locateMaxScan: integer({
+    flag: 'locate-max-scan',
+    env: 'KMIPD_LOCATE_MAX_SCAN',
+    default: 100_000,
+    min: 1000,
+    max: 100_000_000,
+    describe:
+      "Candidate objects a Locate examines at most: those its indexed attributes (Name, Object Group, Cryptographic Algorithm, links, custom attributes...) and Object Type select, which are then matched on the rest (dates, State, masks, Booleans). A Locate whose page is not full by then fails with Server Limit Exceeded (General Failure before KMIP 2.0) instead of reading on: each candidate costs about 10-25 us of CPU, so the default bounds one Locate to a few seconds of one core.",
+  }),
+  locateMaxCount: integer({
+    flag: 'locate-max-count',
+    env: 'KMIPD_LOCATE_MAX_COUNT',
+    default: 10_000,
+    min: 0,
+    max: 100_000_000,
+    describe:
+      'Candidate objects a paged Locate (one with Maximum Items or Offset Items) examines at most to count Located Items, which means matching every candidate; with more, the answer leaves Located Items out, as KMIP allows, and only the page is matched. Taken as locateMaxScan when larger.',
+  }),
   store: oneOf<StoreKind>({
     flag: 'store',
     env: 'KMIPD_STORE',

@@ -144,7 +144,7 @@ async function serveFrom(config: KmipdConfig, options: StartOptions, log: Logger
       store: metrics.timeCommits(store),
       log,
       observe: metrics.observeOperation,
-      limits: { maxDepth: config.maxDepth, maxBatchItems: config.maxBatchItems, locateMaxItems: config.locateMaxItems, leaseTimeSeconds: config.leaseTimeSeconds },
+      limits: { maxDepth: config.maxDepth, maxBatchItems: config.maxBatchItems, locateMaxItems: config.locateMaxItems, locateMaxScan: config.locateMaxScan, locateMaxCount: config.locateMaxCount, leaseTimeSeconds: config.leaseTimeSeconds },
       interopTesting: config.interopTesting,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       issuer,
@@ -311,7 +311,7 @@ export function startScheduler(config: KmipdConfig, store: Store, log: Logger, c
     intervalSeconds: config.schedulerIntervalSeconds,
     retireOld: config.rotationRetireOld,
     audit: config.audit,
-    limits: { locateMaxItems: config.locateMaxItems, leaseTimeSeconds: config.leaseTimeSeconds },
+    limits: { locateMaxItems: config.locateMaxItems, locateMaxScan: config.locateMaxScan, locateMaxCount: config.locateMaxCount, leaseTimeSeconds: config.leaseTimeSeconds },
     ...(clock === undefined ? {} : { clock }),
   });
   scheduler.start();

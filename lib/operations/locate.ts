@@ -75,6 +75,8 @@ export const locate = operation<LocateRequest>({
     const end = request.groupMember === Enum.ObjectGroupMember.GroupMemberDefault ? offset + 1 : offset + limit;
     // Located Items only when the client pages (no OASIS case expects it otherwise); 1.3 defined it.
     const counts = (request.maximumItems !== undefined || request.offsetItems !== undefined) && atLeast(ctx.version, '1.3');
+    const scanLimit = ctx.limits.locateMaxScan;
+    const countLimit = Math.min(ctx.limits.locateMaxCount, scanLimit);
     const matching = async (candidates: readonly string[], wanted: number): Promise<string[]> => {
       const found: string[] = [];
       for (const [index, id] of candidates.entries()) {
@@ -91,28 +93,56 @@ export const locate = operation<LocateRequest>({
       }
       return found;
     };
+    // The store returns at most `limit` candidates, in the order of their creation; one more
+    // than a bound says there are more than it.
+    const candidates = async (limit: number): Promise<string[]> => ctx.store.locate({ ...query, limit });
+    /**
+     * The matches up to `end`, from `first` (the first `asked` candidates, or fewer when there
+     * are no more) and then the candidates after them, never more than locateMaxScan in all.
+     */
+    const pageFrom = async (first: readonly string[], asked: number): Promise<string[]> => {
+      const found = await matching(first.slice(0, scanLimit), end);
+      if (found.length >= end || first.length < asked) return found;
+      if (first.length > scanLimit) throw scanExceeded(scanLimit);
+      const seen = new Set(first);
+      const all = await candidates(scanLimit + 1);
+      const rest = all.slice(0, scanLimit).filter((id) => !seen.has(id));
+      const more = await matching(rest, end - found.length);
+      if (found.length + more.length < end && all.length > scanLimit) throw scanExceeded(scanLimit);
+      return [...found, ...more];
+    };
     let found: string[];
+    let located: number | undefined;
     if (counts) {
-      found = await matching(await ctx.store.locate(query), Infinity);
+      // A count means matching every candidate: only while there are few of them.
+      const all = await candidates(countLimit + 1);
+      if (all.length <= countLimit) {
+        found = await matching(all, Infinity);
+        located = found.length;
+      } else {
+        found = await pageFrom(all, countLimit + 1);
+      }
     } else {
       // A page's worth of candidates first (and some for those that will not match): the
       // store does not read a million identifiers to answer a page of a thousand.
-      const first = await ctx.store.locate({ ...query, limit: firstCandidates(end) });
-      found = await matching(first, end);
-      if (found.length < end && first.length === firstCandidates(end)) {
-        const seen = new Set(first);
-        const rest = (await ctx.store.locate(query)).filter((id) => !seen.has(id));
-        found = [...found, ...(await matching(rest, end - found.length))];
-      }
+      const asked = Math.min(firstCandidates(end), scanLimit + 1);
+      found = await pageFrom(await candidates(asked), asked);
     }
     const page = found.slice(offset, end);
     if (page[0] !== undefined) ctx.idPlaceholder = page[0];
     const out: TtlvItem[] = [];
-    if (counts) out.push(int(Tag.LocatedItems, found.length));
+    if (located !== undefined) out.push(int(Tag.LocatedItems, located));
     for (const id of page) out.push(text(Tag.UniqueIdentifier, id));
     return out;
   },
 });
+
+function scanExceeded(scanLimit: number): KmipError {
+  return new KmipError(
+    'ServerLimitExceeded',
+    `this Locate would examine more than ${scanLimit} candidate objects (locateMaxScan): narrow it by an indexed attribute (Name, Object Group, Cryptographic Algorithm, a link, a custom attribute) or by Object Type, page it with a smaller Offset Items, or raise locateMaxScan`,
+  );
+}
 
 /** Whether the object lies in a storage the mask asks for: on-line, archived, destroyed. */
 function inStorage(obj: ObjectMetadata, mask: number, wantsDestroyed: boolean): boolean {

@@ -52,6 +52,17 @@ export interface OperationLimits {
   /** Largest number of objects a Locate returns when the request sets no Maximum Items. */
   readonly locateMaxItems: number;
   /**
+   * Candidate objects (those the store's index finds) a Locate examines at most. Past it, a
+   * Locate whose page is not full yet fails with Server Limit Exceeded rather than read on.
+   */
+  readonly locateMaxScan: number;
+  /**
+   * Candidate objects a paged Locate examines at most to count Located Items (all of them
+   * must be matched to count); past it, the answer leaves Located Items out, as KMIP allows
+   * (1.4 section 4.9: the server may be "unable or unwilling to determine the total count").
+   */
+  readonly locateMaxCount: number;
+  /**
    * The Lease Time the server gives every object it creates or registers (2.1 section
    * 4.30: the longest lease it serves), seconds; 0 means leases do not expire.
    */

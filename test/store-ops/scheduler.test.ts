@@ -17,6 +17,7 @@ import { formatDateTime } from '../../ttlv/text-values.js';
 import { loadKekFile } from '../../lib/crypto/index.js';
 import { silentLogger } from '../../lib/log.js';
 import { leafValue } from '../../lib/objects/managed.js';
+import { DEFAULT_SERVICE_LIMITS } from '../../lib/service.js';
 import { DUE_INDEX_VERSION, Scheduler } from '../../lib/operations/rotation.js';
 import { openSqliteAuditReader, verifyChain } from '../../lib/audit/index.js';
 import type { StoredRecord } from '../../lib/audit/index.js';
@@ -217,7 +218,7 @@ describe('the scheduler: date-driven changes and automatic rotation on schedule'
         ];
         const body = residentBody(Enum.CryptographicAlgorithm.AES, 256, residentUri('kmipd', id));
         await store.commit({ create: [{ id, objectType: Enum.ObjectType.SymmetricKey, owner: 'admin', attributes, body, revision: 1 }] });
-        const scheduler = new Scheduler({ store, log: silentLogger, clock: () => START + 601n, intervalSeconds: 60, retireOld: 'deactivate', limits: { locateMaxItems: 1000, leaseTimeSeconds: 3600 } });
+        const scheduler = new Scheduler({ store, log: silentLogger, clock: () => START + 601n, intervalSeconds: 60, retireOld: 'deactivate', limits: { ...DEFAULT_SERVICE_LIMITS, leaseTimeSeconds: 3600 } });
         const result = await scheduler.sweep();
         expect(result).to.include({ rotations: 0, failures: 1 });
         expect(await store.locate({})).to.deep.equal([id]);
@@ -240,7 +241,7 @@ describe('the scheduler: date-driven changes and automatic rotation on schedule'
         refreshIndex: async () => ({ objects: 100, done: ++served >= pages }),
         indexRange: async () => [],
       } as unknown as ConstructorParameters<typeof Scheduler>[0]['store'];
-      const scheduler = new Scheduler({ store, log: silentLogger, clock: () => START, intervalSeconds: 60, retireOld: 'keep', limits: { locateMaxItems: 1000, leaseTimeSeconds: 3600 } });
+      const scheduler = new Scheduler({ store, log: silentLogger, clock: () => START, intervalSeconds: 60, retireOld: 'keep', limits: { ...DEFAULT_SERVICE_LIMITS, leaseTimeSeconds: 3600 } });
       let pagesWhenTimersRan: number | undefined;
       setImmediate(() => {
         pagesWhenTimersRan = served;
@@ -323,7 +324,7 @@ describe('the scheduler: date-driven changes and automatic rotation on schedule'
         await client.activate(id);
         now = START + 601n;
         const schedulers = stores.map(
-          (store) => new Scheduler({ store, log: silentLogger, clock: () => now, intervalSeconds: 60, retireOld: 'keep', limits: { locateMaxItems: 1000, leaseTimeSeconds: 3600 } }),
+          (store) => new Scheduler({ store, log: silentLogger, clock: () => now, intervalSeconds: 60, retireOld: 'keep', limits: { ...DEFAULT_SERVICE_LIMITS, leaseTimeSeconds: 3600 } }),
         );
         const results = await Promise.all(schedulers.map((s) => s.sweep()));
         expect(results.reduce((sum, r) => sum + r.rotations, 0)).to.equal(1);
