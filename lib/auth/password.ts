@@ -7,6 +7,7 @@
  *   $scrypt$ln=15,r=8,p=1$<salt>$<hash>     (base64 without padding; N = 2^ln)
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { cryptoThreads } from '../crypto/thread-pool.js';
 
 export interface ScryptParams {
   /** log2 of N, the CPU and memory cost. */
@@ -91,13 +92,17 @@ function passwordBytes(password: string): Buffer {
   return Buffer.from(password.normalize('NFC'), 'utf8');
 }
 
+/** On the thread pool, taking turns with the other long jobs there (lib/crypto/thread-pool.ts). */
 function derive(password: string, salt: Buffer, params: ScryptParams, length: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(passwordBytes(password), salt, length, { N: 2 ** params.logN, r: params.r, p: params.p, maxmem: memoryFor(params) + 1024 * 1024 }, (error, key) => {
-      if (error) reject(error);
-      else resolve(key);
-    });
-  });
+  return cryptoThreads.run(
+    () =>
+      new Promise((resolve, reject) => {
+        scrypt(passwordBytes(password), salt, length, { N: 2 ** params.logN, r: params.r, p: params.p, maxmem: memoryFor(params) + 1024 * 1024 }, (error, key) => {
+          if (error) reject(error);
+          else resolve(key);
+        });
+      }),
+  );
 }
 
 /** A new hash of `password` with a random salt. */

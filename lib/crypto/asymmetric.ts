@@ -10,6 +10,7 @@ import type { JsonWebKey, KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Enum } from '../../ttlv/index.js';
 import { KmipError } from '../errors.js';
+import { cryptoThreads } from './thread-pool.js';
 
 const A = Enum.CryptographicAlgorithm;
 const F = Enum.KeyFormatType;
@@ -167,7 +168,10 @@ export const DEFAULT_PUBLIC_EXPONENT = 65537;
 
 const generate = promisify(nodeGenerateKeyPair);
 
-/** A fresh key pair. RSA generation takes seconds for large moduli, so it runs off the event loop. */
+/**
+ * A fresh key pair. RSA generation takes seconds for large moduli: it runs on the thread pool,
+ * in turn with the other long jobs there, so that commits still find a thread to sync on.
+ */
 export async function generateKeyPair(spec: KeyPairSpec): Promise<KeyPair> {
   if (spec.family === 'EC') return generate('ec', { namedCurve: spec.curve.name });
   if (spec.family !== 'RSA') return generateOkp(spec.curve.type);
@@ -178,7 +182,7 @@ export async function generateKeyPair(spec: KeyPairSpec): Promise<KeyPair> {
   if (!Number.isSafeInteger(e) || e < 3 || e % 2 === 0 || e > 0xffffffff) {
     throw new KmipError('InvalidField', `public exponent ${e} is not valid: an odd number from 3 to 2^32-1`);
   }
-  return generate('rsa', { modulusLength: spec.bits, publicExponent: e });
+  return cryptoThreads.run(() => generate('rsa', { modulusLength: spec.bits, publicExponent: e }));
 }
 
 /** Edwards and Montgomery key pairs are quick to make; node still does it on its thread pool. */

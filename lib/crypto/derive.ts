@@ -26,6 +26,7 @@ import { KmipError } from '../errors.js';
 import { cipherSpec, encrypt } from './cipher.js';
 import type { CipherParameters } from './cipher.js';
 import { aesCmac, hashName } from './mac.js';
+import { cryptoThreads } from './thread-pool.js';
 
 const A = Enum.CryptographicAlgorithm;
 const H = Enum.HashingAlgorithm;
@@ -149,15 +150,18 @@ async function pbkdf2Derive(input: DerivationInput): Promise<Buffer> {
   return pbkdf2Bytes(prfHash(input.params, undefined, H.SHA_1), input.key, input.salt, iterations, input.length);
 }
 
-/** PBKDF2 with HMAC over `hash` (RFC 8018 section 5.2), off the event loop. */
+/** PBKDF2 with HMAC over `hash` (RFC 8018 section 5.2), on the thread pool in turn with its other long jobs. */
 export function pbkdf2Bytes(hash: number, password: Buffer, salt: Buffer, iterations: number, length: number): Promise<Buffer> {
   const name = hashName(hash);
-  return new Promise((resolve, reject) => {
-    pbkdf2(password, salt, iterations, length, name, (error, derived) => {
-      if (error) reject(new KmipError('CryptographicFailure', `PBKDF2 failed: ${error.message}`));
-      else resolve(derived);
-    });
-  });
+  return cryptoThreads.run(
+    () =>
+      new Promise((resolve, reject) => {
+        pbkdf2(password, salt, iterations, length, name, (error, derived) => {
+          if (error) reject(new KmipError('CryptographicFailure', `PBKDF2 failed: ${error.message}`));
+          else resolve(derived);
+        });
+      }),
+  );
 }
 
 /** RFC 5869: HKDF-Extract then HKDF-Expand. */
