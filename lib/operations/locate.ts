@@ -34,6 +34,20 @@ function firstCandidates(end: number): number {
   return end * 2 + 16;
 }
 
+/**
+ * Index conditions a Locate hands to the store at most. Each is a subquery of the store's SQL;
+ * thousands of them (a request may carry as many attributes as fit in a message) exceeded
+ * SQLite's expression depth and failed the Locate. The candidates only have to include every
+ * match: the request's every attribute is matched on them anyway.
+ */
+const MAX_INDEX_CONDITIONS = 16;
+
+/** The index conditions for the store: values first (they narrow most), then presences, MAX_INDEX_CONDITIONS in all. */
+function indexConditions(equals: readonly { readonly name: string; readonly key: string }[], has: readonly string[]): Pick<LocateQuery, 'equals' | 'has'> {
+  const keptEquals = equals.slice(0, MAX_INDEX_CONDITIONS);
+  return { equals: keptEquals, has: has.slice(0, MAX_INDEX_CONDITIONS - keptEquals.length) };
+}
+
 /** State changes with dates (Activation, Deactivation): it is matched on the current value, not the index. */
 const NOT_INDEXED = new Set(['State']);
 
@@ -63,8 +77,10 @@ export const locate = operation<LocateRequest>({
       // Only what the caller may use: owned, granted (to it or its groups), or everything for an administrator.
       ...(ctx.identity.admin ? {} : { visibleTo: principalOf(ctx.identity) }),
       ...(objectType?.type === 'Enumeration' ? { objectType: objectType.value } : {}),
-      equals: filter.equals.filter((c) => !NOT_INDEXED.has(c.name)),
-      has: filter.has.filter((name) => !NOT_INDEXED.has(name)),
+      ...indexConditions(
+        filter.equals.filter((c) => !NOT_INDEXED.has(c.name)),
+        filter.has.filter((name) => !NOT_INDEXED.has(name)),
+      ),
     };
     // Asking for a destroyed State is asking for destroyed objects (1.x has no Destroyed Storage bit).
     const wantsDestroyed =

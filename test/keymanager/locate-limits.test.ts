@@ -101,4 +101,19 @@ describe('Locate limits: locateMaxCount and locateMaxScan', () => {
     expect(within.status, within.message).to.equal('Success');
     expect(idsOf(within)).to.deep.equal([]);
   });
+
+  it('thousands of attributes in one Locate: matched on the candidates of a few of them, not a failed SQL query', async () => {
+    const groups = (n: number): string => Array.from({ length: n }, (_, i) => `<ObjectGroup type="TextString" value="${i === 0 ? 'few' : `g${i}`}"/>`).join('');
+    const names = Array.from({ length: 3000 }, (_, i) => `<Name><NameValue type="TextString" value="n${i}"/><NameType type="Enumeration" value="UninterpretedTextString"/></Name>`).join('');
+    for (const attributes of [groups(3000), names]) {
+      const result = await send('2.1', `<Operation type="Enumeration" value="Locate"/><RequestPayload><Attributes>${attributes}</Attributes></RequestPayload>`);
+      expect(result.status, result.message).to.equal('Success');
+      expect(idsOf(result)).to.deep.equal([]);
+    }
+    // Past the sixteen conditions the store narrows by, the others still count.
+    const group = (value: string): string => `<ObjectGroup type="TextString" value="${value}"/>`;
+    const locateGroups = (values: string[]): string => `<Operation type="Enumeration" value="Locate"/><RequestPayload><Attributes>${values.map(group).join('')}</Attributes></RequestPayload>`;
+    expect(idsOf(await send('2.1', locateGroups([...Array<string>(17).fill('few')])))).to.deep.equal(few);
+    expect(idsOf(await send('2.1', locateGroups([...Array<string>(16).fill('few'), 'nope'])))).to.deep.equal([]);
+  });
 });
