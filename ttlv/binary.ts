@@ -85,10 +85,10 @@ class Reader {
     if (limit - offset < HEADER_SIZE) {
       throw new TtlvError('TRUNCATED', `an item header needs 8 bytes, ${limit - offset} left`, { offset });
     }
-    // Fixed-size reads: readUIntBE's any-width path costs more than the rest of a header.
-    const tag = buf.readUInt16BE(offset) * 0x100 + buf.readUInt8(offset + 2);
-    const type = buf.readUInt8(offset + 3);
-    const length = buf.readUInt32BE(offset + 4);
+    // Byte by byte within the 8 bytes just checked: the read calls' own checks cost as much as the rest of an item.
+    const tag = ((buf[offset] as number) << 16) | ((buf[offset + 1] as number) << 8) | (buf[offset + 2] as number);
+    const type = buf[offset + 3] as number;
+    const length = ((buf[offset + 4] as number) * 0x1000000) + (((buf[offset + 5] as number) << 16) | ((buf[offset + 6] as number) << 8) | (buf[offset + 7] as number));
     const typeName = itemTypeName(type);
     if (typeName === undefined) {
       throw new TtlvError('BAD_TYPE', `unknown item type 0x${type.toString(16).padStart(2, '0')}`, { offset, tag });
@@ -187,8 +187,9 @@ class Reader {
   }
 
   private checkPadding(from: number, to: number, tag: number): void {
+    const buf = this.buf;
     for (let i = from; i < to; i++) {
-      if (this.buf.readUInt8(i) !== 0) {
+      if (buf[i] !== 0) {
         throw new TtlvError('BAD_PADDING', 'padding bytes must be zero', { offset: i, tag });
       }
     }
@@ -267,11 +268,17 @@ function write(item: TtlvItem, buf: Buffer, offset: number, measured: MeasuredLe
   if (!Number.isInteger(item.tag) || item.tag < 0 || item.tag > 0xffffff) {
     throw new TtlvError('BAD_VALUE', `tag ${String(item.tag)} does not fit in 3 bytes`);
   }
-  // Two fixed-size writes: writeUIntBE's any-width path costs more than the rest of a header.
-  buf.writeUInt16BE(item.tag >>> 8, offset);
-  buf.writeUInt8(item.tag & 0xff, offset + 2);
-  buf.writeUInt8(ItemType[item.type], offset + 3);
-  buf.writeUInt32BE(length, offset + 4);
+  // Byte by byte: `measure` sized the buffer for every header, and the write calls' own
+  // checks cost more than the rest of a header.
+  const tag = item.tag;
+  buf[offset] = tag >>> 16;
+  buf[offset + 1] = (tag >>> 8) & 0xff;
+  buf[offset + 2] = tag & 0xff;
+  buf[offset + 3] = ItemType[item.type];
+  buf[offset + 4] = length >>> 24;
+  buf[offset + 5] = (length >>> 16) & 0xff;
+  buf[offset + 6] = (length >>> 8) & 0xff;
+  buf[offset + 7] = length & 0xff;
   let at = offset + HEADER_SIZE;
   if (item.type === 'Structure') {
     for (const child of item.value) at = write(child, buf, at, measured);
@@ -281,22 +288,26 @@ function write(item: TtlvItem, buf: Buffer, offset: number, measured: MeasuredLe
   return at + padded(length);
 }
 
+/** A value the item's type cannot hold; made only when thrown (a closure per leaf cost as much as writing it). */
+function bad(item: LeafItem, why: string): TtlvError {
+  return new TtlvError('BAD_VALUE', `${item.type} ${why}`, { tag: item.tag });
+}
+
 function writeLeaf(item: LeafItem, buf: Buffer, at: number): void {
-  const bad = (why: string): TtlvError => new TtlvError('BAD_VALUE', `${item.type} ${why}`, { tag: item.tag });
   switch (item.type) {
     case 'Integer':
-      if (!Number.isInteger(item.value) || item.value < INT32_MIN || item.value > INT32_MAX) throw bad(`${item.value} is not a signed 32-bit integer`);
+      if (!Number.isInteger(item.value) || item.value < INT32_MIN || item.value > INT32_MAX) throw bad(item, `${item.value} is not a signed 32-bit integer`);
       buf.writeInt32BE(item.value, at);
       return;
     case 'Enumeration':
     case 'Interval':
-      if (!Number.isInteger(item.value) || item.value < 0 || item.value > UINT32_MAX) throw bad(`${item.value} is not an unsigned 32-bit integer`);
+      if (!Number.isInteger(item.value) || item.value < 0 || item.value > UINT32_MAX) throw bad(item, `${item.value} is not an unsigned 32-bit integer`);
       buf.writeUInt32BE(item.value, at);
       return;
     case 'LongInteger':
     case 'DateTime':
     case 'DateTimeExtended':
-      if (item.value < INT64_MIN || item.value > INT64_MAX) throw bad(`${item.value} is not a signed 64-bit integer`);
+      if (item.value < INT64_MIN || item.value > INT64_MAX) throw bad(item, `${item.value} is not a signed 64-bit integer`);
       buf.writeBigInt64BE(item.value, at);
       return;
     case 'Boolean':

@@ -23,12 +23,15 @@ export const ItemType = {
 
 export type ItemTypeName = keyof typeof ItemType;
 
-const TYPE_NAMES: ReadonlyMap<number, ItemTypeName> = new Map(
-  (Object.entries(ItemType) as [ItemTypeName, number][]).map(([name, code]) => [code, name]),
-);
+/** Names by type byte, in an array: every item decoded asks (codes are 0x01 to 0x0b). */
+const TYPE_NAMES: readonly (ItemTypeName | undefined)[] = (() => {
+  const names: (ItemTypeName | undefined)[] = [];
+  for (const [name, code] of Object.entries(ItemType) as [ItemTypeName, number][]) names[code] = name;
+  return names;
+})();
 
 export function itemTypeName(code: number): ItemTypeName | undefined {
-  return TYPE_NAMES.get(code);
+  return TYPE_NAMES[code];
 }
 
 export function isItemTypeName(name: string): name is ItemTypeName {
