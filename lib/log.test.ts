@@ -48,6 +48,25 @@ describe('jsonLogger', () => {
     }
   });
 
+  it('a field named time, level or msg, one that overrides a child field, and an array-index name are written exactly where JSON.stringify of the whole line puts them', () => {
+    const { log, raw } = recording();
+    const cases: [Record<string, unknown>, string, Record<string, unknown> | undefined][] = [
+      [{ msg: 'from the child' }, 'm', { a: 1 }],
+      [{}, 'm', { level: 'custom', b: 2 }],
+      [{ b: 1 }, 'm', { 2: 'two', c: 3 }],
+      [{ a: 1, b: 2 }, 'm', { a: undefined, c: 3 }],
+      [{ 7: 'seven' }, 'm', undefined],
+      [{ peer: 'p' }, 'm', { operation: 'Get' }],
+    ];
+    for (const [base, msg, fields] of cases) log.child(base).info(msg, fields);
+    expect(raw).to.have.length(cases.length);
+    cases.forEach(([base, msg, fields], i) => {
+      const line = raw[i] ?? '';
+      const time = /"time":"([^"]+)"/.exec(line)?.[1];
+      expect(line).to.equal(`${JSON.stringify({ time, level: 'info', msg, ...base, ...fields })}\n`);
+    });
+  });
+
   it('writes nothing below its level', () => {
     const { log, raw } = recording('warn');
     log.debug('d', { big: 1n });

@@ -22,23 +22,104 @@ export interface LogSink {
 }
 
 export function jsonLogger(sink: LogSink, level: LogLevel = 'info', base: LogFields = {}): Logger {
-  const threshold = LEVELS[level];
-  const plainBase = allPlain(base);
-  const emit = (lvl: LogLevel, msg: string, fields?: LogFields): void => {
-    if (LEVELS[lvl] < threshold) return;
-    const line = { time: new Date().toISOString(), level: lvl, msg, ...base, ...fields };
+  return new JsonLogger(sink, level, base);
+}
+
+/**
+ * A line per operation goes through here. The line is written as text: the child's fields
+ * are turned into JSON once, with the first line, not spread into an object for each line;
+ * a line whose fields would override a child's (or time, level, msg) is built as an object
+ * instead, so that JSON.stringify's order and overriding decide it as before.
+ */
+class JsonLogger implements Logger {
+  readonly #sink: LogSink;
+  readonly #level: LogLevel;
+  readonly #threshold: number;
+  readonly #base: LogFields;
+  readonly #plainBase: boolean;
+  /** The base's members as JSON text (",\"peer\":...", or "" when it has none); undefined until the first line. */
+  #baseText: string | undefined;
+  /** False when a base field takes the place of time, level or msg: every line is then built as an object. */
+  readonly #inline: boolean;
+
+  constructor(sink: LogSink, level: LogLevel, base: LogFields) {
+    this.#sink = sink;
+    this.#level = level;
+    this.#threshold = LEVELS[level];
+    this.#base = base;
+    this.#plainBase = allPlain(base);
+    this.#inline = !hasToJson(base) && inlineKeys(base, undefined);
+  }
+
+  debug(msg: string, fields?: LogFields): void {
+    if (LEVELS.debug >= this.#threshold) this.#emit('debug', msg, fields);
+  }
+  info(msg: string, fields?: LogFields): void {
+    if (LEVELS.info >= this.#threshold) this.#emit('info', msg, fields);
+  }
+  warn(msg: string, fields?: LogFields): void {
+    if (LEVELS.warn >= this.#threshold) this.#emit('warn', msg, fields);
+  }
+  error(msg: string, fields?: LogFields): void {
+    if (LEVELS.error >= this.#threshold) this.#emit('error', msg, fields);
+  }
+
+  child(fields: LogFields): Logger {
+    return new JsonLogger(this.#sink, this.#level, { ...this.#base, ...fields });
+  }
+
+  #emit(lvl: LogLevel, msg: string, fields: LogFields | undefined): void {
+    const base = this.#base;
+    if (this.#inline && (fields === undefined || (!hasToJson(fields) && inlineKeys(fields, base)))) {
+      this.#baseText ??= members(base, this.#plainBase);
+      const fieldText = fields === undefined ? '' : members(fields, allPlain(fields));
+      this.#sink.write(`{"time":"${isoNow()}","level":"${lvl}","msg":${JSON.stringify(msg)}${this.#baseText}${fieldText}}\n`);
+      return;
+    }
+    const line = { time: isoNow(), level: lvl, msg, ...base, ...fields };
     // The replacer changes only values that are not strings, numbers, booleans or null; it
     // costs about as much as the rest of the line (a line per operation), so only they pay.
-    const plain = plainBase && (fields === undefined || allPlain(fields));
-    sink.write(`${plain ? JSON.stringify(line) : JSON.stringify(line, replacer)}\n`);
-  };
-  return {
-    debug: (msg, fields) => emit('debug', msg, fields),
-    info: (msg, fields) => emit('info', msg, fields),
-    warn: (msg, fields) => emit('warn', msg, fields),
-    error: (msg, fields) => emit('error', msg, fields),
-    child: (fields) => jsonLogger(sink, level, { ...base, ...fields }),
-  };
+    const plain = this.#plainBase && (fields === undefined || allPlain(fields));
+    this.#sink.write(`${plain ? JSON.stringify(line) : JSON.stringify(line, replacer)}\n`);
+  }
+}
+
+/** The members of `fields` as they appear inside a JSON object, after a comma ("" when none is written). */
+function members(fields: LogFields, plain: boolean): string {
+  const json = plain ? JSON.stringify(fields) : JSON.stringify(fields, replacer);
+  return json.length > 2 ? `,${json.slice(1, -1)}` : '';
+}
+
+/**
+ * Whether `fields` can follow time, level, msg (and `base`) as text: none of its keys is one
+ * of theirs, and none is an array index, which JSON.stringify would write first.
+ */
+function inlineKeys(fields: LogFields, base: LogFields | undefined): boolean {
+  for (const key in fields) {
+    if (key === 'time' || key === 'level' || key === 'msg') return false;
+    const first = key.charCodeAt(0);
+    if (first >= 0x30 && first <= 0x39) return false;
+    if (base !== undefined && Object.prototype.hasOwnProperty.call(base, key)) return false;
+  }
+  return true;
+}
+
+/** An object JSON.stringify would replace by its toJSON: spread into a line, it is not. */
+function hasToJson(fields: LogFields): boolean {
+  return typeof (fields as { toJSON?: unknown }).toJSON === 'function';
+}
+
+/** The time of the last line, to the millisecond: many lines share one. */
+let isoMs = Number.NaN;
+let isoText = '';
+
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    isoText = new Date(now).toISOString();
+  }
+  return isoText;
 }
 
 /** What one write may hold: a pipe takes up to PIPE_BUF bytes (4096 on Linux) in one piece. */

@@ -29,6 +29,8 @@ const COMMIT_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.0
 export const OBJECT_COUNT_MAX_AGE_MS = 5_000;
 
 const OBJECT_TYPE_NAMES = invert(Enum.ObjectType);
+const COMMIT_OK = { result: 'ok' };
+const COMMIT_ERROR = { result: 'error' };
 const STATE_NAMES = invert(Enum.State);
 
 export class KmipdMetrics {
@@ -263,20 +265,20 @@ export class KmipdMetrics {
    */
   timeCommits<S extends Store>(store: S): S {
     const commits = this.#commits;
+    // One function for every access (every request's commit reads it), timed like startTimer but without its closure.
+    const commit = async (changes: Parameters<Store['commit']>[0]): Promise<void> => {
+      const started = performance.now();
+      try {
+        await store.commit(changes);
+        commits.observe(COMMIT_OK, (performance.now() - started) / 1000);
+      } catch (error) {
+        commits.observe(COMMIT_ERROR, (performance.now() - started) / 1000);
+        throw error;
+      }
+    };
     return new Proxy(store, {
       get(target, property) {
-        if (property === 'commit') {
-          return async (changes: Parameters<Store['commit']>[0]): Promise<void> => {
-            const end = commits.startTimer();
-            try {
-              await target.commit(changes);
-              end({ result: 'ok' });
-            } catch (error) {
-              end({ result: 'error' });
-              throw error;
-            }
-          };
-        }
+        if (property === 'commit') return commit;
         // Methods run on the store itself: its private fields are not reachable through a proxy.
         return storeMember(target, property);
       },
@@ -347,23 +349,43 @@ export function clusterMetricsSource(): { readonly contentType: string; metrics(
 
 /** A logger that calls `listener` with every line (whatever its level) before passing it on. */
 export function tapLogger(log: Logger, listener: (msg: string, fields: LogFields | undefined) => void): Logger {
-  const tap =
-    (write: (msg: string, fields?: LogFields) => void) =>
-    (msg: string, fields?: LogFields): void => {
-      try {
-        listener(msg, fields);
-      } catch {
-        // Counting never stops a log line.
-      }
-      write(msg, fields);
-    };
-  return {
-    debug: tap((msg, fields) => log.debug(msg, fields)),
-    info: tap((msg, fields) => log.info(msg, fields)),
-    warn: tap((msg, fields) => log.warn(msg, fields)),
-    error: tap((msg, fields) => log.error(msg, fields)),
-    child: (fields) => tapLogger(log.child(fields), listener),
-  };
+  return new TappedLogger(log, listener);
+}
+
+/** Methods on a class, not closures: the KMIP service makes a child logger for every request. */
+class TappedLogger implements Logger {
+  constructor(
+    private readonly log: Logger,
+    private readonly listener: (msg: string, fields: LogFields | undefined) => void,
+  ) {}
+
+  debug(msg: string, fields?: LogFields): void {
+    this.tap(msg, fields);
+    this.log.debug(msg, fields);
+  }
+  info(msg: string, fields?: LogFields): void {
+    this.tap(msg, fields);
+    this.log.info(msg, fields);
+  }
+  warn(msg: string, fields?: LogFields): void {
+    this.tap(msg, fields);
+    this.log.warn(msg, fields);
+  }
+  error(msg: string, fields?: LogFields): void {
+    this.tap(msg, fields);
+    this.log.error(msg, fields);
+  }
+  child(fields: LogFields): Logger {
+    return new TappedLogger(this.log.child(fields), this.listener);
+  }
+
+  private tap(msg: string, fields: LogFields | undefined): void {
+    try {
+      this.listener(msg, fields);
+    } catch {
+      // Counting never stops a log line.
+    }
+  }
 }
 
 function invert(values: Readonly<Record<string, number>>): Map<number, string> {

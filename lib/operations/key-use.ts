@@ -4,7 +4,7 @@
  * also works Deactivated or Compromised), and it must be online with its material.
  */
 import { Enum, Mask, Tag } from '../../ttlv/index.js';
-import type { TtlvItem } from '../../ttlv/index.js';
+import type { TtlvItem, ValueOf } from '../../ttlv/index.js';
 import type { CipherParameters } from '../crypto/index.js';
 import { KmipError } from '../errors.js';
 import * as lifecycle from '../lifecycle/index.js';
@@ -126,13 +126,18 @@ export function usageCharged(obj: ManagedObject, dataBytes: number): ManagedObje
 /** The request's Cryptographic Parameters over the key's, for a cipher. */
 export function cipherParameters(request: TtlvItem | undefined, use: KeyInUse): CipherParameters {
   const given = request === undefined ? undefined : Fields.of(request, 'CryptographicParameters');
-  const pick = <T>(read: (f: Fields) => T | undefined): T | undefined => (given ? read(given) : undefined) ?? (use.defaults ? read(use.defaults) : undefined);
+  const { defaults } = use;
   return {
-    algorithm: pick((f) => f.optionalEnumeration(Tag.CryptographicAlgorithm)) ?? use.algorithm,
-    mode: pick((f) => f.optionalEnumeration(Tag.BlockCipherMode)),
-    padding: pick((f) => f.optionalEnumeration(Tag.PaddingMethod)),
-    tagLength: pick((f) => f.optionalInteger(Tag.TagLength)),
-    randomIv: pick((f) => f.optionalBoolean(Tag.RandomIV)),
-    ivLength: pick((f) => f.optionalInteger(Tag.IVLength)),
+    algorithm: parameter(given, defaults, Tag.CryptographicAlgorithm, 'Enumeration') ?? use.algorithm,
+    mode: parameter(given, defaults, Tag.BlockCipherMode, 'Enumeration'),
+    padding: parameter(given, defaults, Tag.PaddingMethod, 'Enumeration'),
+    tagLength: parameter(given, defaults, Tag.TagLength, 'Integer'),
+    randomIv: parameter(given, defaults, Tag.RandomIV, 'Boolean'),
+    ivLength: parameter(given, defaults, Tag.IVLength, 'Integer'),
   };
+}
+
+/** One Cryptographic Parameters field: the request's, else the key's (a function, not a closure per field per request). */
+function parameter<K extends 'Enumeration' | 'Integer' | 'Boolean'>(given: Fields | undefined, defaults: Fields | undefined, tag: number, type: K): ValueOf[K] | undefined {
+  return given?.optionalValue(tag, type) ?? defaults?.optionalValue(tag, type);
 }

@@ -134,13 +134,14 @@ export function buildResponse(header: ResponseHeader, items: readonly ResponseBa
   ]);
 }
 
+/** Fields pushed as present (one array per batch item, not a list with holes filtered into another). */
 function buildBatchItem(item: ResponseBatchItem, version: KmipVersion): TtlvItem {
-  return struct(Tag.BatchItem, [
-    item.operation === undefined ? undefined : enumeration(Tag.Operation, item.operation),
-    item.uniqueBatchItemId === undefined ? undefined : bytes(Tag.UniqueBatchItemID, item.uniqueBatchItemId),
-    enumeration(Tag.ResultStatus, Enum.ResultStatus[item.status]),
-    item.reason === undefined ? undefined : enumeration(Tag.ResultReason, Enum.ResultReason[reasonFor(item.reason, version)]),
-    item.message === undefined ? undefined : text(Tag.ResultMessage, item.message),
-    item.payload === undefined ? undefined : struct(Tag.ResponsePayload, item.payload),
-  ]);
+  const fields: TtlvItem[] = [];
+  if (item.operation !== undefined) fields.push(enumeration(Tag.Operation, item.operation));
+  if (item.uniqueBatchItemId !== undefined) fields.push(bytes(Tag.UniqueBatchItemID, item.uniqueBatchItemId));
+  fields.push(enumeration(Tag.ResultStatus, Enum.ResultStatus[item.status]));
+  if (item.reason !== undefined) fields.push(enumeration(Tag.ResultReason, Enum.ResultReason[reasonFor(item.reason, version)]));
+  if (item.message !== undefined) fields.push(text(Tag.ResultMessage, item.message));
+  if (item.payload !== undefined) fields.push(struct(Tag.ResponsePayload, item.payload));
+  return { tag: Tag.BatchItem, type: 'Structure', value: fields };
 }
