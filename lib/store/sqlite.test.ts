@@ -159,6 +159,30 @@ describe('SqliteStore (SQLite specifics)', () => {
     });
   });
 
+  it('after object commits (alone, batched, kept waiting by another connection) the settings are those it opened with', async () => {
+    store = await openSqliteStore({ path: join(dir, DB_FILE), kek: newKek(), indexKeys: suiteIndexKeys, busyTimeoutMs: 1234 });
+    const s = store;
+    const opened = s.settings();
+    const key = (name: string): ManagedObject => symmetricKey(s.newId(), randomBytes(32), name);
+    await s.commit({ create: [key('alone')] });
+    expect(s.settings(), 'after a commit on its own').to.deep.equal(opened);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => s.commit({ create: [key(`batched-${i}`)] })));
+    expect(s.settings(), 'after a batch').to.deep.equal(opened);
+    const probe = new Database(join(dir, DB_FILE));
+    try {
+      probe.exec('BEGIN IMMEDIATE');
+      const waiting = s.commit({ create: [key('waiting')] });
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      expect(s.settings(), 'while waiting for the write lock').to.deep.equal(opened);
+      probe.exec('COMMIT');
+      await waiting;
+    } finally {
+      probe.close();
+    }
+    expect(s.settings(), 'after the wait').to.deep.equal(opened);
+    expect(await s.stats()).to.deep.equal({ objects: 22 });
+  });
+
   it('creates the database, -wal and -shm files with mode 0600 whatever the umask', async () => {
     const old = process.umask(0);
     try {
