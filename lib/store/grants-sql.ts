@@ -74,6 +74,23 @@ export function visibleCondition(
   return `id IN (${owned} UNION ${byObject} UNION ${byGroup})`;
 }
 
+/**
+ * The objects of visibleCondition as a test of one row of the objects table (`row`, an alias),
+ * not a list: for a scan in creation order, where the list (every object of a big owner)
+ * would be built again for each stretch. Each arm is an index probe: the owner column, the
+ * grantee index down to the target, the attribute index by (group name, object).
+ */
+export function visibleProbe(visibleTo: NonNullable<LocateQuery['visibleTo']>, param: Param, tables: { grants: string; attributeIndex: string }, row: string): string {
+  // Placeholders are positional: the text is built in the order the values are added.
+  const owned = `${row}.owner = ${param(visibleTo.identity)}`;
+  const byObject = `EXISTS (SELECT 1 FROM ${tables.grants} WHERE ${principalCondition(visibleTo, param, '')} AND target_kind = ${kind('object')} AND target = ${row}.id)`;
+  const groupName = param(OBJECT_GROUP_ATTRIBUTE);
+  const byGroup =
+    `EXISTS (SELECT 1 FROM ${tables.grants} g JOIN ${tables.attributeIndex} ai ON ai.name = ${groupName} AND ai.key = g.target AND ai.object_id = ${row}.id ` +
+    `WHERE ${principalCondition(visibleTo, param, 'g.')} AND g.target_kind = ${kind('group')} AND (g.scope_owner = ${param(ANY_OWNER)} OR g.scope_owner = ${row}.owner))`;
+  return `(${owned} OR ${byObject} OR ${byGroup})`;
+}
+
 /** A stored row (text columns as the back end gives them) as a GrantRecord. */
 export interface GrantRow<T> {
   readonly target_kind: string;

@@ -28,6 +28,7 @@ import { AUDIT_COLUMNS, auditRecordFromRow, auditRowValues, importedHead, indexT
 import type { AuditRow, AuditRowValues, IndexProgress } from './audit-rows.js';
 import { KekError, KekRing } from '../crypto/index.js';
 import type { KekRecord } from '../crypto/index.js';
+import { SqliteLocator } from './sqlite-locate.js';
 import { decodeAttributes, encodeAttributes, indexRowKey, indexRows, unwrapBody, wrapBody } from './codec.js';
 import type { IndexKeys, IndexRow } from './codec.js';
 import { checkGrant, grantConditions, grantFromRow, scopeColumn, sqliteParam, visibleCondition } from './grants-sql.js';
@@ -421,7 +422,7 @@ async function restrictFiles(path: string): Promise<void> {
 // ---------------------------------------------------------------------------------------
 // Locate
 
-/** The one SQL query for a LocateQuery; exported so tests can EXPLAIN it. */
+/** A LocateQuery as one SQL query, whatever its conditions; the store reads through SqliteLocator (sqlite-locate.ts) instead. */
 export function locateSql(query: LocateQuery): { sql: string; params: (string | number)[] } {
   const where: string[] = [];
   const params: (string | number)[] = [];
@@ -480,7 +481,7 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
   readonly #db: Database.Database;
   readonly #kek: KeyEncryptionKey;
   readonly #indexKeys: IndexKeys;
-  readonly #locateStatements = new Map<string, Database.Statement<(string | number)[], string>>();
+  readonly #locator: SqliteLocator;
   readonly #grantStatements = new Map<string, Database.Statement<string[], GrantRow<string>>>();
   readonly #insert: Database.Statement<
     [id: string, objectType: number, owner: string, revision: number, attributes: Buffer, body: Buffer | null, kekId: string | null, created: number, updated: number]
@@ -545,6 +546,7 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
 
   constructor(db: Database.Database, kek: KeyEncryptionKey, indexKeys: IndexKeys, writes: { grouping: CommitGrouping; walResetBytes: number }) {
     this.#db = db;
+    this.#locator = new SqliteLocator(db);
     this.#grouping = writes.grouping;
     this.#walResetBytes = writes.walResetBytes;
     this.#busyTimeoutMs = Number(db.pragma('busy_timeout', { simple: true }));
@@ -661,9 +663,9 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
     }
   }
 
+  /** See SqliteLocator: no statement reads the whole store; a scan lets other requests in between its stretches. */
   async locate(query: LocateQuery): Promise<string[]> {
-    const { sql, params } = locateSql(query);
-    return this.#locateStatement(sql).all(...params);
+    return this.#locator.locate(query, () => new Promise((resolve) => setImmediate(resolve)));
   }
 
   async stats(): Promise<StoreStats> {
@@ -1362,16 +1364,7 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
   }
 
 
-  #locateStatement(sql: string): Database.Statement<(string | number)[], string> {
-    let statement = this.#locateStatements.get(sql);
-    if (statement === undefined) {
-      // The number of query shapes is small, but bound the cache anyway.
-      if (this.#locateStatements.size >= 256) this.#locateStatements.clear();
-      statement = this.#db.prepare<(string | number)[], string>(sql).pluck();
-      this.#locateStatements.set(sql, statement);
-    }
-    return statement;
-  }
+
 }
 
 // ---------------------------------------------------------------------------------------
