@@ -7,8 +7,10 @@
  * only its caller gets the error), then one chain-head update for the records of all the
  * others and one COMMIT (one WAL flush). Each caller's promise settles only once that COMMIT
  * has answered, so nothing is acknowledged before it is durable; a failed COMMIT fails all.
+ * What a commit's write returns (the PostgreSQL store: its object count deltas) reaches
+ * `beforeCommit` only if its savepoint was kept, so a commit rolled back alone leaves no trace.
  */
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryResult } from 'pg';
 import type { AuditEntry } from '../audit/record.js';
 
 /**
@@ -34,8 +36,10 @@ export interface GroupedCommit<R> {
   readonly claims: readonly string[];
 }
 
-export interface CommitGroupsOptions<R> {
+export interface CommitGroupsOptions<R, W> {
   readonly pool: Pool;
+  /** The statement that opens a group's transaction (BEGIN, and whatever setting the writes need). */
+  readonly begin: string;
   /**
    * Locks the rows of the objects a group updates, in identifier order, before any commit
    * of it writes: the commits run in arrival order, and two nodes' groups that update the
@@ -49,7 +53,12 @@ export interface CommitGroupsOptions<R> {
    */
   readonly lockClaims: (client: PoolClient, keys: readonly string[]) => Promise<void>;
   /** Writes one commit's rows in the open transaction; throws to refuse it (a conflict...). */
-  readonly write: (client: PoolClient, rows: R) => Promise<void>;
+  readonly write: (client: PoolClient, rows: R) => Promise<W>;
+  /**
+   * Given what `write` returned for each commit kept: statements without parameters, sent
+   * with the COMMIT in one round trip (after `appendAudit`), or undefined.
+   */
+  readonly beforeCommit: (written: readonly W[]) => string | undefined;
   /** Appends the group's records to the chain in the open transaction, last (the head row lock). */
   readonly appendAudit: (client: PoolClient, entries: readonly AuditEntry[]) => Promise<void>;
 }
@@ -60,15 +69,15 @@ interface Waiting<R> {
   reject(error: Error): void;
 }
 
-export class CommitGroups<R> {
-  readonly #options: CommitGroupsOptions<R>;
+export class CommitGroups<R, W> {
+  readonly #options: CommitGroupsOptions<R, W>;
   #queue: Waiting<R>[] = [];
   /** The loop writing groups, while there are commits waiting. */
   #running: Promise<void> | undefined;
   /** Transactions committed and the commits they held, for tests and benchmarks. */
   readonly stats = { transactions: 0, commits: 0 };
 
-  constructor(options: CommitGroupsOptions<R>) {
+  constructor(options: CommitGroupsOptions<R, W>) {
     this.#options = options;
   }
 
@@ -116,7 +125,7 @@ export class CommitGroups<R> {
     let taken = false;
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
+      await client.query(this.#options.begin);
       // Taken once the transaction is open: commits that came while it opened join it.
       const group = this.#take();
       taken = true;
@@ -129,12 +138,14 @@ export class CommitGroups<R> {
         const ids = [...new Set(group.flatMap((waiting) => waiting.commit.updates))];
         if (ids.length > 0) await this.#options.lock(client, ids);
       }
+      const written: W[] = [];
       for (const waiting of group) {
         const { rows } = waiting.commit;
         if (rows === undefined) continue;
         if (savepoints) await client.query('SAVEPOINT grouped_commit');
         try {
-          await this.#options.write(client, rows);
+          // Only once its savepoint is kept: what a refused commit wrote is rolled back with it.
+          written.push(await this.#options.write(client, rows));
         } catch (error) {
           if (!savepoints) throw error;
           // The latest savepoint of that name: this commit's (each nests in the one before).
@@ -149,9 +160,12 @@ export class CommitGroups<R> {
         return;
       }
       await this.#options.appendAudit(client, kept.flatMap((waiting) => waiting.commit.audit));
+      const last = written.length > 0 ? this.#options.beforeCommit(written) : undefined;
+      // Several statements answer with one result each; the COMMIT's is the last.
+      const answer: QueryResult | QueryResult[] = await client.query(last === undefined ? 'COMMIT' : `${last}; COMMIT`);
+      const result = Array.isArray(answer) ? answer[answer.length - 1] : answer;
       // PostgreSQL answers COMMIT of a failed transaction with a ROLLBACK, not an error.
-      const result = await client.query('COMMIT');
-      if (result.command !== 'COMMIT') throw new Error(`PostgreSQL rolled the transaction back (${result.command}): none of its ${kept.length} commits was kept`);
+      if (result?.command !== 'COMMIT') throw new Error(`PostgreSQL rolled the transaction back (${result.command}): none of its ${kept.length} commits was kept`);
       this.stats.transactions += 1;
       this.stats.commits += kept.length;
       open.clear();

@@ -28,6 +28,7 @@ import { StoreConflictError, UniqueValueError } from './types.js';
 import { timeOrderedUuid } from './ids.js';
 import { appendPostgresAudit, openPostgresAuditReader, postgresAuditSchema } from '../audit/postgres.js';
 import { CommitGroups } from './postgres-commits.js';
+import { BEGIN_COUNTED, CountDeltas, STATE_INDEX_NAME, countByState, objectCountsSchema, recountObjects } from './postgres-counts.js';
 import type { AuditEntry, AuditReader, AuditSource } from '../audit/record.js';
 import type { Changes, ExportItem, ImportItem, ImportOptions, LocateQuery, MaintenanceStore, ObjectMetadata, UniqueClaim, WrappedBody } from './types.js';
 import { AUDIT_COLUMNS, auditRecordFromRow, auditRowValues, importedHead, indexTask, parseIndexProgress } from './audit-rows.js';
@@ -168,6 +169,9 @@ const MIGRATIONS: readonly ((schema: string) => string)[] = [
     value text NOT NULL             -- JSON
   );
   `,
+  // Objects by type and State for the kmipd_objects metric, kept by every write
+  // (lib/store/postgres-counts.ts); the objects already there are counted here, once.
+  (s) => objectCountsSchema(s),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -241,12 +245,15 @@ export async function migrate(client: PoolClient, schema: string): Promise<Migra
   return { from, to: Math.max(from, MIGRATIONS.length) };
 }
 
-/** BEGIN, work, COMMIT; ROLLBACK on any error. A connection that cannot roll back is discarded. */
+/**
+ * BEGIN, work, COMMIT; ROLLBACK on any error. A connection that cannot roll back is discarded.
+ * The work counts whatever objects it changes (BEGIN_COUNTED).
+ */
 async function transaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query('BEGIN');
+    await client.query(BEGIN_COUNTED);
     const result = await work(client);
     await client.query('COMMIT');
     return result;
@@ -321,6 +328,8 @@ interface PreparedRow {
   /** Index rows as two parallel arrays, as unnest() takes them. */
   readonly indexNames: Buffer[];
   readonly indexKeys: (Buffer | null)[];
+  /** The key of its State index row, '' without one (lib/store/postgres-counts.ts). */
+  readonly state: string;
 }
 
 /** One commit's objects, ready to be written; updates in identifier order. */
@@ -344,7 +353,7 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
   readonly migration: Migration;
   readonly #sql: ReturnType<typeof statements>;
   /** Synced commits of this node, written a group per transaction (lib/store/postgres-commits.ts). */
-  readonly #commits: CommitGroups<PreparedWrite>;
+  readonly #commits: CommitGroups<PreparedWrite, CountDeltas>;
   #closed = false;
 
   constructor(pool: Pool, settings: PostgresSettings, migration: Migration, kek: KeyEncryptionKey, indexKeys: IndexKeys) {
@@ -356,9 +365,15 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
     this.#sql = statements(escapeIdentifier(settings.schema));
     this.#commits = new CommitGroups({
       pool,
+      begin: BEGIN_COUNTED,
       lock: (client, ids) => client.query({ name: 'kmipd-lock-updated', text: this.#sql.lockRows, values: [ids] }).then(() => undefined),
       lockClaims: (client, keys) => client.query({ name: 'kmipd-lock-claims', text: this.#sql.lockClaims, values: [keys] }).then(() => undefined),
       write: (client, rows) => this.#write(client, rows),
+      beforeCommit: (written) => {
+        const all = new CountDeltas();
+        for (const deltas of written) all.addAll(deltas);
+        return all.sql(escapeIdentifier(settings.schema));
+      },
       appendAudit: (client, entries) => appendPostgresAudit(client, escapeIdentifier(settings.schema), entries),
     });
   }
@@ -441,15 +456,9 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
     return { objects: Number(rows[0]?.objects ?? 0) };
   }
 
+  /** From the counts every write keeps (lib/store/postgres-counts.ts): a few hundred rows, however many objects. */
   async countByState(): Promise<ObjectCount[]> {
-    const s = escapeIdentifier(this.#settings.schema);
-    // The State index rows (UTF-8 bytea) joined to each object's type by primary key; count(*) is a bigint (text).
-    const { rows } = await this.#pool.query<{ object_type: number; state: string | null; n: string }>(
-      `SELECT o.object_type, convert_from(st.key, 'UTF8') AS state, count(*) AS n FROM ${s}.objects o
-       LEFT JOIN ${s}.attribute_index st ON st.object_id = o.id AND st.name = convert_to('State', 'UTF8') AND st.key IS NOT NULL
-       GROUP BY o.object_type, st.key`,
-    );
-    return rows.map((row) => ({ objectType: row.object_type, state: row.state === null ? undefined : Number(row.state), count: Number(row.n) }));
+    return countByState(this.#pool, this.#schema);
   }
 
   settings(): PostgresSettings {
@@ -737,6 +746,8 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
       }
       // The index keys may have changed since the export: every row was indexed anew.
       await client.query(`DELETE FROM ${s}.maintenance_state WHERE name LIKE $1`, [`${indexTask('')}%`]);
+      // The EXCLUSIVE lock keeps every other writer of the counts out until COMMIT.
+      await recountObjects(client, s);
       // Last: the chain head's row lock is held only from here to COMMIT.
       await appendPostgresAudit(client, s, options.appendAudit ?? []);
     });
@@ -763,7 +774,10 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
       const progress = parseIndexProgress(state.rows[0]?.value);
       if (progress?.version === version && progress.after === null) return { objects: 0, done: true };
       const from = progress?.version === version ? (progress.after ?? '') : '';
-      const { rows } = await client.query<{ id: string; attributes: Buffer }>(`SELECT id, attributes FROM ${s}.objects WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE`, [from, size]);
+      const { rows } = await client.query<{ id: string; object_type: number; attributes: Buffer }>(
+        `SELECT id, object_type, attributes FROM ${s}.objects WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE`,
+        [from, size],
+      );
       const ids: string[] = [];
       const keys: (Buffer | null)[] = [];
       const covered: string[] = [];
@@ -780,10 +794,14 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
           keys.push(r.key === null ? null : utf8(r.key));
         }
       }
-      await client.query(`DELETE FROM ${s}.attribute_index WHERE name = $1 AND object_id = ANY($2::text[])`, [utf8(name), covered]);
+      const deleted = await client.query<{ object_id: string; key: Buffer | null }>(
+        `DELETE FROM ${s}.attribute_index WHERE name = $1 AND object_id = ANY($2::text[]) RETURNING object_id, key`,
+        [utf8(name), covered],
+      );
       if (ids.length > 0) {
         await client.query(`INSERT INTO ${s}.attribute_index (object_id, name, key) SELECT id, $1, key FROM unnest($2::text[], $3::bytea[]) AS t (id, key)`, [utf8(name), ids, keys]);
       }
+      if (name === STATE_INDEX_NAME) await this.#recountStates(client, rows, deleted.rows, ids, keys);
       const done = rows.length < size;
       const after = done ? null : (rows[rows.length - 1]?.id ?? null);
       await client.query(
@@ -792,6 +810,27 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
       );
       return { objects: rows.length, done };
     });
+  }
+
+  /** The State rows of a page of objects were written anew (refreshIndex): move their counts. */
+  async #recountStates(
+    client: PoolClient,
+    objects: readonly { readonly id: string; readonly object_type: number }[],
+    deleted: readonly { readonly object_id: string; readonly key: Buffer | null }[],
+    ids: readonly string[],
+    keys: readonly (Buffer | null)[],
+  ): Promise<void> {
+    const stateOf = (pairs: Iterable<[string, Buffer | null]>): Map<string, string> => {
+      const states = new Map<string, string>();
+      for (const [id, key] of pairs) if (key !== null && !states.has(id)) states.set(id, key.toString('utf8'));
+      return states;
+    };
+    const before = stateOf(deleted.map((row) => [row.object_id, row.key]));
+    const after = stateOf(ids.map((id, i) => [id, keys[i] ?? null]));
+    const deltas = new CountDeltas();
+    for (const { id, object_type: objectType } of objects) deltas.move({ objectType, state: before.get(id) ?? '' }, { objectType, state: after.get(id) ?? '' });
+    const sql = deltas.sql(this.#schema);
+    if (sql !== undefined) await client.query(sql);
   }
 
   /** A session advisory lock on a connection held for the work: one node at a time, released if this one dies. */
@@ -843,7 +882,7 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
     return rows[0];
   }
 
-  async #insert(client: PoolClient, row: PreparedRow): Promise<void> {
+  async #insert(client: PoolClient, row: PreparedRow, deltas: CountDeltas): Promise<void> {
     try {
       await client.query({
         name: 'kmipd-insert',
@@ -859,13 +898,14 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
     if (row.indexNames.length > 0) {
       await client.query({ name: 'kmipd-insert-index', text: this.#sql.insertIndex, values: [row.id, row.indexNames, row.indexKeys] });
     }
+    deltas.add(row.objectType, row.state, 1);
   }
 
-  async #update(client: PoolClient, row: PreparedRow): Promise<void> {
+  async #update(client: PoolClient, row: PreparedRow, deltas: CountDeltas): Promise<void> {
     const expected = row.revision - 1;
     // Under READ COMMITTED a second writer waits for the row lock, then re-checks the
     // revision against the committed row: of two updates from one revision, one matches.
-    const result = await client.query({
+    const result = await client.query<{ object_type: number }>({
       name: 'kmipd-update',
       text: this.#sql.update,
       values: [row.id, row.objectType, row.owner, row.revision, row.attributes, row.body, row.kekId, expected],
@@ -879,7 +919,9 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
           : `object ${row.id} is at revision ${revision}, the update expected revision ${expected}: it was changed meanwhile`,
       );
     }
-    await client.query({ name: 'kmipd-rewrite-index', text: this.#sql.rewriteIndex, values: [row.id, row.indexNames, row.indexKeys] });
+    const index = await client.query<{ state: Buffer | null }>({ name: 'kmipd-rewrite-index', text: this.#sql.rewriteIndex, values: [row.id, row.indexNames, row.indexKeys] });
+    const stored = { objectType: result.rows[0]?.object_type ?? row.objectType, state: index.rows[0]?.state?.toString('utf8') ?? '' };
+    deltas.move(stored, row);
   }
 
   async #prepareAndWrite(creates: readonly ManagedObject[], updates: readonly ManagedObject[], audit: readonly AuditEntry[], claims: readonly UniqueClaim[]): Promise<void> {
@@ -892,7 +934,8 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
     await this.#commits.commit({ rows: { creates: createRows, updates: updateRows, claims }, audit, bytes, updates: updateRows.map((row) => row.id), claims: claimKeys });
   }
 
-  async #write(client: PoolClient, rows: PreparedWrite): Promise<void> {
+  /** Returns the commit's changes to the object counts, written by the group if the commit is kept. */
+  async #write(client: PoolClient, rows: PreparedWrite): Promise<CountDeltas> {
     // The group holds the locks of these claims (CommitGroups): a statement from here sees
     // every commit of another node that claimed one of them before.
     if (rows.claims.length > 0) {
@@ -903,8 +946,10 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
         if (holder !== undefined) throw new UniqueValueError(claim, holder.id);
       }
     }
-    for (const row of rows.creates) await this.#insert(client, row);
-    for (const row of rows.updates) await this.#update(client, row);
+    const deltas = new CountDeltas();
+    for (const row of rows.creates) await this.#insert(client, row, deltas);
+    for (const row of rows.updates) await this.#update(client, row, deltas);
+    return deltas;
   }
 
   async #prepare(object: ManagedObject): Promise<PreparedRow> {
@@ -920,6 +965,7 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
       kekId: wrapped?.kekId ?? null,
       indexNames: index.map((r) => utf8(r.name)),
       indexKeys: index.map((r) => (r.key === null ? null : utf8(r.key))),
+      state: index.find((r) => r.name === STATE_INDEX_NAME && r.key !== null)?.key ?? '',
     };
   }
 
@@ -952,17 +998,23 @@ function statements(s: string) {
     insert: `INSERT INTO ${s}.objects (id, object_type, owner, revision, attributes, body, kek_id, created, updated)
              VALUES ($1, $2, $3, $4, $5, $6, $7, now(), now())`,
     insertIndex: `INSERT INTO ${s}.attribute_index (object_id, name, key) SELECT $1, name, key FROM unnest($2::bytea[], $3::bytea[]) AS t (name, key)`,
-    update: `UPDATE ${s}.objects SET object_type = $2, owner = $3, revision = $4, attributes = $5, body = $6, kek_id = $7, updated = now()
-             WHERE id = $1 AND revision = $8`,
+    // Returns the type the object had (the joined row is the statement's snapshot of it; when
+    // the revision matches, no change of its type can have come between).
+    update: `UPDATE ${s}.objects o SET object_type = $2, owner = $3, revision = $4, attributes = $5, body = $6, kek_id = $7, updated = now()
+             FROM ${s}.objects stored WHERE o.id = $1 AND o.revision = $8 AND stored.id = $1
+             RETURNING stored.object_type`,
     // Most updates (a state, a date) change few index rows: delete and insert only the
-    // difference, in one statement (the INSERT's subquery sees the rows as they were).
+    // difference, in one statement whose parts all see the rows as they were. Returns the
+    // State key the object had (for the counts).
     rewriteIndex: `WITH wanted (name, key) AS (SELECT * FROM unnest($2::bytea[], $3::bytea[])),
         gone AS (
           DELETE FROM ${s}.attribute_index a WHERE a.object_id = $1
-            AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.name = a.name AND w.key IS NOT DISTINCT FROM a.key))
-      INSERT INTO ${s}.attribute_index (object_id, name, key)
-        SELECT $1, w.name, w.key FROM wanted w
-        WHERE NOT EXISTS (SELECT 1 FROM ${s}.attribute_index a WHERE a.object_id = $1 AND a.name = w.name AND a.key IS NOT DISTINCT FROM w.key)`,
+            AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.name = a.name AND w.key IS NOT DISTINCT FROM a.key)),
+        added AS (
+          INSERT INTO ${s}.attribute_index (object_id, name, key)
+            SELECT $1, w.name, w.key FROM wanted w
+            WHERE NOT EXISTS (SELECT 1 FROM ${s}.attribute_index a WHERE a.object_id = $1 AND a.name = w.name AND a.key IS NOT DISTINCT FROM w.key))
+      SELECT (SELECT key FROM ${s}.attribute_index WHERE object_id = $1 AND name = convert_to('${STATE_INDEX_NAME}', 'UTF8') AND key IS NOT NULL LIMIT 1) AS state`,
   } as const;
 }
 
