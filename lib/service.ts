@@ -347,15 +347,13 @@ export function createKmipService(options: ServiceOptions): KmipService {
   }
 
   return {
-    handle: async (bytes, session) => {
-      try {
-        return await handle(bytes, session);
-      } catch (error) {
+    // A catch on the promise rather than an async wrapper that awaits it: one promise and one turn fewer per request.
+    handle: (bytes, session) =>
+      handle(bytes, session).catch((error: unknown) => {
         // Nothing above should throw; if it does, the client still gets an answer.
         log.error('request handling crashed', { error, peer: session.peer });
         return failure(FALLBACK_VERSION, new KmipError('GeneralFailure', 'the server failed to process this message; see its log'));
-      }
-    },
+      }),
     unframeable: (error) => failure(FALLBACK_VERSION, new KmipError('InvalidMessage', error.message)),
     recordRefusal: (session, error) => auditRefusal(session, new KmipError('InvalidMessage', error.message)),
   };

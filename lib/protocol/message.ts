@@ -84,6 +84,10 @@ export function requestVersion(item: TtlvItem): KmipVersion | undefined {
   }
 }
 
+const CONTINUATION_NAMES: ReadonlyMap<number, BatchErrorContinuation> = new Map(
+  (['Continue', 'Stop', 'Undo'] as const).map((name) => [Enum.BatchErrorContinuationOption[name], name]),
+);
+
 function parseHeader(header: Fields): RequestHeader {
   const pv = header.struct(Tag.ProtocolVersion);
   const major = pv.value(Tag.ProtocolVersionMajor, 'Integer');
@@ -91,7 +95,7 @@ function parseHeader(header: Fields): RequestHeader {
   const version = negotiate(major, minor);
   if (version === undefined) throw new KmipError('UnsupportedProtocolVersion', `protocol version ${major}.${minor} is not supported`);
   const continuation = header.optionalEnumeration(Tag.BatchErrorContinuationOption) ?? Enum.BatchErrorContinuationOption.Stop;
-  const continuationName = (['Continue', 'Stop', 'Undo'] as const).find((n) => Enum.BatchErrorContinuationOption[n] === continuation);
+  const continuationName = CONTINUATION_NAMES.get(continuation);
   if (continuationName === undefined) throw new KmipError('InvalidField', `Batch Error Continuation Option ${continuation} is not defined`);
   const maximumResponseSize = header.optionalInteger(Tag.MaximumResponseSize);
   if (maximumResponseSize !== undefined && maximumResponseSize <= 0) throw new KmipError('InvalidField', 'Maximum Response Size must be positive');

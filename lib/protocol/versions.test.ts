@@ -19,6 +19,33 @@ describe('fitting a response to the client\'s protocol version', () => {
     expect(dropped.map((d) => d.path)).to.deep.equal(['/BatchItem/ResponsePayload/RNGParameters']);
   });
 
+  it('reports each dropped item by its own path: a tag no version defines and an enumeration value, beside a structure that held a drop', () => {
+    const tree: TtlvItem = {
+      tag: Tag.BatchItem,
+      type: 'Structure',
+      value: [
+        { tag: Tag.ResponsePayload, type: 'Structure', value: [{ tag: Tag.RNGParameters, type: 'Structure', value: [] }] },
+        { tag: 0x42fff0, type: 'TextString', value: 'unknown' },
+        { tag: Tag.ObjectType, type: 'Enumeration', value: Enum.ObjectType.CertificateRequest },
+        { tag: Tag.ObjectType, type: 'Enumeration', value: Enum.ObjectType.SymmetricKey },
+      ],
+    };
+    const dropped: { path: string; why: string }[] = [];
+    expect(fitToVersion(tree, '1.0', dropped)).to.deep.equal({
+      tag: Tag.BatchItem,
+      type: 'Structure',
+      value: [
+        { tag: Tag.ResponsePayload, type: 'Structure', value: [] },
+        { tag: Tag.ObjectType, type: 'Enumeration', value: Enum.ObjectType.SymmetricKey },
+      ],
+    });
+    expect(dropped).to.deep.equal([
+      { path: '/BatchItem/ResponsePayload/RNGParameters', why: 'tag not defined in KMIP 1.0' },
+      { path: '/BatchItem/0x42FFF0', why: 'tag not defined in KMIP 1.0' },
+      { path: '/BatchItem/ObjectType', why: `enumeration value 0x${Enum.ObjectType.CertificateRequest.toString(16)} not defined in KMIP 1.0` },
+    ]);
+  });
+
   it('keeps the very same tree when nothing needs dropping', () => {
     const tree: TtlvItem = { tag: Tag.ResponsePayload, type: 'Structure', value: [{ tag: Tag.ObjectType, type: 'Enumeration', value: Enum.ObjectType.SymmetricKey }] };
     expect(fitToVersion(tree, '1.0')).to.equal(tree);

@@ -18,6 +18,20 @@ const VERSION_NUMBERS: ReadonlyMap<KmipVersion, { readonly major: number; readon
   }),
 );
 
+/** The versions the registry knows, by major then minor number. */
+const VERSION_BY_NUMBERS: ReadonlyMap<number, ReadonlyMap<number, KmipVersion>> = (() => {
+  const byMajor = new Map<number, Map<number, KmipVersion>>();
+  for (const [version, { major, minor }] of VERSION_NUMBERS) {
+    let byMinor = byMajor.get(major);
+    if (byMinor === undefined) {
+      byMinor = new Map();
+      byMajor.set(major, byMinor);
+    }
+    byMinor.set(minor, version);
+  }
+  return byMajor;
+})();
+
 export function parseVersion(version: KmipVersion): { readonly major: number; readonly minor: number } {
   return VERSION_NUMBERS.get(version) ?? { major: 1, minor: 0 };
 }
@@ -27,7 +41,8 @@ export function parseVersion(version: KmipVersion): { readonly major: number; re
  * supported version of the same major below it (a 1.5 client gets 1.4), else undefined.
  */
 export function negotiate(major: number, minor: number): KmipVersion | undefined {
-  const exact = registry.versionOf(major, minor);
+  // Every request asks: a known version is found without making its text first.
+  const exact = VERSION_BY_NUMBERS.get(major)?.get(minor);
   if (exact) return exact;
   return SUPPORTED_VERSIONS.find((v) => {
     const p = parseVersion(v);
@@ -101,7 +116,7 @@ export interface Dropped {
  * reported so the bug gets fixed.
  */
 export function fitToVersion(item: TtlvItem, version: KmipVersion, dropped: Dropped[] = []): TtlvItem | undefined {
-  return fit(item, { version, bit: registry.versionBit(version), dropped }, undefined);
+  return fit(item, { version, bit: registry.versionBit(version), dropped, parents: [] });
 }
 
 /** What every level of one fitting shares. */
@@ -110,47 +125,43 @@ interface Fitting {
   /** The version's bit in a VersionSet, found once per response rather than once per item. */
   readonly bit: number;
   readonly dropped: Dropped[];
+  /** The tags of the structures above the item being fitted, outermost first: a path only when something is dropped. */
+  readonly parents: number[];
 }
 
-/** Where an item sits: its parents' tags, turned into a path only when something is dropped. */
-interface TreePosition {
-  readonly tag: number;
-  readonly parent: TreePosition | undefined;
-}
-
-function pathOf(position: TreePosition | undefined): string {
+function pathOf(parents: readonly number[], tag: number): string {
   let path = '';
-  for (let at = position; at !== undefined; at = at.parent) path = `/${registry.tagByValue(at.tag)?.xmlName ?? registry.tagHex(at.tag)}${path}`;
+  for (const at of [...parents, tag]) path += `/${registry.tagByValue(at)?.xmlName ?? registry.tagHex(at)}`;
   return path;
 }
 
 /** Every response goes through here: a tree that fits (nearly all) is walked without building anything. */
-function fit(item: TtlvItem, fitting: Fitting, parent: TreePosition | undefined): TtlvItem | undefined {
-  const { version, dropped } = fitting;
-  const tag = registry.tagByValue(item.tag);
+function fit(item: TtlvItem, fitting: Fitting): TtlvItem | undefined {
+  const { bit } = fitting;
   // Extension tags (0x540000 to 0x54FFFF) are the vendor's business; the KMIP range must be known.
-  if (item.tag >>> 16 === 0x42 && (!tag || (tag.versions & fitting.bit) === 0)) {
-    dropped.push({ path: pathOf({ tag: item.tag, parent }), why: `tag not defined in KMIP ${version}` });
+  if (item.tag >>> 16 === 0x42 && (registry.specTagVersionSet(item.tag) & bit) === 0) {
+    fitting.dropped.push({ path: pathOf(fitting.parents, item.tag), why: `tag not defined in KMIP ${fitting.version}` });
     return undefined;
   }
   if (item.type === 'Structure') {
-    const here: TreePosition = { tag: item.tag, parent };
     const children = item.value;
+    fitting.parents.push(item.tag);
     // A copy of the children only from the first one that changed (dropped, or a grandchild dropped).
     let value: TtlvItem[] | undefined;
     for (let index = 0; index < children.length; index++) {
       const child = children[index] as TtlvItem;
-      const fitted = fit(child, fitting, here);
+      const fitted = fit(child, fitting);
       if (fitted !== child && value === undefined) value = children.slice(0, index);
       if (value !== undefined && fitted !== undefined) value.push(fitted);
     }
+    fitting.parents.pop();
     return value === undefined ? item : { ...item, value };
   }
   if (item.type === 'Enumeration') {
-    const def = registry.enumForTag(item.tag);
+    const values = registry.enumValueVersions(item.tag);
     // Values with the extension bit (0x80000000 and above) are vendor values; others must be defined.
-    if (def && item.value < 0x80000000 && !registry.enumValueDefinedIn(def, item.value, version)) {
-      dropped.push({ path: pathOf({ tag: item.tag, parent }), why: `enumeration value 0x${item.value.toString(16)} not defined in KMIP ${version}` });
+    if (values !== undefined && item.value < 0x80000000 && ((values.get(item.value) ?? 0) & bit) === 0) {
+      fitting.dropped.push({ path: pathOf(fitting.parents, item.tag), why: `enumeration value 0x${item.value.toString(16)} not defined in KMIP ${fitting.version}` });
       return undefined;
     }
   }

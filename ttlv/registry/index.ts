@@ -29,12 +29,32 @@ for (const def of ENUMS) {
   valueVersions.set(def, versions);
 }
 
+/** The versions of each specification tag (0x42xxxx), by its low two bytes: 0 where none defines it. */
+const specTagVersions = new Uint8Array(0x10000);
+for (const tag of TAGS) if (tag.value >>> 16 === 0x42) specTagVersions[tag.value & 0xffff] = tag.versions;
+
+/** Per tag of an Enumeration, the versions that define each of its values. */
+const valueVersionsByTag = new Map<number, ReadonlyMap<number, VersionSet>>();
+for (const [tag, def] of enumsByTag) {
+  const versions = valueVersions.get(def);
+  if (versions !== undefined) valueVersionsByTag.set(tag, versions);
+}
+
 const masksByTag = new Map<number, MaskDef>();
 for (const def of MASKS) for (const tag of def.tags) masksByTag.set(tag, def);
 
 /** The bit of one version in a VersionSet. */
 export function versionBit(version: KmipVersion): VersionSet {
   return 1 << KMIP_VERSIONS.indexOf(version);
+}
+
+/**
+ * The versions that define a specification tag (0x420000 to 0x42FFFF), 0 when none does: an
+ * array read, for every item of every response (tagByValue(value)?.versions is a Map look-up).
+ */
+export function specTagVersionSet(value: number): VersionSet {
+  if (value >>> 16 !== 0x42) return 0;
+  return specTagVersions[value & 0xffff] ?? 0;
 }
 
 /** "1.4" from a protocol version's major and minor numbers, or undefined if unknown. */
@@ -78,6 +98,14 @@ export function enumValueByName(def: EnumDef, name: string, version?: KmipVersio
 /** The entry for a numeric value, preferring the name `version` uses. */
 export function enumValueByValue(def: EnumDef, value: number, version?: KmipVersion): EnumValueDef | undefined {
   return pick(def.values.filter((v) => v.value === value), version);
+}
+
+/**
+ * The versions that define each value of the enumeration an Enumeration item with this tag
+ * holds (values under any name), or undefined when the tag has no enumeration.
+ */
+export function enumValueVersions(tag: number): ReadonlyMap<number, VersionSet> | undefined {
+  return valueVersionsByTag.get(tag);
 }
 
 /** Whether `version` defines `value` of `def` (under any name): one lookup, for every Enumeration of every response. */
