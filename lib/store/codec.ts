@@ -87,8 +87,11 @@ export interface IndexRow {
   readonly key: string | null;
 }
 
-/** A row's identity, for comparing stored rows with wanted ones. */
-export const indexRowKey = (row: IndexRow): string => JSON.stringify([row.name, row.key]);
+/**
+ * A row's identity, for comparing stored rows with wanted ones: the name's length before it
+ * makes the text unambiguous, and a null key adds nothing where a text key adds '=' and itself.
+ */
+export const indexRowKey = (row: IndexRow): string => (row.key === null ? `${row.name.length}:${row.name}` : `${row.name.length}:${row.name}=${row.key}`);
 
 /**
  * The index rows of an object, as `indexKeys` gives them, each once. LocateQuery.has is

@@ -183,6 +183,28 @@ describe('SqliteStore (SQLite specifics)', () => {
     expect(await s.stats()).to.deep.equal({ objects: 22 });
   });
 
+  it('an object with more index rows than one INSERT writes (70 Names) has every row, and Locate finds it by each', async () => {
+    store = await openIn(dir, newKek());
+    const object = symmetricKey(store.newId(), randomBytes(32), 'name-0');
+    const names = Array.from({ length: 70 }, (_, i) => `name-${i}`);
+    const many: ManagedObject = {
+      ...object,
+      attributes: [
+        ...names.map((name) => ({ name: 'Name', value: structure(Tag.Name, [leaf(Tag.NameValue, 'TextString', name), leaf(Tag.NameType, 'Enumeration', 1)]) })),
+        ...object.attributes.filter((a) => a.name !== 'Name'),
+      ],
+    };
+    await store.commit({ create: [many] });
+    const probe = new Database(join(dir, DB_FILE), { readonly: true });
+    try {
+      const stored = probe.prepare<[string], string>("SELECT key FROM attribute_index WHERE object_id = ? AND name = 'Name' ORDER BY key").pluck().all(many.id);
+      expect(stored).to.deep.equal([...names].sort());
+    } finally {
+      probe.close();
+    }
+    for (const name of names) expect(await store.locate({ equals: [{ name: 'Name', key: name }] })).to.deep.equal([many.id]);
+  });
+
   it('creates the database, -wal and -shm files with mode 0600 whatever the umask', async () => {
     const old = process.umask(0);
     try {

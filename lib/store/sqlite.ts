@@ -341,6 +341,9 @@ const WAL_RESET_BYTES = 64 * 1024 * 1024;
  */
 const FULL_SYNC = 'PRAGMA synchronous = FULL';
 
+/** Most index rows one INSERT writes (3 parameters each); an AES key has about 10. */
+const INDEX_ROWS_PER_INSERT = 32;
+
 /** Objects written between two runs of PRAGMA optimize. */
 const OPTIMIZE_EVERY = 1000;
 
@@ -496,6 +499,8 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
   readonly #selectIndex: Database.Statement<[id: string], { name: string; key: string | null }>;
   readonly #deleteIndexRow: Database.Statement<[id: string, name: string, key: string | null]>;
   readonly #insertIndex: Database.Statement<[id: string, name: string, key: string | null]>;
+  /** By row count (see #insertIndexRows). */
+  readonly #insertIndexStatements: (Database.Statement<(string | null)[]> | undefined)[] = [];
   readonly #count: Database.Statement<[], number>;
   readonly #countByState: Database.Statement<[], { object_type: number; state: string; n: number }>;
   readonly #addCount: Database.Statement<[objectType: number, state: string, delta: number]>;
@@ -1335,8 +1340,29 @@ export class SqliteStore implements MaintenanceStore, AuditSource {
     this.#audit.append(audit);
   }
 
+  /** An object's index rows, in their order, INDEX_ROWS_PER_INSERT to a statement: one call into SQLite instead of one a row. */
   #writeIndex(row: Pick<PreparedRow, 'id' | 'index'>): void {
-    for (const { name, key } of row.index) this.#insertIndex.run(row.id, name, key);
+    const rows = row.index;
+    for (let from = 0; from < rows.length; from += INDEX_ROWS_PER_INSERT) {
+      const to = Math.min(rows.length, from + INDEX_ROWS_PER_INSERT);
+      const params: (string | null)[] = [];
+      for (let i = from; i < to; i++) {
+        const { name, key } = rows[i] as IndexRow;
+        params.push(row.id, name, key);
+      }
+      this.#insertIndexRows(to - from).run(...params);
+    }
+  }
+
+  /** INSERT OR IGNORE of `count` index rows (each ignored alone when present), prepared once per count. */
+  #insertIndexRows(count: number): Database.Statement<(string | null)[]> {
+    let statement = this.#insertIndexStatements[count];
+    if (statement === undefined) {
+      const values = Array.from({ length: count }, () => "(?, ?, coalesce(?, ''))").join(', ');
+      statement = this.#db.prepare<(string | null)[]>(`INSERT OR IGNORE INTO attribute_index (object_id, name, key) VALUES ${values}`);
+      this.#insertIndexStatements[count] = statement;
+    }
+    return statement;
   }
 
   /**
