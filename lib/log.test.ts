@@ -67,6 +67,32 @@ describe('jsonLogger', () => {
     });
   });
 
+  it('writes any strings, numbers, booleans and nulls exactly as JSON.stringify of the whole line would (quotes, backslashes, control characters, lone surrogates, NaN, -0)', () => {
+    const { log, raw } = recording();
+    // A fixed pseudo-random sequence: the same 400 lines on every run.
+    let seed = 7;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const pieces = ['a', 'Z', ' ', '"', '\\', '/', '\n', '\u0001', '\u001f', '\u007f', 'é', '\u2028', '\ud800', '\udc00', '😀', '<', '~'];
+    const text = (): string => Array.from({ length: next(6) }, () => pieces[next(pieces.length)]).join('');
+    const values = (): unknown[] => [text(), next(1000), -0, Number.NaN, Number.POSITIVE_INFINITY, 1e21, 0.1 * next(10), true, false, null, undefined];
+    const expected: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const fields: Record<string, unknown> = {};
+      const base: Record<string, unknown> = {};
+      for (let k = next(4); k > 0; k--) fields[`f${text()}`] = values()[next(11)];
+      for (let k = next(3); k > 0; k--) base[`b${text()}`] = values()[next(11)];
+      const msg = text();
+      log.child(base).info(msg, fields);
+      const line = raw[raw.length - 1] ?? '';
+      const time = /"time":"([^"]+)"/.exec(line)?.[1];
+      expected.push(`${JSON.stringify({ time, level: 'info', msg, ...base, ...fields })}\n`);
+    }
+    expect(raw).to.deep.equal(expected);
+  });
+
   it('writes nothing below its level', () => {
     const { log, raw } = recording('warn');
     log.debug('d', { big: 1n });
