@@ -31,7 +31,7 @@ import type { KekRecord } from '../crypto/index.js';
 import { SqliteLocator } from './sqlite-locate.js';
 import { decodeAttributes, encodeAttributes, indexRowKey, indexRows, unwrapBody, wrapBody } from './codec.js';
 import type { IndexKeys, IndexRow } from './codec.js';
-import { checkGrant, grantConditions, grantFromRow, scopeColumn, sqliteParam, visibleCondition } from './grants-sql.js';
+import { checkGrant, grantConditions, grantFromRow, scopeColumn, sqliteParam } from './grants-sql.js';
 import type { GrantRow } from './grants-sql.js';
 import type { GrantFilter, GrantRecord } from './types.js';
 import type { ObjectCount } from './types.js';
@@ -420,37 +420,6 @@ async function restrictFiles(path: string): Promise<void> {
       if (!(error instanceof Error && (error as NodeJS.ErrnoException).code === 'ENOENT')) throw error;
     }
   }
-}
-
-// ---------------------------------------------------------------------------------------
-// Locate
-
-/** A LocateQuery as one SQL query, whatever its conditions; the store reads through SqliteLocator (sqlite-locate.ts) instead. */
-export function locateSql(query: LocateQuery): { sql: string; params: (string | number)[] } {
-  const where: string[] = [];
-  const params: (string | number)[] = [];
-  if (query.owner !== undefined) {
-    where.push('owner = ?');
-    params.push(query.owner);
-  }
-  if (query.visibleTo !== undefined) {
-    where.push(visibleCondition(query.visibleTo, sqliteParam(params), { objects: 'objects', grants: 'grants', attributeIndex: 'attribute_index', ownedFrom: 'objects INDEXED BY objects_owner' }, 'target', 'CROSS JOIN'));
-  }
-  if (query.objectType !== undefined) {
-    where.push('object_type = ?');
-    params.push(query.objectType);
-  }
-  for (const { name, key } of query.equals ?? []) {
-    where.push('id IN (SELECT object_id FROM attribute_index WHERE name = ? AND key = ?)');
-    params.push(name, key);
-  }
-  for (const name of query.has ?? []) {
-    where.push('id IN (SELECT object_id FROM attribute_index WHERE name = ?)');
-    params.push(name);
-  }
-  const filter = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
-  if (query.limit !== undefined) params.push(Math.max(0, Math.trunc(query.limit)));
-  return { sql: `SELECT id FROM objects${filter} ORDER BY seq${query.limit === undefined ? '' : ' LIMIT ?'}`, params };
 }
 
 // ---------------------------------------------------------------------------------------
