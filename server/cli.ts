@@ -20,6 +20,7 @@ import { KekError } from '../lib/crypto/index.js';
 import { AuditChainError, ExportStartError } from '../lib/audit/index.js';
 import { AuditCommandError, auditConfig, runAuditExport, runAuditVerify } from './audit-command.js';
 import { usersCommand } from './users-command.js';
+import { formatRecount, recountObjects } from './recount-command.js';
 
 /** Exit code for bad input: the command was understood, the data was not. */
 const EXIT_BAD_INPUT = 2;
@@ -209,6 +210,23 @@ async function main(argv: string[]): Promise<void> {
       async (args) => {
         try {
           process.stdout.write(await runRestore(await configFromArgs(args, process.env), String(args.file), { kekFiles: ([] as unknown[]).concat(args['kek-file'] ?? []).map(String), force: String(args.force) === 'true' }));
+        } catch (error) {
+          fail(error);
+        }
+      },
+    )
+    .command(
+      'recount-objects',
+      'count the objects by type and State for kmipd_objects anew (after nodes of an older release wrote without counting), while servers keep serving',
+      (y) => y.option('config', { type: 'string', describe: 'a JSON configuration file [KMIPD_CONFIG]' }).options(settingOptions()),
+      async (args) => {
+        try {
+          const opened = await openForMaintenance(await configFromArgs(args, process.env));
+          try {
+            process.stdout.write(formatRecount(await recountObjects(opened)));
+          } finally {
+            await opened.close();
+          }
         } catch (error) {
           fail(error);
         }

@@ -38,8 +38,6 @@ export interface GroupedCommit<R> {
 
 export interface CommitGroupsOptions<R, W> {
   readonly pool: Pool;
-  /** The statement that opens a group's transaction (BEGIN, and whatever setting the writes need). */
-  readonly begin: string;
   /**
    * Locks the rows of the objects a group updates, in identifier order, before any commit
    * of it writes: the commits run in arrival order, and two nodes' groups that update the
@@ -125,7 +123,7 @@ export class CommitGroups<R, W> {
     let taken = false;
     let broken: Error | undefined;
     try {
-      await client.query(this.#options.begin);
+      await client.query('BEGIN');
       // Taken once the transaction is open: commits that came while it opened join it.
       const group = this.#take();
       taken = true;

@@ -230,7 +230,6 @@ describe('PostgreSQL object counts (lib/store/postgres-counts.ts) against a thro
     await old.close();
     // Back to the schema before this step, as an older kmipd left it.
     await db().query(`DROP TABLE ${schema}.object_counts; DELETE FROM ${schema}.schema_migrations WHERE version = ${POSTGRES_SCHEMA_VERSION}`);
-    await db().query(`DROP FUNCTION ${schema}.object_counts_object, ${schema}.object_counts_index, ${schema}.object_counts_add, ${schema}.object_counts_state CASCADE`);
     // An older node's commit in flight: it writes no counts, and commits while the nodes start.
     const older = await db().connect();
     try {
@@ -263,44 +262,75 @@ describe('PostgreSQL object counts (lib/store/postgres-counts.ts) against a thro
     }
   });
 
-  it('what a node still on the older release writes (a transaction without the flag) is counted by the triggers', async () => {
-    const store = await open(newKek());
+  it('what a node of the older release writes is not counted; recountObjects counts anew, waiting for its commit in flight, while nodes write', async () => {
+    const kek = newKek();
+    const [store, other] = [await open(kek), await open(kek)] as [PostgresStore, PostgresStore];
     const [a, b] = [object(store.newId(), Enum.State.PreActive), object(store.newId(), Enum.State.Active)] as [Made, Made];
     await store.commit({ create: [a, b] });
     const older = await db().connect();
     const state = (value: number): Buffer => Buffer.from(String(value));
     const stateName = Buffer.from('State');
     try {
-      // Its create: the object, then its index rows, as the older release writes them.
+      // As the older release writes: a create (the object, then its index rows), a State
+      // change of an object of this release, a change of type, a delete (its rows by cascade).
       await older.query('BEGIN');
       await older.query(`INSERT INTO ${schema}.objects (id, object_type, owner, revision, attributes, created, updated) VALUES ('older-1', $1, '\\x', 1, '\\x', now(), now())`, [Enum.ObjectType.SecretData]);
       await older.query(`INSERT INTO ${schema}.attribute_index (object_id, name, key) VALUES ('older-1', $1, $2), ('older-1', $3, NULL)`, [stateName, state(Enum.State.PreActive), Buffer.from('Name')]);
       await older.query('COMMIT');
-      await expectExact(store);
-      // Its update: the row, then the index difference in one statement, on its own object and on one of this release.
-      for (const [id, to] of [['older-1', Enum.State.Active], [a.id, Enum.State.Deactivated]] as const) {
-        await older.query(`UPDATE ${schema}.objects SET revision = revision + 1 WHERE id = $1`, [id]);
-        await older.query(
-          `WITH gone AS (DELETE FROM ${schema}.attribute_index WHERE object_id = $1 AND name = $2)
-           INSERT INTO ${schema}.attribute_index (object_id, name, key) VALUES ($1, $2, $3)`,
-          [id, stateName, state(to)],
-        );
-      }
+      await older.query(`UPDATE ${schema}.objects SET revision = revision + 1 WHERE id = $1`, [a.id]);
+      await older.query(`UPDATE ${schema}.attribute_index SET key = $2 WHERE object_id = $1 AND name = $3`, [a.id, state(Enum.State.Deactivated), stateName]);
       await older.query(`UPDATE ${schema}.objects SET object_type = $1 WHERE id = 'older-1'`, [Enum.ObjectType.OpaqueObject]);
+      await older.query(`DELETE FROM ${schema}.objects WHERE id = $1`, [b.id]);
+      // The kept counts still say what this release wrote.
       expect(sorted(await store.countByState())).to.deep.equal([
+        { objectType: Enum.ObjectType.SymmetricKey, state: Enum.State.PreActive, count: 1 },
         { objectType: Enum.ObjectType.SymmetricKey, state: Enum.State.Active, count: 1 },
-        { objectType: Enum.ObjectType.SymmetricKey, state: Enum.State.Deactivated, count: 1 },
-        { objectType: Enum.ObjectType.OpaqueObject, state: Enum.State.Active, count: 1 },
       ]);
+      const exact = [
+        { objectType: Enum.ObjectType.SymmetricKey, state: Enum.State.Deactivated, count: 1 },
+        { objectType: Enum.ObjectType.OpaqueObject, state: Enum.State.PreActive, count: 1 },
+      ];
+      expect(await fullCount()).to.deep.equal(exact);
+
+      // An older node's create in flight: the recount waits for its commit and counts it.
+      await older.query('BEGIN');
+      await older.query(`INSERT INTO ${schema}.objects (id, object_type, owner, revision, attributes, created, updated) VALUES ('older-2', $1, '\\x', 1, '\\x', now(), now())`, [Enum.ObjectType.SecretData]);
+      const recount = other.recountObjects();
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const { rows } = await db().query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'kmipd' AND wait_event_type = 'Lock'");
+        if ((rows[0]?.n ?? 0) >= 1) break;
+        if (Date.now() > deadline) expect.fail('the recount never waited');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await older.query('COMMIT');
+      const counted = sorted(await recount);
+      expect(counted).to.deep.equal(sorted([...exact, { objectType: Enum.ObjectType.SecretData, state: undefined, count: 1 }]));
       await expectExact(store);
-      // This release's writes on top are counted once, not twice.
-      await store.commit({ create: [object(store.newId(), Enum.State.PreActive)], update: [moved(b, Enum.State.Compromised)] });
+      expect(await keptTotal()).to.equal(3);
+
+      // Drifted again, then recounted while both nodes create, activate and destroy.
+      await older.query(`DELETE FROM ${schema}.objects WHERE id = 'older-2'`);
+      let writing = true;
+      const writers = [store, other].flatMap((node) =>
+        [1, 2, 3].map(async () => {
+          while (writing) {
+            const made = object(node.newId(), Enum.State.PreActive);
+            await node.commit({ create: [made] });
+            const active = moved(made, Enum.State.Active);
+            await node.commit({ update: [active] });
+            await node.commit({ update: [moved(active, Enum.State.Destroyed)] });
+          }
+        }),
+      );
+      for (let i = 0; i < 3; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await (i % 2 === 0 ? store : other).recountObjects();
+      }
+      writing = false;
+      await Promise.all(writers);
       await expectExact(store);
-      // Deletes: one object with its rows by cascade, then all as an older restore does (rows first).
-      await older.query(`DELETE FROM ${schema}.objects WHERE id = $1`, [a.id]);
-      await expectExact(store);
-      await older.query(`DELETE FROM ${schema}.attribute_index; DELETE FROM ${schema}.objects`);
-      expect(await store.countByState()).to.deep.equal([]);
+      await expectExact(other);
     } finally {
       older.release(true); // a fresh connection for the next test, whatever state this one is in
     }

@@ -13,7 +13,7 @@ import { randomInt } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import type { ObjectCount } from './types.js';
 
-/** Slots a transaction draws its count rows from: the rows number at most 2 x slots x types x states. */
+/** Slots a transaction draws its count rows from: the rows number at most slots x types x states. */
 export const OBJECT_COUNT_SLOTS = 64;
 
 /** The attribute whose index key is an object's State. */
@@ -27,29 +27,14 @@ const fullCount = (s: string): string => `
     GROUP BY 1, 2, 3`;
 
 /**
- * How this release's transactions that write objects begin: they count their own changes,
- * and the flag tells the triggers below to leave them alone.
- */
-export const BEGIN_COUNTED = "BEGIN; SET LOCAL kmipd.object_counts = 'kept'";
-
-/**
  * The schema step that creates the table and counts the objects already there, once. It runs
  * in the migration's transaction under its advisory lock (nodes starting together count
  * once); the SHARE lock makes nodes still on an older kmipd wait for the count, so none of
- * their objects slips in between the count and the commit.
- *
- * Nodes still on the older release keep writing during a rolling upgrade, without counting:
- * triggers count what a transaction without the BEGIN_COUNTED flag changes (their own
- * transactions, an administrator's SQL), so the counts stay exact through the upgrade. The
- * WHEN clauses keep this release's writes off plpgsql. A DELETE of objects is counted
- * BEFORE it: its State rows go afterwards, by cascade, when the object is no longer there.
- * The triggers write slots of their own (from OBJECT_COUNT_SLOTS up), so an older node's
- * transaction, which takes count rows in any order and the chain head after them, never
- * waits for a row this release's transaction holds while it waits for the head.
+ * their objects slips in between the count and the commit. What those nodes write afterwards
+ * is not counted (they know nothing of the table): docs/operations.md section 6 says to
+ * upgrade every node together, or to run `kmipd recount-objects` once they all are.
  */
 export function objectCountsSchema(s: string): string {
-  const unflagged = "current_setting('kmipd.object_counts', true) IS DISTINCT FROM 'kept'";
-  const stateRow = (row: string): string => `${row}.name = '\\x${Buffer.from(STATE_INDEX_NAME).toString('hex')}'::bytea AND ${row}.key IS NOT NULL`;
   return `
   CREATE TABLE ${s}.object_counts (
     slot smallint NOT NULL,
@@ -60,54 +45,6 @@ export function objectCountsSchema(s: string): string {
   );
   LOCK TABLE ${s}.objects IN SHARE MODE;
   ${fullCount(s)};
-
-  CREATE FUNCTION ${s}.object_counts_add(t integer, st bytea, d bigint) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO ${s}.object_counts (slot, object_type, state, n) VALUES ((${OBJECT_COUNT_SLOTS} + txid_current() % ${OBJECT_COUNT_SLOTS})::smallint, t, st, d)
-    ON CONFLICT (slot, object_type, state) DO UPDATE SET n = ${s}.object_counts.n + excluded.n
-  $$;
-  CREATE FUNCTION ${s}.object_counts_state(text) RETURNS bytea LANGUAGE sql STABLE AS $$
-    SELECT coalesce((SELECT key FROM ${s}.attribute_index WHERE object_id = $1 AND ${stateRow('attribute_index')} LIMIT 1), '\\x'::bytea)
-  $$;
-  CREATE FUNCTION ${s}.object_counts_object() RETURNS trigger LANGUAGE plpgsql AS $$
-  BEGIN
-    IF TG_OP = 'INSERT' THEN
-      PERFORM ${s}.object_counts_add(NEW.object_type, ${s}.object_counts_state(NEW.id), 1);
-    ELSIF TG_OP = 'DELETE' THEN
-      PERFORM ${s}.object_counts_add(OLD.object_type, ${s}.object_counts_state(OLD.id), -1);
-      RETURN OLD;
-    ELSE
-      PERFORM ${s}.object_counts_add(OLD.object_type, ${s}.object_counts_state(OLD.id), -1);
-      PERFORM ${s}.object_counts_add(NEW.object_type, ${s}.object_counts_state(NEW.id), 1);
-    END IF;
-    RETURN NULL;
-  END $$;
-  CREATE FUNCTION ${s}.object_counts_index() RETURNS trigger LANGUAGE plpgsql AS $$
-  DECLARE
-    t integer;
-  BEGIN
-    IF TG_OP = 'INSERT' THEN
-      SELECT object_type INTO t FROM ${s}.objects WHERE id = NEW.object_id;
-      IF FOUND THEN
-        PERFORM ${s}.object_counts_add(t, '\\x'::bytea, -1);
-        PERFORM ${s}.object_counts_add(t, NEW.key, 1);
-      END IF;
-    ELSE
-      SELECT object_type INTO t FROM ${s}.objects WHERE id = OLD.object_id;
-      IF FOUND THEN
-        PERFORM ${s}.object_counts_add(t, OLD.key, -1);
-        PERFORM ${s}.object_counts_add(t, '\\x'::bytea, 1);
-      END IF;
-    END IF;
-    RETURN NULL;
-  END $$;
-  CREATE TRIGGER object_counts_insert AFTER INSERT ON ${s}.objects FOR EACH ROW WHEN (${unflagged}) EXECUTE FUNCTION ${s}.object_counts_object();
-  CREATE TRIGGER object_counts_delete BEFORE DELETE ON ${s}.objects FOR EACH ROW WHEN (${unflagged}) EXECUTE FUNCTION ${s}.object_counts_object();
-  CREATE TRIGGER object_counts_type AFTER UPDATE OF object_type ON ${s}.objects FOR EACH ROW
-    WHEN (OLD.object_type <> NEW.object_type AND ${unflagged}) EXECUTE FUNCTION ${s}.object_counts_object();
-  CREATE TRIGGER object_counts_state_insert AFTER INSERT ON ${s}.attribute_index FOR EACH ROW
-    WHEN (${stateRow('NEW')} AND ${unflagged}) EXECUTE FUNCTION ${s}.object_counts_index();
-  CREATE TRIGGER object_counts_state_delete AFTER DELETE ON ${s}.attribute_index FOR EACH ROW
-    WHEN (${stateRow('OLD')} AND ${unflagged}) EXECUTE FUNCTION ${s}.object_counts_index();
   `;
 }
 

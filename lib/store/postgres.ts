@@ -28,7 +28,7 @@ import { StoreConflictError, UniqueValueError } from './types.js';
 import { timeOrderedUuid } from './ids.js';
 import { appendPostgresAudit, openPostgresAuditReader, postgresAuditSchema } from '../audit/postgres.js';
 import { CommitGroups } from './postgres-commits.js';
-import { BEGIN_COUNTED, CountDeltas, STATE_INDEX_NAME, countByState, objectCountsSchema, recountObjects } from './postgres-counts.js';
+import { CountDeltas, STATE_INDEX_NAME, countByState, objectCountsSchema, recountObjects } from './postgres-counts.js';
 import type { AuditEntry, AuditReader, AuditSource } from '../audit/record.js';
 import type { Changes, ExportItem, ImportItem, ImportOptions, LocateQuery, MaintenanceStore, ObjectMetadata, UniqueClaim, WrappedBody } from './types.js';
 import { AUDIT_COLUMNS, auditRecordFromRow, auditRowValues, importedHead, indexTask, parseIndexProgress } from './audit-rows.js';
@@ -227,7 +227,7 @@ async function checkServer(pool: Pool): Promise<{ synchronousCommit: string; ser
  */
 export async function migrate(client: PoolClient, schema: string): Promise<Migration> {
   const s = escapeIdentifier(schema);
-  await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`kmipd migrate ${schema}`]);
+  await lockMigrations(client, schema);
   // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists:
   // look first, so a role given a ready schema by its administrator need not have it.
   const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
@@ -245,15 +245,17 @@ export async function migrate(client: PoolClient, schema: string): Promise<Migra
   return { from, to: Math.max(from, MIGRATIONS.length) };
 }
 
-/**
- * BEGIN, work, COMMIT; ROLLBACK on any error. A connection that cannot roll back is discarded.
- * The work counts whatever objects it changes (BEGIN_COUNTED).
- */
+/** The migrations' lock, until the transaction ends: one node migrates (or recounts) at a time. */
+async function lockMigrations(client: PoolClient, schema: string): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`kmipd migrate ${schema}`]);
+}
+
+/** BEGIN, work, COMMIT; ROLLBACK on any error. A connection that cannot roll back is discarded. */
 async function transaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query(BEGIN_COUNTED);
+    await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
@@ -365,7 +367,6 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
     this.#sql = statements(escapeIdentifier(settings.schema));
     this.#commits = new CommitGroups({
       pool,
-      begin: BEGIN_COUNTED,
       lock: (client, ids) => client.query({ name: 'kmipd-lock-updated', text: this.#sql.lockRows, values: [ids] }).then(() => undefined),
       lockClaims: (client, keys) => client.query({ name: 'kmipd-lock-claims', text: this.#sql.lockClaims, values: [keys] }).then(() => undefined),
       write: (client, rows) => this.#write(client, rows),
@@ -459,6 +460,23 @@ export class PostgresStore implements MaintenanceStore, AuditSource {
   /** From the counts every write keeps (lib/store/postgres-counts.ts): a few hundred rows, however many objects. */
   async countByState(): Promise<ObjectCount[]> {
     return countByState(this.#pool, this.#schema);
+  }
+
+  /**
+   * Counts every object anew, in one transaction (`kmipd recount-objects`): after nodes of a
+   * release that kept no counts wrote meanwhile. As the schema step that first counted, under
+   * the migrations' lock and a SHARE lock on objects: writes in flight commit first, the next
+   * wait. The EXCLUSIVE lock on the counts also holds back a refresh of the State index rows,
+   * which moves counts without writing objects. Returns the counts as written.
+   */
+  async recountObjects(): Promise<ObjectCount[]> {
+    const s = this.#schema;
+    return transaction(this.#pool, async (client) => {
+      await lockMigrations(client, this.#settings.schema);
+      await client.query(`LOCK TABLE ${s}.objects IN SHARE MODE; LOCK TABLE ${s}.object_counts IN EXCLUSIVE MODE`);
+      await recountObjects(client, s);
+      return countByState(client, s);
+    });
   }
 
   settings(): PostgresSettings {
