@@ -12,6 +12,7 @@ import { OBJECT_COUNT_SLOTS } from './postgres-counts.js';
 import { suiteIndexKeys } from './store-suite.js';
 import type { IndexKeys } from './codec.js';
 import type { ImportItem, ObjectCount } from './types.js';
+import { rejection } from '../../test/support/rejection.js';
 
 const newKek = (): FileKek => new FileKek(KeyMaterial.random(32));
 
@@ -40,16 +41,6 @@ function moved(o: ManagedObject, state: number): ManagedObject {
 
 const sorted = (counts: readonly ObjectCount[]): ObjectCount[] =>
   [...counts].sort((a, b) => a.objectType - b.objectType || (a.state ?? -1) - (b.state ?? -1));
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).to.be.instanceOf(Error);
-    return error as Error;
-  }
-  expect.fail('expected a rejection');
-}
 
 describe('PostgreSQL object counts (lib/store/postgres-counts.ts) against a throwaway cluster', function () {
   let cluster: PostgresCluster | undefined;

@@ -21,6 +21,7 @@ import type { OpenedMaintenanceStore } from './store-suite.js';
 import type { IndexKeys } from './codec.js';
 import type { LocateQuery } from './types.js';
 import type { AuditEntry } from '../audit/record.js';
+import { rejection } from '../../test/support/rejection.js';
 
 const newKek = (): FileKek => new FileKek(KeyMaterial.random(32));
 
@@ -52,16 +53,6 @@ function expectBody(object: ManagedObject | undefined, body: TtlvItem | undefine
   expect(object?.body).to.not.equal(undefined);
   if (object?.body === undefined || body === undefined) return;
   expect(itemsEqual(object.body, body)).to.equal(true);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).to.be.instanceOf(Error);
-    return error as Error;
-  }
-  expect.fail('expected a rejection');
 }
 
 /** Every file under `dir`, concatenated (table files and WAL segments: tens of megabytes). */

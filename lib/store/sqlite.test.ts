@@ -22,6 +22,7 @@ import type { LocateQuery } from './types.js';
 import { openSqliteAuditReader, verifyChain } from '../audit/index.js';
 import type { AuditEntry } from '../audit/record.js';
 import { auditEntry } from '../audit/store-audit-suite.js';
+import { rejection } from '../../test/support/rejection.js';
 
 const DB_FILE = 'kmipd.db';
 
@@ -87,16 +88,6 @@ function expectBody(object: ManagedObject | undefined, body: TtlvItem | undefine
   expect(object?.body).to.not.equal(undefined);
   if (object?.body === undefined || body === undefined) return;
   expect(itemsEqual(object.body, body)).to.equal(true);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).to.be.instanceOf(Error);
-    return error as Error;
-  }
-  expect.fail('expected a rejection');
 }
 
 async function readIfPresent(path: string): Promise<Buffer> {

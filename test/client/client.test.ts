@@ -16,15 +16,7 @@ import { configWith, initDataDir, startServer } from '../../server/index.js';
 import { addUser } from '../../server/users-command.js';
 import type { RunningServer } from '../../server/index.js';
 import { LogCapture, delay, eventually, removeDir, tempDir } from '../server/helpers.js';
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the promise to be rejected');
-}
+import { rejection } from '../support/rejection.js';
 
 describe('lib/client: KmipClient against a running kmipd', function () {
   this.timeout(60_000);

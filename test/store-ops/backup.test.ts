@@ -32,17 +32,9 @@ import { startServer } from '../../server/index.js';
 import { runBackup, runRestore } from '../../server/backup.js';
 import { startPostgres } from '../support/postgres.js';
 import { Client, connectAdmin, find, initialisedCopy, kmipdCli, nameXml, removeDir, runCli, tempDir } from './helpers.js';
+import { rejection } from '../support/rejection.js';
 
 const local = (dir: string, more: Partial<KmipdConfig> = {}): KmipdConfig => configWith({ dir, host: '127.0.0.1', port: 0, schedulerIntervalSeconds: 0, ...more });
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  expect.fail('expected a rejection');
-}
 
 /** Every key of the backup, read through a server on `dir`, equals what the source served. */
 async function expectRestored(dir: string, file: string, materials: Map<string, string>): Promise<number> {
