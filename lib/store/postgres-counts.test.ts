@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Pool } from 'pg';
-import { startPostgres } from '../../test/support/postgres.js';
+import { refuseOwnerAtCommit, startPostgres } from '../../test/support/postgres.js';
 import type { PostgresCluster } from '../../test/support/postgres.js';
 import { Enum, Tag, leaf, structure } from '../../ttlv/index.js';
 import { FileKek, KeyMaterial } from '../crypto/index.js';
@@ -165,14 +165,7 @@ describe('PostgreSQL object counts (lib/store/postgres-counts.ts) against a thro
     await expectExact(store);
 
     // A COMMIT refused by a deferred constraint: the whole group, its deltas with it.
-    await db().query(`
-      CREATE FUNCTION ${schema}.refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF convert_from(NEW.owner, 'UTF8') = 'refused' THEN RAISE EXCEPTION 'refused at commit'; END IF;
-        RETURN NULL;
-      END $$;
-      CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON ${schema}.objects DEFERRABLE INITIALLY DEFERRED
-        FOR EACH ROW EXECUTE FUNCTION ${schema}.refuse_at_commit();`);
+    await db().query(refuseOwnerAtCommit(schema));
     const counted = sorted(await store.countByState());
     const failed = await Promise.allSettled([
       store.commit({ create: [{ ...object(store.newId(), Enum.State.Active), owner: 'refused' }] }),

@@ -3,7 +3,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Pool } from 'pg';
-import { startPostgres } from '../../test/support/postgres.js';
+import { refuseOwnerAtCommit, startPostgres } from '../../test/support/postgres.js';
 import type { PostgresCluster } from '../../test/support/postgres.js';
 import { Enum, Tag, encodeTtlv, itemsEqual, leaf, structure } from '../../ttlv/index.js';
 import type { TtlvItem } from '../../ttlv/index.js';
@@ -549,14 +549,7 @@ describe('PostgresStore against a throwaway PostgreSQL cluster', function () {
         const store = await open(newKek());
         await store.commit({ audit: [auditEntry({ operation: 'Before' })] });
         // Checked at COMMIT: a deferred constraint trigger that refuses one owner.
-        await db().query(`
-          CREATE FUNCTION ${schema}.refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-          BEGIN
-            IF convert_from(NEW.owner, 'UTF8') = 'refused' THEN RAISE EXCEPTION 'refused at commit'; END IF;
-            RETURN NULL;
-          END $$;
-          CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON ${schema}.objects DEFERRABLE INITIALLY DEFERRED
-            FOR EACH ROW EXECUTE FUNCTION ${schema}.refuse_at_commit();`);
+        await db().query(refuseOwnerAtCommit(schema));
         const good = [1, 2].map((n) => symmetricKey(store.newId(), Buffer.alloc(32, n), `good-${n}`));
         const refused = { ...symmetricKey(store.newId(), Buffer.alloc(32, 3), 'refused'), owner: 'refused' };
         const results = await Promise.allSettled([

@@ -156,3 +156,18 @@ export async function startPostgres(): Promise<PostgresCluster> {
     throw error;
   }
 }
+
+/**
+ * SQL that makes every COMMIT inserting an object of owner 'refused' into kmipd's `schema`
+ * fail (a deferred constraint trigger): a COMMIT refused after its statements succeeded.
+ */
+export function refuseOwnerAtCommit(schema: string): string {
+  return `
+    CREATE FUNCTION ${schema}.refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF convert_from(NEW.owner, 'UTF8') = 'refused' THEN RAISE EXCEPTION 'refused at commit'; END IF;
+      RETURN NULL;
+    END $$;
+    CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON ${schema}.objects DEFERRABLE INITIALLY DEFERRED
+      FOR EACH ROW EXECUTE FUNCTION ${schema}.refuse_at_commit();`;
+}
