@@ -29,7 +29,7 @@ for (const def of ENUMS) {
   valueVersions.set(def, versions);
 }
 
-/** The versions of each specification tag (0x42xxxx), by its low two bytes: 0 where none defines it. */
+/** The versions of each specification tag (0x420000-0x42FFFF), by its low two bytes: 0 where none defines it. */
 const specTagVersions = new Uint8Array(0x10000);
 for (const tag of TAGS) if (tag.value >>> 16 === 0x42) specTagVersions[tag.value & 0xffff] = tag.versions;
 
