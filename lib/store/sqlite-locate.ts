@@ -25,10 +25,12 @@ export const SCAN_SEQS = 512;
 
 type Condition = { readonly name: string; readonly key: string } | { readonly name: string; readonly key?: undefined };
 
-/** How a Locate reads SQLite: the query it starts from, or a scan. Exported for tests (EXPLAIN). */
-export type LocatePlan =
-  | { readonly kind: 'driven'; readonly sql: string; readonly params: (string | number)[] }
-  | { readonly kind: 'scan'; readonly sql: string; readonly params: (string | number)[] };
+/** How a Locate reads SQLite: from its most selective condition, or by a scan (scanSql). Exported for tests (EXPLAIN). */
+export interface LocatePlan {
+  readonly kind: 'driven' | 'scan';
+  readonly sql: string;
+  readonly params: (string | number)[];
+}
 
 /** The query from `driver`'s index rows, the other conditions as probes, in creation order. */
 export function drivenSql(query: LocateQuery, driver: Condition, limit: number | undefined): { sql: string; params: (string | number)[] } {
@@ -70,7 +72,8 @@ function rowConditions(query: LocateQuery, params: (string | number)[], skip: Co
   }
   if (query.visibleTo !== undefined) where.push(visibleProbe(query.visibleTo, param, { grants: 'grants', attributeIndex: 'attribute_index' }, 'o'));
   for (const condition of conditionsOf(query)) {
-    if (condition === skip) continue;
+    // The driver's own rows are the source already (a copy of it among the conditions too).
+    if (skip !== undefined && condition.name === skip.name && condition.key === skip.key) continue;
     where.push(
       condition.key === undefined
         ? `EXISTS (SELECT 1 FROM attribute_index a WHERE a.object_id = o.id AND a.name = ${param(condition.name)})`
