@@ -18,6 +18,7 @@ import { storeMember } from '../lib/store/index.js';
 import type { ObjectCount, Store } from '../lib/store/index.js';
 import { PRODUCT } from '../lib/product.js';
 import type { BudgetView } from './budget.js';
+import { TallyCounter, TallyHistogram } from './tally.js';
 
 export type Transport = 'tls' | 'https';
 
@@ -29,20 +30,20 @@ const COMMIT_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.0
 export const OBJECT_COUNT_MAX_AGE_MS = 5_000;
 
 const OBJECT_TYPE_NAMES = invert(Enum.ObjectType);
-const COMMIT_OK = { result: 'ok' };
-const COMMIT_ERROR = { result: 'error' };
+const COMMIT_OK = (): { result: string } => ({ result: 'ok' });
+const COMMIT_ERROR = (): { result: string } => ({ result: 'error' });
 const STATE_NAMES = invert(Enum.State);
 
 export class KmipdMetrics {
   readonly registry = new Registry();
-  readonly #operations: Counter<'operation' | 'status' | 'reason'>;
-  readonly #latency: Histogram<'operation'>;
+  readonly #operations: TallyCounter<'operation' | 'status' | 'reason'>;
+  readonly #latency: TallyHistogram<'operation'>;
   readonly #connectionsOpened: Counter<'transport'>;
   readonly #connectionsRefused: Counter<'transport' | 'reason'>;
   readonly #handshakeFailures: Counter<'transport' | 'reason'>;
   readonly #invalidMessages: Counter;
   readonly #httpsRequests: Counter<'encoding' | 'code'>;
-  readonly #commits: Histogram<'result'>;
+  readonly #commits: TallyHistogram<'result'>;
   readonly #kekProbes: Histogram<'result'>;
   readonly #objectCountErrors: Counter;
   readonly #credentialVerifications: Counter<'result'>;
@@ -55,13 +56,13 @@ export class KmipdMetrics {
 
   constructor(options: { readonly processMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    this.#operations = new Counter({
+    this.#operations = new TallyCounter({
       name: 'kmipd_operations_total',
       help: 'KMIP batch items handled, by operation, Result Status and Result Reason ("none" on success).',
       labelNames: ['operation', 'status', 'reason'],
       registers,
     });
-    this.#latency = new Histogram({
+    this.#latency = new TallyHistogram({
       name: 'kmipd_operation_duration_seconds',
       help: 'Time to handle one KMIP batch item, commit included, by operation.',
       labelNames: ['operation'],
@@ -97,7 +98,7 @@ export class KmipdMetrics {
       labelNames: ['encoding', 'code'],
       registers,
     });
-    this.#commits = new Histogram({
+    this.#commits = new TallyHistogram({
       name: 'kmipd_store_commit_duration_seconds',
       help: 'Time of store commits (one durable transaction each: objects, index rows, audit records), by result.',
       labelNames: ['result'],
@@ -208,8 +209,9 @@ export class KmipdMetrics {
   readonly observeOperation = (event: OperationEvent): void => {
     // An operation code KMIP does not name would make a new series per code a client invents.
     const operation = event.operation.startsWith('0x') && event.reason === 'OperationNotSupported' ? 'unsupported' : event.operation;
-    this.#operations.inc({ operation, status: event.status, reason: event.reason ?? 'none' });
-    this.#latency.observe({ operation }, event.seconds);
+    const reason = event.reason ?? 'none';
+    this.#operations.count(`${operation}\u0000${event.status}\u0000${reason}`, () => ({ operation, status: event.status, reason }));
+    this.#latency.record(operation, () => ({ operation }), event.seconds);
   };
 
   /** The authenticator's observer (server/users.ts): verifications, lockouts and refusals for one. */
@@ -270,9 +272,9 @@ export class KmipdMetrics {
       const started = performance.now();
       try {
         await store.commit(changes);
-        commits.observe(COMMIT_OK, (performance.now() - started) / 1000);
+        commits.record('ok', COMMIT_OK, (performance.now() - started) / 1000);
       } catch (error) {
-        commits.observe(COMMIT_ERROR, (performance.now() - started) / 1000);
+        commits.record('error', COMMIT_ERROR, (performance.now() - started) / 1000);
         throw error;
       }
     };
