@@ -36,19 +36,19 @@ class JsonLogger implements Logger {
   readonly #level: LogLevel;
   readonly #threshold: number;
   readonly #base: LogFields;
-  readonly #plainBase: boolean;
-  /** The base's members as JSON text (",\"peer\":...", or "" when it has none); undefined until the first line. */
-  #baseText: string | undefined;
-  /** False when a base field takes the place of time, level or msg: every line is then built as an object. */
-  readonly #inline: boolean;
+  /**
+   * What the first line learns of the base (a child per request is made and mostly never
+   * writes a line at the configured level): whether its values are all plain, whether its
+   * fields can be written after time, level and msg as text (false when one takes their
+   * place: every line is then built as an object), and its members as JSON text.
+   */
+  #shape: { readonly plain: boolean; readonly inline: boolean; readonly text: string } | undefined;
 
   constructor(sink: LogSink, level: LogLevel, base: LogFields) {
     this.#sink = sink;
     this.#level = level;
     this.#threshold = LEVELS[level];
     this.#base = base;
-    this.#plainBase = allPlain(base);
-    this.#inline = !hasToJson(base) && inlineKeys(base, undefined);
   }
 
   debug(msg: string, fields?: LogFields): void {
@@ -70,18 +70,24 @@ class JsonLogger implements Logger {
 
   #emit(lvl: LogLevel, msg: string, fields: LogFields | undefined): void {
     const base = this.#base;
-    if (this.#inline && (fields === undefined || (!hasToJson(fields) && inlineKeys(fields, base)))) {
-      this.#baseText ??= members(base, this.#plainBase);
+    const shape = (this.#shape ??= shapeOf(base));
+    if (shape.inline && (fields === undefined || (!hasToJson(fields) && inlineKeys(fields, base)))) {
       const fieldText = fields === undefined ? '' : members(fields, allPlain(fields));
-      this.#sink.write(`{"time":"${isoNow()}","level":"${lvl}","msg":${JSON.stringify(msg)}${this.#baseText}${fieldText}}\n`);
+      this.#sink.write(`{"time":"${isoNow()}","level":"${lvl}","msg":${JSON.stringify(msg)}${shape.text}${fieldText}}\n`);
       return;
     }
     const line = { time: isoNow(), level: lvl, msg, ...base, ...fields };
     // The replacer changes only values that are not strings, numbers, booleans or null; it
     // costs about as much as the rest of the line (a line per operation), so only they pay.
-    const plain = this.#plainBase && (fields === undefined || allPlain(fields));
+    const plain = shape.plain && (fields === undefined || allPlain(fields));
     this.#sink.write(`${plain ? JSON.stringify(line) : JSON.stringify(line, replacer)}\n`);
   }
+}
+
+function shapeOf(base: LogFields): { readonly plain: boolean; readonly inline: boolean; readonly text: string } {
+  const plain = allPlain(base);
+  const inline = !hasToJson(base) && inlineKeys(base, undefined);
+  return { plain, inline, text: inline ? members(base, plain) : '' };
 }
 
 /** The members of `fields` as they appear inside a JSON object, after a comma ("" when none is written). */
