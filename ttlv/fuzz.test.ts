@@ -9,32 +9,10 @@ import { TtlvError } from './errors.js';
 import { TtlvFramer } from './framer.js';
 import { itemsEqual } from './item.js';
 import type { TtlvItem } from './item.js';
+import { Rng } from '../test/support/rng.js';
 
 const ITERATIONS = Number(process.env['FUZZ_ITERATIONS'] ?? 100_000);
 const SEED = Number(process.env['FUZZ_SEED'] ?? 0x6b6d6970);
-
-/** xorshift32: deterministic, so a failure can be replayed with FUZZ_SEED. */
-class Rng {
-  constructor(private state: number) {
-    if (this.state === 0) this.state = 1;
-  }
-  next(): number {
-    let x = this.state;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.state = x >>> 0;
-    return this.state;
-  }
-  below(n: number): number {
-    return this.next() % n;
-  }
-  bytes(n: number): Buffer {
-    const out = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) out.writeUInt8(this.below(256), i);
-    return out;
-  }
-}
 
 function randomItem(rng: Rng, depth: number): TtlvItem {
   const tag = 0x420000 + rng.below(0x160);
